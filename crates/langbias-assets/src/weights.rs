@@ -1,0 +1,204 @@
+use std::collections::BTreeMap;
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::{AssetError, EncoderConfig, Q4_BLOCK_BYTES, Q4_BLOCK_LEN, dequantize_q4_0};
+
+/// A dense f32 tensor on the host, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// The word-embedding table `[rows, cols]`, kept on the host in its compact form. Rows are
+/// gathered per batch, so the table never becomes one GPU buffer (384 MB in f32 for e5-small).
+#[derive(Debug, Clone)]
+pub enum EmbeddingTable {
+    /// Q4_0 blocks, `rows × cols/32` blocks of 18 bytes.
+    Q4 { blocks: Vec<u8>, rows: usize, cols: usize },
+    F32 { data: Vec<f32>, rows: usize, cols: usize },
+}
+
+impl EmbeddingTable {
+    pub fn rows(&self) -> usize {
+        match self {
+            Self::Q4 { rows, .. } | Self::F32 { rows, .. } => *rows,
+        }
+    }
+
+    pub fn cols(&self) -> usize {
+        match self {
+            Self::Q4 { cols, .. } | Self::F32 { cols, .. } => *cols,
+        }
+    }
+
+    /// Bytes held in memory.
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Self::Q4 { blocks, .. } => blocks.len(),
+            Self::F32 { data, .. } => data.len() * 4,
+        }
+    }
+
+    /// Appends the f32 rows of `ids` to `out` (`ids.len() × cols` values).
+    /// Ids past the table are an error, not a panic (a tokenizer from another model).
+    pub fn gather_into(&self, ids: &[u32], out: &mut Vec<f32>) -> Result<(), AssetError> {
+        let cols = self.cols();
+        out.reserve(ids.len() * cols);
+        for &id in ids {
+            let id = id as usize;
+            if id >= self.rows() {
+                return Err(AssetError::Unsupported {
+                    what: "word embeddings".into(),
+                    detail: format!("token id {id} is outside the table of {} rows", self.rows()),
+                });
+            }
+            match self {
+                Self::Q4 { blocks, .. } => {
+                    let row_bytes = cols / Q4_BLOCK_LEN * Q4_BLOCK_BYTES;
+                    let start = out.len();
+                    out.resize(start + cols, 0.0);
+                    dequantize_q4_0(&blocks[id * row_bytes..(id + 1) * row_bytes], &mut out[start..]);
+                }
+                Self::F32 { data, .. } => out.extend_from_slice(&data[id * cols..(id + 1) * cols]),
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole table in f32 (for export; 4 bytes per weight).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self {
+            Self::Q4 { blocks, rows, cols } => {
+                let mut out = vec![0.0; rows * cols];
+                dequantize_q4_0(blocks, &mut out);
+                out
+            }
+            Self::F32 { data, .. } => data.clone(),
+        }
+    }
+}
+
+/// Everything needed to build an encoder: config, the compact word-embedding table, and every
+/// other tensor in f32 under its Hugging Face `BertModel` name (without a `bert.` prefix).
+#[derive(Debug, Clone)]
+pub struct EncoderWeights {
+    pub config: EncoderConfig,
+    pub word_embeddings: EmbeddingTable,
+    pub tensors: BTreeMap<String, HostTensor>,
+}
+
+const WORD_KEY: &str = "embeddings.word_embeddings.weight";
+
+fn to_f32(what: &str, name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, AssetError> {
+    let bytes = view.data();
+    Ok(match view.dtype() {
+        Dtype::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        Dtype::F16 => bytes.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        Dtype::BF16 => bytes.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        other => {
+            return Err(AssetError::Unsupported { what: what.into(), detail: format!("dtype {other:?} of `{name}`") });
+        }
+    })
+}
+
+impl EncoderWeights {
+    /// Names and shapes every BERT encoder of `config` must have, except the word table.
+    pub fn expected_shapes(config: &EncoderConfig) -> Vec<(String, Vec<usize>)> {
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let mut out = vec![
+            ("embeddings.position_embeddings.weight".to_owned(), vec![config.max_position_embeddings, h]),
+            ("embeddings.token_type_embeddings.weight".to_owned(), vec![config.type_vocab_size, h]),
+            ("embeddings.LayerNorm.weight".to_owned(), vec![h]),
+            ("embeddings.LayerNorm.bias".to_owned(), vec![h]),
+        ];
+        for l in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{l}");
+            for (name, o, inp) in [
+                ("attention.self.query", h, h),
+                ("attention.self.key", h, h),
+                ("attention.self.value", h, h),
+                ("attention.output.dense", h, h),
+                ("intermediate.dense", i, h),
+                ("output.dense", h, i),
+            ] {
+                out.push((format!("{p}.{name}.weight"), vec![o, inp]));
+                out.push((format!("{p}.{name}.bias"), vec![o]));
+            }
+            for name in ["attention.output.LayerNorm", "output.LayerNorm"] {
+                out.push((format!("{p}.{name}.weight"), vec![h]));
+                out.push((format!("{p}.{name}.bias"), vec![h]));
+            }
+        }
+        out
+    }
+
+    /// Reads a Hugging Face `model.safetensors` (f32, f16 or bf16) of a BERT/XLM-R encoder.
+    /// Accepts keys with or without a `bert.`/`roberta.`/`model.` prefix; ignores heads/poolers.
+    pub fn from_safetensors(what: &str, config: EncoderConfig, bytes: &[u8]) -> Result<Self, AssetError> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| AssetError::Safetensors { what: what.into(), detail: e.to_string() })?;
+        let mut by_name = BTreeMap::new();
+        for (key, view) in st.tensors() {
+            let name = ["bert.", "roberta.", "model.", "xlm_roberta."]
+                .iter()
+                .find_map(|p| key.strip_prefix(p))
+                .unwrap_or(&key)
+                .to_owned();
+            by_name.insert(name, (key, view));
+        }
+        let fetch = |name: &str, shape: &[usize]| -> Result<Vec<f32>, AssetError> {
+            let (key, view) = by_name
+                .get(name)
+                .ok_or_else(|| AssetError::MissingTensor { what: what.into(), name: name.into() })?;
+            if view.shape() != shape {
+                return Err(AssetError::ShapeMismatch {
+                    what: what.into(),
+                    name: key.clone(),
+                    found: view.shape().to_vec(),
+                    expected: shape.to_vec(),
+                });
+            }
+            to_f32(what, key, view)
+        };
+        let h = config.hidden_size;
+        let word = fetch(WORD_KEY, &[config.vocab_size, h])?;
+        let word_embeddings = EmbeddingTable::F32 { data: word, rows: config.vocab_size, cols: h };
+        let mut tensors = BTreeMap::new();
+        for (name, shape) in Self::expected_shapes(&config) {
+            let data = fetch(&name, &shape)?;
+            tensors.insert(name, HostTensor { shape, data });
+        }
+        Ok(Self { config, word_embeddings, tensors })
+    }
+
+    /// Serialises all weights as an fp32 `model.safetensors` loadable by `transformers`' `BertModel`.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>, AssetError> {
+        let word = self.word_embeddings.to_f32();
+        let word_shape = vec![self.word_embeddings.rows(), self.word_embeddings.cols()];
+        let as_bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = vec![(WORD_KEY.into(), word_shape, as_bytes(&word))];
+        drop(word);
+        for (name, t) in &self.tensors {
+            owned.push((name.clone(), t.shape.clone(), as_bytes(&t.data)));
+        }
+        let views = owned
+            .iter()
+            .map(|(name, shape, bytes)| {
+                TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (name.clone(), v))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AssetError::Safetensors { what: "export".into(), detail: e.to_string() })?;
+        let meta = std::collections::HashMap::from([("format".to_owned(), "pt".to_owned())]);
+        safetensors::serialize(views, Some(meta))
+            .map_err(|e| AssetError::Safetensors { what: "export".into(), detail: e.to_string() })
+    }
+
+    /// A tensor by Hugging Face name.
+    pub fn get(&self, name: &str) -> Result<&HostTensor, AssetError> {
+        self.tensors
+            .get(name)
+            .ok_or_else(|| AssetError::MissingTensor { what: "encoder weights".into(), name: name.into() })
+    }
+}
