@@ -5,7 +5,7 @@ Command (from the repository root):
 
 The long texts follow a generation rule: "edge_long_en" is the lighthouse
 paragraph below repeated 12 times joined by one space; "edge_long_mixed" is the
-Russian+Chinese sentence pair repeated 20 times joined by one space.
+Russian+Chinese sentence pair repeated 30 times joined by one space.
 """
 import json
 import os
@@ -101,7 +101,7 @@ para = ("The old lighthouse keeper climbed the spiral stairs every evening, carr
         "Over forty years the notebooks filled three shelves, and nobody ever asked to read them.")
 add("edge_long_en", "en", "passage", " ".join([para] * 12))
 para_mixed = "Долгий текст на русском языке повторяется много раз. 这是一段会被重复很多次的中文文本。"
-add("edge_long_mixed", "mul", "query", " ".join([para_mixed] * 20))
+add("edge_long_mixed", "mul", "query", " ".join([para_mixed] * 30))
 
 ids = [t["id"] for t in T]
 assert len(ids) == len(set(ids))

@@ -71,6 +71,16 @@ def sig7(x):
     return float(f"{float(x):.7g}")
 
 
+def home_quote(path):
+    """Shell-quote a path, writing $HOME as a bare ~/ so that it still expands."""
+    home = os.path.expanduser("~")
+    if path == home or path.startswith(home + os.sep):
+        path = "~" + path[len(home):]
+    if path.startswith("~/"):
+        return "~/" + shlex.quote(path[2:])
+    return shlex.quote(path)
+
+
 def load_tokenizer(model_dir):
     tok = PreTrainedTokenizerFast(
         tokenizer_file=os.path.join(model_dir, "tokenizer.json"),
@@ -170,7 +180,7 @@ def main():
     command = (
         "HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ~/.cache/langbias/venv-ref/bin/python "
         "scripts/encoder_reference/make_fixtures.py "
-        + shlex.quote(args.model_dir.replace(os.path.expanduser("~"), "~"))
+        + home_quote(args.model_dir)
         + " --out " + shlex.quote(rel_out)
         + (f" --batch-size {args.batch_size}" if args.batch_size != 8 else "")
     )

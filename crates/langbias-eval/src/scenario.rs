@@ -1,0 +1,580 @@
+//! Retrieval scenarios over a multilingual [`Pool`].
+//!
+//! With `L` the target language and `en` = [`ENGLISH`]:
+//!
+//! | kind      | queries | documents            | display name          |
+//! |-----------|---------|----------------------|-----------------------|
+//! | `mono`    | `L`     | `{L}`                | `MONO de→{de}`        |
+//! | `xl`      | `L`     | `{en}` (or `xl:B`)   | `XL de→{en}`          |
+//! | `mix`     | `L`     | `{en, L}` (the paper's) | `MIX de→{en,de}`   |
+//! | `mix-en`  | `en`    | `{en, L}`            | `MIX en→{en,de}`      |
+//! | `multi`   | `L`     | `{en, L, L1..Lk}`    | `MULTI de→{en,de,es}` |
+//!
+//! A built [`ScenarioSet`] holds the queries and documents (pool indices and ids) and
+//! binary qrels: a query is relevant to every parallel version (same `group`) that is in
+//! the document set. Queries with no relevant document in the set are excluded and listed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ENGLISH;
+use crate::metrics::{BiasSpec, Evaluator, MetricsConfig, MetricsError, Qrels};
+use crate::pool::Pool;
+
+/// Errors from parsing or building a scenario.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    /// The scenario kind is not one of `mono`, `xl`, `mix`, `mix-en`, `multi`.
+    #[error("unknown scenario {kind:?} (expected mono, xl, mix, mix-en or multi)")]
+    UnknownKind {
+        /// What was given.
+        kind: String,
+    },
+    /// A language code is empty.
+    #[error("empty language code in scenario {spec:?}")]
+    EmptyLanguage {
+        /// The scenario string.
+        spec: String,
+    },
+    /// The scenario would degenerate (e.g. `mix` with target `en`).
+    #[error("scenario {kind} needs a target language other than {ENGLISH:?}, got {lang:?}")]
+    Degenerate {
+        /// The kind.
+        kind: String,
+        /// The target language.
+        lang: String,
+    },
+    /// A language of the scenario does not occur in the pool.
+    #[error("language {lang:?} is not in the pool (available: {})", available.join(", "))]
+    LanguageNotInPool {
+        /// Missing language.
+        lang: String,
+        /// Languages present in the pool.
+        available: Vec<String>,
+    },
+    /// No query of the query language has a relevant document in the document set.
+    #[error("scenario {scenario}: no query with a relevant document")]
+    NoQueries {
+        /// Display name of the scenario.
+        scenario: String,
+    },
+}
+
+/// A retrieval scenario (see the module docs for the table).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Scenario {
+    /// Queries and documents in `lang`.
+    Mono {
+        /// `L`.
+        lang: String,
+    },
+    /// Queries in `query`, documents only in `docs`.
+    CrossLingual {
+        /// Query language `A`.
+        query: String,
+        /// Document language `B`.
+        docs: String,
+    },
+    /// The paper's scenario: queries in `lang`, documents in `{en, lang}`.
+    Mix {
+        /// `L`.
+        lang: String,
+    },
+    /// English queries, documents in `{en, lang}`.
+    MixEnglish {
+        /// `L`.
+        lang: String,
+    },
+    /// Queries in `query`, documents in `docs` (`[en, L, L1..Lk]`).
+    Multi {
+        /// Query language `L`.
+        query: String,
+        /// Document languages, `en` and `L` first.
+        docs: Vec<String>,
+    },
+}
+
+impl Scenario {
+    /// All kinds accepted by [`Scenario::parse`].
+    pub const KINDS: [&'static str; 5] = ["mono", "xl", "mix", "mix-en", "multi"];
+
+    /// Parses a scenario kind with a target language `L` (case-insensitive kind):
+    ///
+    /// * `mono` → `L→{L}`
+    /// * `xl` → `L→{en}`; `xl:B` → `L→{B}`
+    /// * `mix` → `L→{en,L}`
+    /// * `mix-en` (also `mixen`, `mix_en`) → `en→{en,L}`
+    /// * `multi` → `L→{en, L, every other language of pool_languages (sorted)}`;
+    ///   `multi:es,zh` → `L→{en, L, es, zh}`
+    ///
+    /// `pool_languages` is only used by `multi` without an explicit list.
+    /// `xl`, `mix` and `mix-en` with `L = en` are rejected as degenerate.
+    pub fn parse(
+        spec: &str,
+        target: &str,
+        pool_languages: &[String],
+    ) -> Result<Self, ScenarioError> {
+        let spec_trim = spec.trim();
+        let (kind, arg) = match spec_trim.split_once(':') {
+            Some((k, a)) => (k.trim().to_ascii_lowercase(), Some(a.trim())),
+            None => (spec_trim.to_ascii_lowercase(), None),
+        };
+        let target = target.trim();
+        if target.is_empty() {
+            return Err(ScenarioError::EmptyLanguage {
+                spec: spec.to_owned(),
+            });
+        }
+        let l = target.to_owned();
+        let degenerate = || ScenarioError::Degenerate {
+            kind: kind.clone(),
+            lang: l.clone(),
+        };
+        let unknown = || ScenarioError::UnknownKind {
+            kind: spec.to_owned(),
+        };
+        let scenario = match (kind.as_str(), arg) {
+            ("mono", None) => Scenario::Mono { lang: l.clone() },
+            ("xl" | "cross" | "cross-lingual", arg) => {
+                let docs = match arg {
+                    None => ENGLISH.to_owned(),
+                    Some("") => {
+                        return Err(ScenarioError::EmptyLanguage {
+                            spec: spec.to_owned(),
+                        });
+                    }
+                    Some(b) => b.to_owned(),
+                };
+                if docs == l {
+                    return Err(degenerate());
+                }
+                Scenario::CrossLingual {
+                    query: l.clone(),
+                    docs,
+                }
+            }
+            ("mix", None) if l == ENGLISH => return Err(degenerate()),
+            ("mix", None) => Scenario::Mix { lang: l.clone() },
+            ("mix-en" | "mixen" | "mix_en", None) if l == ENGLISH => return Err(degenerate()),
+            ("mix-en" | "mixen" | "mix_en", None) => Scenario::MixEnglish { lang: l.clone() },
+            ("multi", arg) => {
+                let mut docs = vec![ENGLISH.to_owned(), l.clone()];
+                let extra: Vec<String> = match arg {
+                    Some(list) => {
+                        let parts: Vec<&str> = list.split(',').map(str::trim).collect();
+                        if parts.iter().any(|p| p.is_empty()) {
+                            return Err(ScenarioError::EmptyLanguage {
+                                spec: spec.to_owned(),
+                            });
+                        }
+                        parts.into_iter().map(str::to_owned).collect()
+                    }
+                    None => {
+                        let set: BTreeSet<&String> = pool_languages.iter().collect();
+                        set.into_iter().cloned().collect()
+                    }
+                };
+                for lang in extra {
+                    if !docs.contains(&lang) {
+                        docs.push(lang);
+                    }
+                }
+                Scenario::Multi {
+                    query: l.clone(),
+                    docs,
+                }
+            }
+            _ => return Err(unknown()),
+        };
+        Ok(scenario)
+    }
+
+    /// The short kind: `mono`, `xl`, `mix`, `mix-en` or `multi`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Scenario::Mono { .. } => "mono",
+            Scenario::CrossLingual { .. } => "xl",
+            Scenario::Mix { .. } => "mix",
+            Scenario::MixEnglish { .. } => "mix-en",
+            Scenario::Multi { .. } => "multi",
+        }
+    }
+
+    /// The target language `L` (for `xl`, the query language).
+    pub fn target(&self) -> &str {
+        match self {
+            Scenario::Mono { lang } | Scenario::Mix { lang } | Scenario::MixEnglish { lang } => {
+                lang
+            }
+            Scenario::CrossLingual { query, .. } | Scenario::Multi { query, .. } => query,
+        }
+    }
+
+    /// Language of the queries.
+    pub fn query_language(&self) -> &str {
+        match self {
+            Scenario::MixEnglish { .. } => ENGLISH,
+            other => other.target(),
+        }
+    }
+
+    /// Languages of the documents.
+    pub fn doc_languages(&self) -> Vec<&str> {
+        match self {
+            Scenario::Mono { lang } => vec![lang],
+            Scenario::CrossLingual { docs, .. } => vec![docs],
+            Scenario::Mix { lang } | Scenario::MixEnglish { lang } => vec![ENGLISH, lang],
+            Scenario::Multi { docs, .. } => docs.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// A file-name friendly id, e.g. `mix.de`, `mix-en.de`, `xl.de-en`, `multi.de`.
+    pub fn id(&self) -> String {
+        match self {
+            Scenario::CrossLingual { query, docs } => format!("xl.{query}-{docs}"),
+            other => format!("{}.{}", other.kind(), other.target()),
+        }
+    }
+
+    /// The bias languages: `{english: en, native: L}` when the document set contains
+    /// both `en` and `L ≠ en`; `None` otherwise (e.g. `mono`, `xl`).
+    pub fn bias_spec(&self) -> Option<BiasSpec> {
+        let l = self.target();
+        let docs = self.doc_languages();
+        (l != ENGLISH && docs.contains(&ENGLISH) && docs.contains(&l))
+            .then(|| BiasSpec::english_vs(l))
+    }
+
+    /// Selects queries, documents and group-based binary qrels from `pool`.
+    pub fn build(&self, pool: &Pool) -> Result<ScenarioSet, ScenarioError> {
+        let (docs, queries) = self.select(pool)?;
+        let mut by_group: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in &docs {
+            by_group
+                .entry(&pool.documents[i].group)
+                .or_default()
+                .push(i);
+        }
+        let mut qrels = Qrels::new();
+        let mut kept = Vec::new();
+        let mut excluded = Vec::new();
+        for qi in queries {
+            let q = &pool.queries[qi];
+            match by_group.get(q.group.as_str()) {
+                Some(rel) => {
+                    for &d in rel {
+                        qrels.insert(&q.id, &pool.documents[d].id, 1);
+                    }
+                    kept.push(qi);
+                }
+                None => excluded.push(q.id.clone()),
+            }
+        }
+        self.finish(pool, docs, kept, excluded, qrels)
+    }
+
+    /// Like [`Scenario::build`] but with explicit (possibly graded) qrels, e.g. from
+    /// BEIR: they are restricted to the selected queries and documents.
+    pub fn build_with_qrels(
+        &self,
+        pool: &Pool,
+        qrels: &Qrels,
+    ) -> Result<ScenarioSet, ScenarioError> {
+        let (docs, queries) = self.select(pool)?;
+        let doc_set: BTreeSet<&str> = docs
+            .iter()
+            .map(|&i| pool.documents[i].id.as_str())
+            .collect();
+        let mut out = Qrels::new();
+        let mut kept = Vec::new();
+        let mut excluded = Vec::new();
+        for qi in queries {
+            let q = &pool.queries[qi];
+            let rels: Vec<(&String, &i32)> = qrels
+                .get(&q.id)
+                .into_iter()
+                .flatten()
+                .filter(|(d, _)| doc_set.contains(d.as_str()))
+                .collect();
+            if rels.iter().any(|(_, r)| **r > 0) {
+                for (d, r) in rels {
+                    out.insert(&q.id, d, *r);
+                }
+                kept.push(qi);
+            } else {
+                excluded.push(q.id.clone());
+            }
+        }
+        self.finish(pool, docs, kept, excluded, out)
+    }
+
+    fn select(&self, pool: &Pool) -> Result<(Vec<usize>, Vec<usize>), ScenarioError> {
+        let available = pool.languages();
+        let doc_langs = self.doc_languages();
+        for lang in doc_langs.iter().copied().chain([self.query_language()]) {
+            if !available.iter().any(|a| a == lang) {
+                return Err(ScenarioError::LanguageNotInPool {
+                    lang: lang.to_owned(),
+                    available,
+                });
+            }
+        }
+        let docs = (0..pool.documents.len())
+            .filter(|&i| doc_langs.contains(&pool.documents[i].lang.as_str()))
+            .collect();
+        let qlang = self.query_language();
+        let queries = (0..pool.queries.len())
+            .filter(|&i| pool.queries[i].lang == qlang)
+            .collect();
+        Ok((docs, queries))
+    }
+
+    fn finish(
+        &self,
+        pool: &Pool,
+        docs: Vec<usize>,
+        queries: Vec<usize>,
+        excluded: Vec<String>,
+        qrels: Qrels,
+    ) -> Result<ScenarioSet, ScenarioError> {
+        if queries.is_empty() {
+            return Err(ScenarioError::NoQueries {
+                scenario: self.to_string(),
+            });
+        }
+        Ok(ScenarioSet {
+            scenario: self.clone(),
+            query_ids: queries
+                .iter()
+                .map(|&i| pool.queries[i].id.clone())
+                .collect(),
+            doc_ids: docs.iter().map(|&i| pool.documents[i].id.clone()).collect(),
+            doc_langs: docs
+                .iter()
+                .map(|&i| pool.documents[i].lang.clone())
+                .collect(),
+            query_indices: queries,
+            doc_indices: docs,
+            qrels,
+            excluded_queries: excluded,
+            bias: self.bias_spec(),
+        })
+    }
+}
+
+impl fmt::Display for Scenario {
+    /// `MIX de→{en,de}` style.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self {
+            Scenario::Mono { .. } => "MONO",
+            Scenario::CrossLingual { .. } => "XL",
+            Scenario::Mix { .. } | Scenario::MixEnglish { .. } => "MIX",
+            Scenario::Multi { .. } => "MULTI",
+        };
+        write!(
+            f,
+            "{label} {}→{{{}}}",
+            self.query_language(),
+            self.doc_languages().join(",")
+        )
+    }
+}
+
+/// The queries, documents and qrels of one scenario over a pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioSet {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Indices into `pool.queries` of the evaluated queries.
+    pub query_indices: Vec<usize>,
+    /// Their ids.
+    pub query_ids: Vec<String>,
+    /// Indices into `pool.documents` of the document set (pool order).
+    pub doc_indices: Vec<usize>,
+    /// Their ids.
+    pub doc_ids: Vec<String>,
+    /// Their languages.
+    pub doc_langs: Vec<String>,
+    /// Relevance of the selected documents for the selected queries.
+    pub qrels: Qrels,
+    /// Queries of the query language without a relevant document in the set.
+    pub excluded_queries: Vec<String>,
+    /// Bias languages, if the scenario mixes `en` and `L`.
+    pub bias: Option<BiasSpec>,
+}
+
+impl ScenarioSet {
+    /// An [`Evaluator`] over this document set, with bias counts when applicable.
+    pub fn evaluator(&self, config: MetricsConfig) -> Result<Evaluator, MetricsError> {
+        let ev = Evaluator::new(&self.doc_ids, config)?;
+        match &self.bias {
+            Some(spec) => ev.with_bias(&self.doc_langs, spec.clone()),
+            None => Ok(ev),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::{Document, Query};
+
+    fn pool() -> Pool {
+        let mut docs = Vec::new();
+        for g in ["t1", "t2", "t3"] {
+            for l in ["en", "de", "es"] {
+                docs.push(Document {
+                    id: format!("{g}.{l}"),
+                    group: g.into(),
+                    lang: l.into(),
+                    title: None,
+                    text: "x".into(),
+                });
+            }
+        }
+        docs.retain(|d| d.id != "t2.de");
+        let mut queries = Vec::new();
+        for g in ["t1", "t2"] {
+            for l in ["en", "de"] {
+                queries.push(Query {
+                    id: format!("{g}.q.{l}"),
+                    group: g.into(),
+                    lang: l.into(),
+                    text: "q".into(),
+                });
+            }
+        }
+        Pool::new("p", docs, queries)
+    }
+
+    fn langs() -> Vec<String> {
+        vec!["de".into(), "en".into(), "es".into()]
+    }
+
+    #[test]
+    fn parse_and_names() {
+        let cases = [
+            ("mono", "MONO de→{de}", "mono.de"),
+            ("xl", "XL de→{en}", "xl.de-en"),
+            ("XL:es", "XL de→{es}", "xl.de-es"),
+            ("mix", "MIX de→{en,de}", "mix.de"),
+            ("mix-en", "MIX en→{en,de}", "mix-en.de"),
+            ("multi", "MULTI de→{en,de,es}", "multi.de"),
+            ("multi:es", "MULTI de→{en,de,es}", "multi.de"),
+        ];
+        for (spec, name, id) in cases {
+            let s = Scenario::parse(spec, "de", &langs()).unwrap();
+            assert_eq!(s.to_string(), name, "{spec}");
+            assert_eq!(s.id(), id, "{spec}");
+        }
+        assert_eq!(
+            Scenario::parse("mix", "de", &[]).unwrap(),
+            Scenario::Mix { lang: "de".into() }
+        );
+    }
+
+    #[test]
+    fn parse_errors() {
+        assert!(matches!(
+            Scenario::parse("mixed", "de", &[]),
+            Err(ScenarioError::UnknownKind { .. })
+        ));
+        assert!(matches!(
+            Scenario::parse("mix", "en", &[]),
+            Err(ScenarioError::Degenerate { .. })
+        ));
+        assert!(matches!(
+            Scenario::parse("xl", "en", &[]),
+            Err(ScenarioError::Degenerate { .. })
+        ));
+        assert!(matches!(
+            Scenario::parse("mono", " ", &[]),
+            Err(ScenarioError::EmptyLanguage { .. })
+        ));
+        assert!(matches!(
+            Scenario::parse("multi:es,", "de", &[]),
+            Err(ScenarioError::EmptyLanguage { .. })
+        ));
+    }
+
+    #[test]
+    fn bias_only_when_mixed() {
+        let p = |s| Scenario::parse(s, "de", &langs()).unwrap().bias_spec();
+        assert_eq!(p("mono"), None);
+        assert_eq!(p("xl"), None);
+        assert_eq!(p("mix"), Some(BiasSpec::english_vs("de")));
+        assert_eq!(p("mix-en"), Some(BiasSpec::english_vs("de")));
+        assert_eq!(p("multi"), Some(BiasSpec::english_vs("de")));
+    }
+
+    #[test]
+    fn build_mix_selects_and_relates_parallel_versions() {
+        let set = Scenario::parse("mix", "de", &[])
+            .unwrap()
+            .build(&pool())
+            .unwrap();
+        assert_eq!(set.query_ids, ["t1.q.de", "t2.q.de"]);
+        assert_eq!(set.doc_ids, ["t1.en", "t1.de", "t2.en", "t3.en", "t3.de"]);
+        assert_eq!(set.doc_langs, ["en", "de", "en", "en", "de"]);
+        let rel: Vec<&String> = set.qrels.get("t1.q.de").unwrap().keys().collect();
+        assert_eq!(rel, ["t1.de", "t1.en"]);
+        // t2 has no German version: only the English one is relevant.
+        let rel: Vec<&String> = set.qrels.get("t2.q.de").unwrap().keys().collect();
+        assert_eq!(rel, ["t2.en"]);
+        assert!(set.excluded_queries.is_empty());
+        let ev = set.evaluator(MetricsConfig::default()).unwrap();
+        assert_eq!(ev.doc_ids().len(), 5);
+    }
+
+    #[test]
+    fn build_excludes_queries_without_relevant_docs() {
+        let set = Scenario::parse("mono", "de", &[])
+            .unwrap()
+            .build(&pool())
+            .unwrap();
+        assert_eq!(set.query_ids, ["t1.q.de"]);
+        assert_eq!(set.excluded_queries, ["t2.q.de"]);
+        assert_eq!(set.bias, None);
+    }
+
+    #[test]
+    fn build_missing_language_lists_available() {
+        let err = Scenario::parse("mix", "zh", &[])
+            .unwrap()
+            .build(&pool())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ScenarioError::LanguageNotInPool {
+                lang: "zh".into(),
+                available: langs()
+            }
+        );
+        // es has documents but no queries.
+        let err = Scenario::parse("mono", "es", &[])
+            .unwrap()
+            .build(&pool())
+            .unwrap_err();
+        assert!(matches!(err, ScenarioError::NoQueries { .. }));
+    }
+
+    #[test]
+    fn build_with_explicit_qrels() {
+        let mut qrels = Qrels::new();
+        qrels.insert("t1.q.de", "t1.de", 2);
+        qrels.insert("t1.q.de", "t3.de", 0);
+        qrels.insert("t1.q.de", "t1.es", 1); // not in the document set
+        qrels.insert("t2.q.de", "t2.es", 1);
+        let set = Scenario::parse("mono", "de", &[])
+            .unwrap()
+            .build_with_qrels(&pool(), &qrels)
+            .unwrap();
+        assert_eq!(set.query_ids, ["t1.q.de"]);
+        assert_eq!(set.excluded_queries, ["t2.q.de"]);
+        assert_eq!(set.qrels.get("t1.q.de").unwrap().len(), 2);
+        assert_eq!(set.qrels.get("t1.q.de").unwrap()["t1.de"], 2);
+    }
+}
