@@ -1,1 +1,178 @@
-fn main() {}
+//! `langbias`: embed texts with multilingual-e5 on burn, and measure language bias in
+//! mixed-language retrieval on XQuAD, BEIR directories or langbias pools.
+
+mod eval;
+mod models;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use langbias_encoder::{BackendKind, TextKind};
+
+#[derive(Parser)]
+#[command(name = "langbias", version, about = "Language bias in multilingual retrieval: embed texts, evaluate mixed-language pools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed texts (arguments, or a file with one text per line) and write JSON or .npy.
+    Embed(EmbedArgs),
+    /// Run retrieval scenarios (MIX, MONO, XL, MULTI) and the bias metrics on a data set.
+    Eval(eval::EvalArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Json,
+    Npy,
+}
+
+#[derive(clap::Args)]
+struct EmbedArgs {
+    /// Texts to embed (or use --file).
+    texts: Vec<String>,
+    /// File with one text per line (`-` for standard input).
+    #[arg(long, short)]
+    file: Option<PathBuf>,
+    /// `query` or `passage` (the e5 prefix).
+    #[arg(long, default_value = "query")]
+    kind: KindArg,
+    /// Model: `base`, `aligned`, an adapter `.safetensors`, an E5S1 `.bin` or a Hugging Face dir.
+    #[arg(long, default_value = "base")]
+    model: String,
+    /// Base model for adapters (default: the one `cargo xtask setup` prepared).
+    #[arg(long)]
+    base_model: Option<PathBuf>,
+    /// Backend: `cpu` (burn flex) or `wgpu` (Vulkan/Metal/DX12).
+    #[arg(long, default_value = "cpu")]
+    backend: BackendKind,
+    /// Output format.
+    #[arg(long, default_value = "json")]
+    format: Format,
+    /// Output file (default: standard output; required for npy).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Do not add the e5 `query: `/`passage: ` prefixes (for non-e5 Hugging Face models).
+    #[arg(long)]
+    no_prefix: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Query,
+    Passage,
+}
+
+impl From<KindArg> for TextKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Query => TextKind::Query,
+            KindArg::Passage => TextKind::Passage,
+        }
+    }
+}
+
+pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({per_sec}, ETA {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+fn embed(args: EmbedArgs) -> Result<()> {
+    let mut texts = args.texts.clone();
+    if let Some(file) = &args.file {
+        let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
+            ))
+        };
+        for line in reader.lines() {
+            texts.push(line.with_context(|| format!("reading {} (is it UTF-8 text?)", file.display()))?);
+        }
+    }
+    if texts.is_empty() {
+        bail!("nothing to embed: give texts as arguments or --file");
+    }
+    if matches!(args.format, Format::Npy) && args.out.is_none() {
+        bail!("--format npy needs --out FILE");
+    }
+    let mut models = models::Models::new(args.backend, args.base_model.clone(), !args.no_prefix)?;
+    let model = models.load(&models::ModelSpec::parse(&args.model))?;
+    let encoder = &model.encoder;
+    let kind = TextKind::from(args.kind);
+    let ids = encoder.tokenize(kind, &texts)?;
+    let bar = progress_bar(texts.len() as u64, "embedding");
+    if texts.len() < 64 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let emb = encoder.embed_ids_blocking(&ids, &mut |done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    let bytes = match args.format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = texts
+                .iter()
+                .zip(emb.rows())
+                .zip(&ids)
+                .map(|((t, e), ids)| serde_json::json!({"text": t, "tokens": ids.len(), "embedding": e}))
+                .collect();
+            let mut s = serde_json::to_string_pretty(&serde_json::json!({
+                "model": args.model, "backend": args.backend, "kind": kind, "dim": emb.dim, "embeddings": rows,
+            }))?;
+            s.push('\n');
+            s.into_bytes()
+        }
+        Format::Npy => npy_f32(&emb.data, emb.len(), emb.dim),
+    };
+    match &args.out {
+        Some(path) => std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().write_all(&bytes)?,
+    }
+    Ok(())
+}
+
+/// A NumPy `.npy` (format 1.0) file holding a little-endian f32 matrix `[rows, cols]`.
+fn npy_f32(data: &[f32], rows: usize, cols: usize) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // Magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data.iter().flat_map(|x| x.to_le_bytes()));
+    out
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Embed(args) => embed(args),
+        Command::Eval(args) => eval::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn npy_header_is_aligned() {
+        let bytes = super::npy_f32(&[1.0, 2.0], 1, 2);
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        assert_eq!(bytes.len(), 10 + header_len + 8);
+    }
+}

@@ -1,1 +1,25 @@
-//! placeholder
+//! multilingual-e5 (any BERT/XLM-R-family encoder) on burn, natively and in the browser.
+//!
+//! - [`ModelAssets`]: a model on the host — config, [`TextTokenizer`], the compact word-embedding
+//!   table and the other weights — loaded from the 4-bit E5S1 file or a Hugging Face directory.
+//! - [`Runtime`]: a burn device chosen at run time ([`BackendKind::Wgpu`] or
+//!   [`BackendKind::Cpu`]).
+//! - [`Encoder`]: `ModelAssets` on a `Runtime` (optionally with a LoRA adapter merged in) that
+//!   turns texts into unit-length [`Embeddings`]; base and aligned encoders share the table.
+//! - [`model::BertEncoder`]: the burn module itself (`[B, S, H]` gathered word rows → `[B, H]`).
+//!
+//! Inputs longer than the model's 512 positions are truncated at the end, as Hugging Face
+//! `transformers` does with `truncation=True`.
+
+mod backend;
+mod encoder;
+mod error;
+pub mod model;
+#[cfg(not(target_family = "wasm"))]
+pub mod load;
+mod tokenize;
+
+pub use backend::{BackendKind, Runtime};
+pub use encoder::{Batching, Embeddings, Encoder, ModelAssets};
+pub use error::EncoderError;
+pub use tokenize::{TextKind, TextTokenizer};

@@ -1,0 +1,233 @@
+//! `langbias eval`: scenarios × languages × models on XQuAD, BEIR or a langbias pool.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use langbias_encoder::{BackendKind, TextKind, load};
+use langbias_eval::report::{self, Report, TableModel};
+use langbias_eval::{ENGLISH, MetricsConfig, Pool, Scenario, Summary, beir, xquad};
+
+use crate::models::{EmbeddingCache, ModelSpec, Models};
+use crate::progress_bar;
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Data: an XQuAD directory (`xquad.<lang>.json`), a BEIR directory (`corpus.jsonl`,
+    /// `queries.jsonl`, `qrels/`) or a langbias pool file (`.json`).
+    #[arg(long, default_value = "../shared/data/xquad")]
+    data: PathBuf,
+    /// Target languages: `all` or a comma list (`de,es,zh`). English is always loaded.
+    #[arg(long, default_value = "all")]
+    langs: String,
+    /// Scenarios, comma-separated: mix (L→{en,L}), mix-en (en→{en,L}), mono (L→L), xl (L→en),
+    /// multi (L→{en, L, all other languages}), or `all`.
+    #[arg(long, default_value = "mix,mono")]
+    scenarios: String,
+    /// Model(s), repeatable: `base`, `aligned`, an adapter `.safetensors`, an E5S1 `.bin` or a
+    /// Hugging Face directory; `name=spec` sets the name shown in tables.
+    #[arg(long = "model", default_value = "base")]
+    models: Vec<String>,
+    /// Base model for adapters (default: the one `cargo xtask setup` prepared).
+    #[arg(long)]
+    base_model: Option<PathBuf>,
+    /// Backend: `cpu` (burn flex) or `wgpu`.
+    #[arg(long, default_value = "cpu")]
+    backend: BackendKind,
+    /// Output directory for TREC runs, qrels, report.json and report.csv.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Embedding cache directory (default: `~/.cache/langbias/embeddings`).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Do not read or write the embedding cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Cutoffs K for Complete@K, Recall@K (comma list).
+    #[arg(long, default_value = "1,5,10")]
+    k: String,
+    /// Depth of the TREC run files.
+    #[arg(long, default_value_t = 100)]
+    depth: usize,
+    /// Evaluate only the first N queries of each language (quick runs).
+    #[arg(long)]
+    max_queries: Option<usize>,
+    /// Language of a BEIR data set (BEIR has no language field).
+    #[arg(long, default_value = "en")]
+    beir_lang: String,
+    /// BEIR qrels split.
+    #[arg(long, default_value = "test")]
+    beir_split: String,
+    /// Do not add the e5 prefixes (non-e5 Hugging Face models).
+    #[arg(long)]
+    no_prefix: bool,
+}
+
+fn load_data(args: &EvalArgs, langs: &[String]) -> Result<(Pool, String, Option<langbias_eval::Qrels>)> {
+    let data = &args.data;
+    if data.is_file() {
+        let pool = Pool::from_path(data).with_context(|| format!("reading pool {}", data.display()))?;
+        return Ok((pool.clone(), pool.name, None));
+    }
+    if data.join("corpus.jsonl").is_file() {
+        let b = beir::load_dir(data, &args.beir_split, &args.beir_lang)?;
+        return Ok((b.pool, format!("beir:{}", data.display()), Some(b.qrels)));
+    }
+    if !data.is_dir() {
+        bail!("{}: no such data directory or pool file (XQuAD: clone google-deepmind/xquad and pass its directory)", data.display());
+    }
+    let mut wanted: Vec<String> = langs.to_vec();
+    if !wanted.is_empty() && !wanted.iter().any(|l| l == ENGLISH) {
+        wanted.push(ENGLISH.into());
+    }
+    let pool = xquad::load_dir(data, &wanted)?;
+    Ok((pool, "xquad".into(), None))
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let started = Instant::now();
+    let langs = if args.langs == "all" { Vec::new() } else { parse_list(&args.langs) };
+    let (mut pool, dataset, beir_qrels) = load_data(&args, &langs)?;
+    if let Some(n) = args.max_queries {
+        let mut per_lang: BTreeMap<String, usize> = BTreeMap::new();
+        pool.queries.retain(|q| {
+            let c = per_lang.entry(q.lang.clone()).or_default();
+            *c += 1;
+            *c <= n
+        });
+    }
+    let pool_langs = pool.languages();
+    let targets: Vec<String> = if langs.is_empty() { pool_langs.clone() } else { langs };
+    let kinds = if args.scenarios == "all" {
+        Scenario::KINDS.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        parse_list(&args.scenarios)
+    };
+    let mut scenarios = Vec::new();
+    for kind in &kinds {
+        for target in &targets {
+            match Scenario::parse(kind, target, &pool_langs) {
+                Ok(s) => scenarios.push(s),
+                // `mix`/`xl` with target `en` are degenerate: skip them, report real errors.
+                Err(_) if target == ENGLISH => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    if scenarios.is_empty() {
+        bail!("no scenario to run for languages {targets:?} and scenarios {kinds:?}");
+    }
+    let ks: Vec<usize> = parse_list(&args.k).iter().map(|k| k.parse()).collect::<Result<_, _>>().context("--k")?;
+    let config = MetricsConfig { complete_at: ks.clone(), recall_at: ks, ..MetricsConfig::default() };
+    let sets = scenarios
+        .iter()
+        .map(|s| match &beir_qrels {
+            Some(q) => s.build_with_qrels(&pool, q),
+            None => s.build(&pool),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let needed_docs: BTreeSet<usize> = sets.iter().flat_map(|s| s.doc_indices.iter().copied()).collect();
+    let needed_queries: BTreeSet<usize> = sets.iter().flat_map(|s| s.query_indices.iter().copied()).collect();
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let cache_dir = (!args.no_cache).then(|| args.cache_dir.clone().unwrap_or_else(|| load::cache_dir().join("embeddings")));
+    let mut models = Models::new(args.backend, args.base_model.clone(), !args.no_prefix)?;
+    let specs: Vec<ModelSpec> = args.models.iter().map(|m| ModelSpec::parse(m)).collect();
+    let mut tables: Vec<(String, BTreeMap<String, Vec<(String, Summary)>>)> = Vec::new();
+    let mut reports = Vec::new();
+    for spec in &specs {
+        let t0 = Instant::now();
+        let model = models.load(spec).with_context(|| format!("loading model `{}`", spec.name))?;
+        let mut cache = EmbeddingCache::open(cache_dir.as_deref(), &model.key, model.encoder.dim())?;
+        let doc_idx: Vec<usize> = needed_docs.iter().copied().collect();
+        let doc_texts: Vec<&str> = doc_idx.iter().map(|&i| pool.documents[i].text.as_str()).collect();
+        let bar = progress_bar(doc_texts.len() as u64, &format!("{}: passages", spec.name));
+        let doc_emb = cache.embed(&model.encoder, TextKind::Passage, &doc_texts, &mut |d, t| {
+            bar.set_length(t as u64);
+            bar.set_position(d as u64);
+        })?;
+        bar.finish_and_clear();
+        let q_idx: Vec<usize> = needed_queries.iter().copied().collect();
+        let q_texts: Vec<&str> = q_idx.iter().map(|&i| pool.queries[i].text.as_str()).collect();
+        let bar = progress_bar(q_texts.len() as u64, &format!("{}: queries", spec.name));
+        let q_emb = cache.embed(&model.encoder, TextKind::Query, &q_texts, &mut |d, t| {
+            bar.set_length(t as u64);
+            bar.set_position(d as u64);
+        })?;
+        bar.finish_and_clear();
+        let encode_s = t0.elapsed().as_secs_f64();
+        let doc_row: BTreeMap<usize, &Vec<f32>> = doc_idx.iter().copied().zip(&doc_emb).collect();
+        let q_row: BTreeMap<usize, &Vec<f32>> = q_idx.iter().copied().zip(&q_emb).collect();
+
+        let mut report = Report::new(&spec.name, &dataset);
+        let mut by_kind: BTreeMap<String, Vec<(String, Summary)>> = BTreeMap::new();
+        for set in &sets {
+            let docs: Vec<&Vec<f32>> = set.doc_indices.iter().map(|i| doc_row[i]).collect();
+            let runs: Vec<(String, Vec<f32>)> = set
+                .query_indices
+                .iter()
+                .zip(&set.query_ids)
+                .map(|(qi, qid)| {
+                    let q = q_row[qi];
+                    (qid.clone(), docs.iter().map(|d| d.iter().zip(q.iter()).map(|(a, b)| a * b).sum()).collect())
+                })
+                .collect();
+            let eval = set.evaluator(config.clone())?.evaluate(runs.iter().map(|(q, s)| (q, s)), &set.qrels)?;
+            let file = args.out.join(format!("{}.{}.run", set.scenario.id(), sanitize(&spec.name)));
+            std::fs::write(&file, report::trec_run(&set.doc_ids, runs.iter().map(|(q, s)| (q, s)), args.depth, &spec.name))
+                .with_context(|| format!("writing {}", file.display()))?;
+            let qrels_file = args.out.join(format!("{}.qrels", set.scenario.id()));
+            std::fs::write(&qrels_file, report::trec_qrels(&set.qrels))?;
+            report.push(&set.scenario, &eval, false);
+            by_kind.entry(set.scenario.kind().to_owned()).or_default().push((set.scenario.target().to_owned(), eval.summary.clone()));
+        }
+        let name = sanitize(&spec.name);
+        write(&args.out.join(format!("report.{name}.json")), &report.to_json_pretty())?;
+        write(&args.out.join(format!("report.{name}.csv")), &report.to_csv())?;
+        eprintln!(
+            "{}: encoded {} passages + {} queries in {encode_s:.1} s ({})",
+            spec.name,
+            doc_texts.len(),
+            q_texts.len(),
+            models.runtime().kind
+        );
+        tables.push((spec.name.clone(), by_kind));
+        reports.push(report);
+    }
+    let mut text = String::new();
+    for (kind, _) in tables[0].1.iter() {
+        let a = TableModel { name: &tables[0].0, rows: &tables[0].1[kind] };
+        let b = tables.get(1).and_then(|(n, t)| t.get(kind).map(|rows| TableModel { name: n, rows }));
+        let title = sets.iter().find(|s| s.scenario.kind() == kind).map(|s| scenario_title(&s.scenario)).unwrap_or_default();
+        text.push_str(&report::paper_table(&format!("{title} on {dataset}"), a, b));
+        text.push('\n');
+    }
+    print!("{text}");
+    write(&args.out.join("table.txt"), &text)?;
+    eprintln!("wrote {} in {:.1} s", args.out.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn scenario_title(s: &Scenario) -> String {
+    match s.kind() {
+        "mix" => "MIX L→{en,L}".into(),
+        "mix-en" => "MIX en→{en,L}".into(),
+        "mono" => "MONO L→L".into(),
+        "xl" => "XL L→en".into(),
+        "multi" => "MULTI L→{en,L,…}".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}

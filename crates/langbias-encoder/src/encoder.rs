@@ -1,0 +1,268 @@
+//! [`ModelAssets`] (host-side weights + tokenizer) → [`Encoder`] (weights on a device).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use burn::tensor::{Tensor, TensorData};
+use langbias_assets::{E5s1, EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor, LoraAdapter, tokenizer_skeleton};
+
+use crate::model::{BertEncoder, BertEncoderConfig};
+use crate::{EncoderError, Runtime, TextKind, TextTokenizer};
+
+/// A model as loaded on the host: config, tokenizer, the compact word-embedding table (shared
+/// by every [`Encoder`] made from it) and the remaining weights in f32.
+#[derive(Debug, Clone)]
+pub struct ModelAssets {
+    pub config: EncoderConfig,
+    pub tokenizer: Arc<TextTokenizer>,
+    pub embeddings: Arc<EmbeddingTable>,
+    tensors: BTreeMap<String, HostTensor>,
+}
+
+impl ModelAssets {
+    pub fn from_weights(weights: EncoderWeights, tokenizer_json: &str, use_prefixes: bool) -> Result<Self, EncoderError> {
+        let EncoderWeights { config, word_embeddings, tensors } = weights;
+        let tokenizer = TextTokenizer::from_json(tokenizer_json, config.max_tokens(), use_prefixes)?;
+        Ok(Self { config, tokenizer: Arc::new(tokenizer), embeddings: Arc::new(word_embeddings), tensors })
+    }
+
+    /// From an E5S1 file and a `tokenizer.json` — either complete or a skeleton without
+    /// vocabulary, in which case the vocabulary inside the E5S1 file is used.
+    pub fn from_e5s1(what: &str, bytes: Vec<u8>, tokenizer_json: &str) -> Result<Self, EncoderError> {
+        let e5 = E5s1::parse(what, bytes)?;
+        let weights = e5.to_weights()?;
+        let is_skeleton = serde_json::from_str::<serde_json::Value>(tokenizer_json)
+            .ok()
+            .and_then(|v| v.pointer("/model/vocab").and_then(|v| v.as_array()).map(Vec::is_empty))
+            .unwrap_or(false);
+        if is_skeleton {
+            let full = tokenizer_skeleton::fill_unigram_vocab(tokenizer_json, &e5.vocab)?;
+            drop(e5);
+            Self::from_weights(weights, &full, true)
+        } else {
+            drop(e5);
+            Self::from_weights(weights, tokenizer_json, true)
+        }
+    }
+
+    /// The base encoder on `runtime`.
+    pub fn encoder(&self, runtime: &Runtime) -> Result<Encoder, EncoderError> {
+        self.build(runtime, &self.tensors)
+    }
+
+    /// An aligned variant: `adapter` merged into the encoder layers; the word-embedding table
+    /// and tokenizer stay shared with the base.
+    pub fn encoder_with_adapter(&self, runtime: &Runtime, adapter: &LoraAdapter) -> Result<Encoder, EncoderError> {
+        let weights = EncoderWeights {
+            config: self.config.clone(),
+            word_embeddings: EmbeddingTable::F32 { data: Vec::new(), rows: 0, cols: 0 },
+            tensors: self.tensors.clone(),
+        };
+        let merged = adapter.merge_into(&weights)?;
+        self.build(runtime, &merged)
+    }
+
+    fn build(&self, runtime: &Runtime, tensors: &BTreeMap<String, HostTensor>) -> Result<Encoder, EncoderError> {
+        let model = BertEncoderConfig::from(&self.config).init_with_weights(tensors, &runtime.device)?;
+        Ok(Encoder {
+            model,
+            runtime: runtime.clone(),
+            tokenizer: self.tokenizer.clone(),
+            embeddings: self.embeddings.clone(),
+            batching: Batching::default(),
+        })
+    }
+
+    /// Host tensors under Hugging Face names (for the trainer and exports).
+    pub fn tensors(&self) -> &BTreeMap<String, HostTensor> {
+        &self.tensors
+    }
+}
+
+/// How texts are grouped into forward passes. Texts are sorted by length so batches carry
+/// little padding; a batch holds at most `max_batch` texts and `max_tokens` padded tokens,
+/// which bounds the `[B, heads, S, S]` attention scores (peak memory).
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    pub max_batch: usize,
+    pub max_tokens: usize,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Self { max_batch: 64, max_tokens: 8192 }
+    }
+}
+
+/// Unit-length sentence embeddings, row-major `[n, dim]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub dim: usize,
+    pub data: Vec<f32>,
+}
+
+impl Embeddings {
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+    pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+    /// Cosine similarities of every row of `self` with every row of `other` (`[n, m]`), which
+    /// for unit vectors is their dot product.
+    pub fn cosine_matrix(&self, other: &Embeddings) -> Vec<Vec<f32>> {
+        self.rows().map(|a| other.rows().map(|b| a.iter().zip(b).map(|(x, y)| x * y).sum()).collect()).collect()
+    }
+}
+
+/// One padded batch, ready to upload.
+struct Batch {
+    /// Positions of the texts in the caller's order.
+    members: Vec<usize>,
+    seq: usize,
+    /// `[B, S, H]`, padding rows zero.
+    word: Vec<f32>,
+    /// `[B, S]`, 1 for tokens.
+    mask: Vec<f32>,
+}
+
+/// A sentence encoder on one device.
+#[derive(Debug)]
+pub struct Encoder {
+    model: BertEncoder,
+    runtime: Runtime,
+    tokenizer: Arc<TextTokenizer>,
+    embeddings: Arc<EmbeddingTable>,
+    pub batching: Batching,
+}
+
+impl Encoder {
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    pub fn dim(&self) -> usize {
+        self.embeddings.cols()
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    pub fn model(&self) -> &BertEncoder {
+        &self.model
+    }
+
+    pub fn tokenize<S: AsRef<str>>(&self, kind: TextKind, texts: &[S]) -> Result<Vec<Vec<u32>>, EncoderError> {
+        texts.iter().map(|t| self.tokenizer.encode(kind, t.as_ref())).collect()
+    }
+
+    fn plan(&self, ids: &[Vec<u32>]) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        for i in order {
+            // Sorted longest first, so the first member sets the padded length.
+            let seq = current.first().map_or(ids[i].len(), |&f| ids[f].len()).max(1);
+            if !current.is_empty()
+                && (current.len() >= self.batching.max_batch || (current.len() + 1) * seq > self.batching.max_tokens)
+            {
+                batches.push(std::mem::take(&mut current));
+            }
+            current.push(i);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        batches
+    }
+
+    fn gather(&self, ids: &[Vec<u32>], members: Vec<usize>) -> Result<Batch, EncoderError> {
+        let seq = members.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
+        if seq == 0 {
+            return Err(EncoderError::Input("a text tokenized to zero tokens".into()));
+        }
+        let h = self.dim();
+        let mut word = Vec::with_capacity(members.len() * seq * h);
+        let mut mask = Vec::with_capacity(members.len() * seq);
+        for &i in &members {
+            self.embeddings.gather_into(&ids[i], &mut word)?;
+            word.resize(word.len() + (seq - ids[i].len()) * h, 0.0);
+            mask.extend((0..seq).map(|t| if t < ids[i].len() { 1.0 } else { 0.0 }));
+        }
+        Ok(Batch { members, seq, word, mask })
+    }
+
+    fn forward(&self, batch: &Batch) -> Tensor<2> {
+        let device = &self.runtime.device;
+        let b = batch.members.len();
+        let word = Tensor::<3>::from_data(TensorData::new(batch.word.clone(), [b, batch.seq, self.dim()]), device);
+        let mask = Tensor::<2>::from_data(TensorData::new(batch.mask.clone(), [b, batch.seq]), device);
+        self.model.forward(word, mask)
+    }
+
+    fn scatter(&self, out: &mut [f32], batch: &Batch, data: TensorData) -> Result<(), EncoderError> {
+        let values = data.try_into_vec::<f32>().map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
+        let h = self.dim();
+        for (k, &i) in batch.members.iter().enumerate() {
+            out[i * h..(i + 1) * h].copy_from_slice(&values[k * h..(k + 1) * h]);
+        }
+        Ok(())
+    }
+
+    /// Embeds token-id sequences (from [`Encoder::tokenize`]). `progress(done, total)` is called
+    /// after every batch. Works on every target: read-backs are awaited.
+    pub async fn embed_ids(
+        &self,
+        ids: &[Vec<u32>],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Embeddings, EncoderError> {
+        let mut out = vec![0.0; ids.len() * self.dim()];
+        let mut done = 0;
+        for members in self.plan(ids) {
+            let batch = self.gather(ids, members)?;
+            let data = self.forward(&batch).into_data_async().await.map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
+            self.scatter(&mut out, &batch, data)?;
+            done += batch.members.len();
+            progress(done, ids.len());
+        }
+        Ok(Embeddings { dim: self.dim(), data: out })
+    }
+
+    pub async fn embed<S: AsRef<str>>(&self, kind: TextKind, texts: &[S]) -> Result<Embeddings, EncoderError> {
+        let ids = self.tokenize(kind, texts)?;
+        self.embed_ids(&ids, &mut |_, _| {}).await
+    }
+
+    /// Native, synchronous version of [`Encoder::embed_ids`].
+    #[cfg(not(target_family = "wasm"))]
+    pub fn embed_ids_blocking(
+        &self,
+        ids: &[Vec<u32>],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Embeddings, EncoderError> {
+        let mut out = vec![0.0; ids.len() * self.dim()];
+        let mut done = 0;
+        for members in self.plan(ids) {
+            let batch = self.gather(ids, members)?;
+            let data = self.forward(&batch).try_into_data().map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
+            self.scatter(&mut out, &batch, data)?;
+            done += batch.members.len();
+            progress(done, ids.len());
+        }
+        Ok(Embeddings { dim: self.dim(), data: out })
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    pub fn embed_blocking<S: AsRef<str>>(&self, kind: TextKind, texts: &[S]) -> Result<Embeddings, EncoderError> {
+        let ids = self.tokenize(kind, texts)?;
+        self.embed_ids_blocking(&ids, &mut |_, _| {})
+    }
+}

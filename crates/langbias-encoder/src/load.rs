@@ -1,0 +1,48 @@
+//! Native model loading by path: an E5S1 `.bin` file (with `tokenizer.json` beside it) or a
+//! Hugging Face directory; the default is the model `cargo xtask setup` prepared.
+
+use std::path::{Path, PathBuf};
+
+use langbias_assets::{AssetError, hf_dir};
+
+use crate::{EncoderError, ModelAssets};
+
+/// `$LANGBIAS_CACHE`, else `$XDG_CACHE_HOME/langbias`, else `~/.cache/langbias`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LANGBIAS_CACHE") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("langbias")
+}
+
+/// Where `cargo xtask setup` puts the 4-bit model.
+pub fn default_model_path() -> PathBuf {
+    cache_dir().join("models").join("e5-small-q4.bin")
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EncoderError + '_ {
+    move |source| EncoderError::Asset(AssetError::Io { path: path.display().to_string(), source })
+}
+
+/// Loads a model from an E5S1 file or a Hugging Face directory. `use_prefixes` applies the e5
+/// `query: `/`passage: ` prefixes (always on for E5S1 files, which are e5 models).
+pub fn load_model(path: &Path, use_prefixes: bool) -> Result<ModelAssets, EncoderError> {
+    if path.is_dir() {
+        let (weights, tokenizer) = hf_dir::load(path)?;
+        return ModelAssets::from_weights(weights, &tokenizer, use_prefixes);
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound && path == default_model_path() {
+            EncoderError::Input(format!("{} not found: run `cargo xtask setup` first", path.display()))
+        } else {
+            io(path)(e)
+        }
+    })?;
+    let tokenizer_path = path.with_file_name("tokenizer.json");
+    let tokenizer = std::fs::read_to_string(&tokenizer_path).map_err(io(&tokenizer_path))?;
+    ModelAssets::from_e5s1(&path.display().to_string(), bytes, &tokenizer)
+}

@@ -1,0 +1,204 @@
+//! The BERT encoder as a burn [`Module`]: post-LayerNorm layers, exact erf GELU, padding masked
+//! in attention, masked mean pooling and L2 normalisation.
+//!
+//! The word-embedding lookup is *not* part of the module: rows are gathered on the host from the
+//! compact table ([`EmbeddingTable`](langbias_assets::EmbeddingTable)) and only the
+//! `[batch, seq, hidden]` result is uploaded, so no GPU buffer ever holds the 250k-row table.
+
+use burn::module::{Module, Param};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear};
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::{Device, Tensor, TensorData};
+use langbias_assets::{EncoderConfig, HostTensor};
+
+use crate::EncoderError;
+
+/// Architecture hyper-parameters of a [`BertEncoder`] (`XxxConfig` → `Xxx`).
+#[derive(Debug, Clone)]
+pub struct BertEncoderConfig {
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub intermediate_size: usize,
+    pub max_positions: usize,
+    /// First position id (0 for BERT, pad + 1 for RoBERTa-style models).
+    pub position_offset: usize,
+    pub layer_norm_eps: f64,
+}
+
+impl From<&EncoderConfig> for BertEncoderConfig {
+    fn from(c: &EncoderConfig) -> Self {
+        Self {
+            hidden_size: c.hidden_size,
+            num_layers: c.num_hidden_layers,
+            num_heads: c.num_attention_heads,
+            intermediate_size: c.intermediate_size,
+            max_positions: c.max_position_embeddings,
+            position_offset: c.position_offset(),
+            layer_norm_eps: c.layer_norm_eps,
+        }
+    }
+}
+
+/// One post-LayerNorm transformer layer.
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub attention_output: Linear,
+    pub attention_norm: LayerNorm,
+    pub intermediate: Linear,
+    pub output: Linear,
+    pub output_norm: LayerNorm,
+    pub num_heads: usize,
+}
+
+/// Embeddings (positions, token type 0, LayerNorm) + layers + masked mean pooling.
+#[derive(Module, Debug)]
+pub struct BertEncoder {
+    /// `[max_positions, hidden]`
+    pub position: Param<Tensor<2>>,
+    /// Token-type-0 row, `[hidden]` (e5 never uses type 1).
+    pub token_type: Param<Tensor<1>>,
+    pub embedding_norm: LayerNorm,
+    pub layers: Vec<BertLayer>,
+    pub position_offset: usize,
+}
+
+/// Looks tensors up by Hugging Face name and uploads them in burn's layouts.
+struct Uploader<'a> {
+    tensors: &'a std::collections::BTreeMap<String, HostTensor>,
+    device: &'a Device,
+}
+
+impl Uploader<'_> {
+    fn host(&self, name: &str) -> Result<&HostTensor, EncoderError> {
+        self.tensors.get(name).ok_or_else(|| EncoderError::MissingWeight(name.to_owned()))
+    }
+
+    fn tensor1(&self, name: &str) -> Result<Tensor<1>, EncoderError> {
+        let t = self.host(name)?;
+        Ok(Tensor::from_data(TensorData::new(t.data.clone(), [t.data.len()]), self.device))
+    }
+
+    fn tensor2(&self, name: &str) -> Result<Tensor<2>, EncoderError> {
+        let t = self.host(name)?;
+        Ok(Tensor::from_data(TensorData::new(t.data.clone(), [t.shape[0], t.shape[1]]), self.device))
+    }
+
+    /// Hugging Face linears are `[out, in]`; burn's row layout is `[in, out]`.
+    fn linear(&self, prefix: &str) -> Result<Linear, EncoderError> {
+        let w = self.host(&format!("{prefix}.weight"))?;
+        let (out, inp) = (w.shape[0], w.shape[1]);
+        let mut transposed = vec![0.0f32; out * inp];
+        for o in 0..out {
+            for i in 0..inp {
+                transposed[i * out + o] = w.data[o * inp + i];
+            }
+        }
+        let weight = Tensor::from_data(TensorData::new(transposed, [inp, out]), self.device);
+        Ok(Linear { weight: Param::from_tensor(weight), bias: Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?)) })
+    }
+
+    fn layer_norm(&self, prefix: &str, eps: f64) -> Result<LayerNorm, EncoderError> {
+        let gamma = self.tensor1(&format!("{prefix}.weight"))?;
+        let mut norm = LayerNormConfig::new(gamma.dims()[0]).with_epsilon(eps).init(self.device);
+        norm.gamma = Param::from_tensor(gamma);
+        norm.beta = Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?));
+        Ok(norm)
+    }
+}
+
+impl BertEncoderConfig {
+    /// Builds the encoder on `device` from f32 tensors under Hugging Face `BertModel` names.
+    pub fn init_with_weights(
+        &self,
+        tensors: &std::collections::BTreeMap<String, HostTensor>,
+        device: &Device,
+    ) -> Result<BertEncoder, EncoderError> {
+        let up = Uploader { tensors, device };
+        let eps = self.layer_norm_eps;
+        let token_types = up.host("embeddings.token_type_embeddings.weight")?;
+        let token_type = Tensor::from_data(
+            TensorData::new(token_types.data[..self.hidden_size].to_vec(), [self.hidden_size]),
+            device,
+        );
+        let layers = (0..self.num_layers)
+            .map(|l| {
+                let p = format!("encoder.layer.{l}");
+                Ok(BertLayer {
+                    query: up.linear(&format!("{p}.attention.self.query"))?,
+                    key: up.linear(&format!("{p}.attention.self.key"))?,
+                    value: up.linear(&format!("{p}.attention.self.value"))?,
+                    attention_output: up.linear(&format!("{p}.attention.output.dense"))?,
+                    attention_norm: up.layer_norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
+                    intermediate: up.linear(&format!("{p}.intermediate.dense"))?,
+                    output: up.linear(&format!("{p}.output.dense"))?,
+                    output_norm: up.layer_norm(&format!("{p}.output.LayerNorm"), eps)?,
+                    num_heads: self.num_heads,
+                })
+            })
+            .collect::<Result<Vec<_>, EncoderError>>()?;
+        Ok(BertEncoder {
+            position: Param::from_tensor(up.tensor2("embeddings.position_embeddings.weight")?),
+            token_type: Param::from_tensor(token_type),
+            embedding_norm: up.layer_norm("embeddings.LayerNorm", eps)?,
+            layers,
+            position_offset: self.position_offset,
+        })
+    }
+}
+
+impl BertLayer {
+    /// `x [B, S, H]`, `attention_bias [B, 1, 1, S]` (0 for tokens, −1e9 for padding) → `[B, S, H]`.
+    pub fn forward(&self, x: Tensor<3>, attention_bias: Tensor<4>) -> Tensor<3> {
+        let [b, s, h] = x.dims();
+        let heads = self.num_heads;
+        let head_dim = h / heads;
+        let split = |t: Tensor<3>| t.reshape([b, s, heads, head_dim]).swap_dims(1, 2);
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f32).sqrt()) + attention_bias;
+        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, s, h]);
+        let x = self.attention_norm.forward(self.attention_output.forward(context) + x);
+        let ff = self.output.forward(gelu(self.intermediate.forward(x.clone())));
+        self.output_norm.forward(ff + x)
+    }
+}
+
+impl BertEncoder {
+    /// Last hidden states. `word [B, S, H]` (gathered rows), `mask [B, S]` (1 token, 0 padding).
+    pub fn hidden_states(&self, word: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
+        let [b, s, h] = word.dims();
+        let positions = self
+            .position
+            .val()
+            .slice([self.position_offset..self.position_offset + s, 0..h])
+            .reshape([1, s, h]);
+        let token_type = self.token_type.val().reshape([1, 1, h]);
+        let mut x = self.embedding_norm.forward(word + positions + token_type);
+        let attention_bias = (mask - 1.0).mul_scalar(1e9).reshape([b, 1, 1, s]);
+        for layer in &self.layers {
+            x = layer.forward(x, attention_bias.clone());
+        }
+        x
+    }
+
+    /// Sentence embeddings `[B, H]`: mean over real tokens, then L2-normalised.
+    pub fn forward(&self, word: Tensor<3>, mask: Tensor<2>) -> Tensor<2> {
+        let [b, s, h] = word.dims();
+        let hidden = self.hidden_states(word, mask.clone());
+        let mask = mask.reshape([b, s, 1]);
+        let summed = (hidden * mask.clone()).sum_dim(1).reshape([b, h]);
+        let counts = mask.sum_dim(1).reshape([b, 1]).clamp_min(1.0);
+        l2_normalize(summed / counts)
+    }
+}
+
+/// Row-wise L2 normalisation of `[B, H]`.
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}
