@@ -39,7 +39,10 @@ impl LoraAdapter {
     }
 
     pub fn num_params(&self) -> usize {
-        self.layers.values().map(|p| p.a.data.len() + p.b.data.len()).sum()
+        self.layers
+            .values()
+            .map(|p| p.a.data.len() + p.b.data.len())
+            .sum()
     }
 
     /// Serialises to safetensors; `half` stores the factors in f16.
@@ -48,7 +51,10 @@ impl LoraAdapter {
         for (name, pair) in &self.layers {
             for (suffix, t) in [("lora_A", &pair.a), ("lora_B", &pair.b)] {
                 let bytes: Vec<u8> = if half {
-                    t.data.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect()
+                    t.data
+                        .iter()
+                        .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                        .collect()
                 } else {
                     t.data.iter().flat_map(|x| x.to_le_bytes()).collect()
                 };
@@ -60,39 +66,74 @@ impl LoraAdapter {
             .iter()
             .map(|(n, s, b)| TensorView::new(dtype, s.clone(), b).map(|v| (n.clone(), v)))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AssetError::Safetensors { what: "adapter".into(), detail: e.to_string() })?;
+            .map_err(|e| AssetError::Safetensors {
+                what: "adapter".into(),
+                detail: e.to_string(),
+            })?;
         let mut meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
         meta.insert("format".into(), LORA_FORMAT.into());
         meta.insert("rank".into(), self.rank.to_string());
         meta.insert("alpha".into(), self.alpha.to_string());
-        safetensors::serialize(views, Some(meta))
-            .map_err(|e| AssetError::Safetensors { what: "adapter".into(), detail: e.to_string() })
+        safetensors::serialize(views, Some(meta)).map_err(|e| AssetError::Safetensors {
+            what: "adapter".into(),
+            detail: e.to_string(),
+        })
     }
 
     pub fn from_safetensors(what: &str, bytes: &[u8]) -> Result<Self, AssetError> {
-        let bad = |detail: String| AssetError::Safetensors { what: what.into(), detail };
+        let bad = |detail: String| AssetError::Safetensors {
+            what: what.into(),
+            detail,
+        };
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
-        let meta: BTreeMap<String, String> = header.metadata().clone().unwrap_or_default().into_iter().collect();
+        let meta: BTreeMap<String, String> = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         if meta.get("format").map(String::as_str) != Some(LORA_FORMAT) {
-            return Err(bad(format!("metadata `format` is {:?}, expected `{LORA_FORMAT}`", meta.get("format"))));
+            return Err(bad(format!(
+                "metadata `format` is {:?}, expected `{LORA_FORMAT}`",
+                meta.get("format")
+            )));
         }
-        let rank: usize = meta.get("rank").and_then(|r| r.parse().ok()).ok_or_else(|| bad("metadata `rank` missing".into()))?;
-        let alpha: f32 = meta.get("alpha").and_then(|r| r.parse().ok()).ok_or_else(|| bad("metadata `alpha` missing".into()))?;
+        let rank: usize = meta
+            .get("rank")
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| bad("metadata `rank` missing".into()))?;
+        let alpha: f32 = meta
+            .get("alpha")
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| bad("metadata `alpha` missing".into()))?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let mut parts: BTreeMap<String, (Option<HostTensor>, Option<HostTensor>)> = BTreeMap::new();
         for (key, view) in st.tensors() {
             let data: Vec<f32> = match view.dtype() {
-                Dtype::F32 => view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-                Dtype::F16 => view.data().chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+                Dtype::F32 => view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+                Dtype::F16 => view
+                    .data()
+                    .chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
                 other => return Err(bad(format!("tensor `{key}` has dtype {other:?}"))),
             };
-            let t = HostTensor { shape: view.shape().to_vec(), data };
+            let t = HostTensor {
+                shape: view.shape().to_vec(),
+                data,
+            };
             if let Some(name) = key.strip_suffix(".lora_A") {
                 parts.entry(name.into()).or_default().0 = Some(t);
             } else if let Some(name) = key.strip_suffix(".lora_B") {
                 parts.entry(name.into()).or_default().1 = Some(t);
             } else {
-                return Err(bad(format!("unexpected tensor `{key}` (expected `<layer>.lora_A`/`.lora_B`)")));
+                return Err(bad(format!(
+                    "unexpected tensor `{key}` (expected `<layer>.lora_A`/`.lora_B`)"
+                )));
             }
         }
         let mut layers = BTreeMap::new();
@@ -100,24 +141,39 @@ impl LoraAdapter {
             let (Some(a), Some(b)) = (a, b) else {
                 return Err(bad(format!("layer `{name}` lacks lora_A or lora_B")));
             };
-            if a.shape.len() != 2 || b.shape.len() != 2 || a.shape[0] != rank || b.shape[1] != rank {
-                return Err(bad(format!("layer `{name}`: A {:?} / B {:?} do not match rank {rank}", a.shape, b.shape)));
+            if a.shape.len() != 2 || b.shape.len() != 2 || a.shape[0] != rank || b.shape[1] != rank
+            {
+                return Err(bad(format!(
+                    "layer `{name}`: A {:?} / B {:?} do not match rank {rank}",
+                    a.shape, b.shape
+                )));
             }
             layers.insert(name, LoraPair { a, b });
         }
-        Ok(Self { rank, alpha, layers, metadata: meta })
+        Ok(Self {
+            rank,
+            alpha,
+            layers,
+            metadata: meta,
+        })
     }
 
     /// Base weights with this adapter merged in (`W + scale·B·A`); the embedding table is
     /// untouched, so callers can share it between the base and the merged copy.
-    pub fn merge_into(&self, base: &EncoderWeights) -> Result<BTreeMap<String, HostTensor>, AssetError> {
+    pub fn merge_into(
+        &self,
+        base: &EncoderWeights,
+    ) -> Result<BTreeMap<String, HostTensor>, AssetError> {
         let mut tensors = base.tensors.clone();
         let scale = self.scale();
         for (name, pair) in &self.layers {
             let key = format!("{name}.weight");
             let w = tensors
                 .get_mut(&key)
-                .ok_or_else(|| AssetError::MissingTensor { what: "adapter base".into(), name: key.clone() })?;
+                .ok_or_else(|| AssetError::MissingTensor {
+                    what: "adapter base".into(),
+                    name: key.clone(),
+                })?;
             let (out, inp) = (w.shape[0], w.shape[1]);
             if pair.a.shape[1] != inp || pair.b.shape[0] != out {
                 return Err(AssetError::ShapeMismatch {
@@ -150,12 +206,21 @@ mod tests {
 
     #[test]
     fn round_trip_and_merge() {
-        let a = HostTensor { shape: vec![1, 2], data: vec![1.0, 2.0] };
-        let b = HostTensor { shape: vec![2, 1], data: vec![0.5, -1.0] };
+        let a = HostTensor {
+            shape: vec![1, 2],
+            data: vec![1.0, 2.0],
+        };
+        let b = HostTensor {
+            shape: vec![2, 1],
+            data: vec![0.5, -1.0],
+        };
         let adapter = LoraAdapter {
             rank: 1,
             alpha: 2.0,
-            layers: BTreeMap::from([("encoder.layer.0.output.dense".to_owned(), LoraPair { a, b })]),
+            layers: BTreeMap::from([(
+                "encoder.layer.0.output.dense".to_owned(),
+                LoraPair { a, b },
+            )]),
             metadata: BTreeMap::from([("base_model".to_owned(), "test".to_owned())]),
         };
         let bytes = adapter.to_safetensors(false).unwrap();

@@ -47,14 +47,19 @@ fn default_position_type() -> String {
 impl EncoderConfig {
     /// Parses a Hugging Face `config.json` and checks that this crate can run it.
     pub fn from_hf_json(what: &str, json: &str) -> Result<Self, AssetError> {
-        let config: Self = serde_json::from_str(json)
-            .map_err(|source| AssetError::Json { what: what.to_owned(), source })?;
+        let config: Self = serde_json::from_str(json).map_err(|source| AssetError::Json {
+            what: what.to_owned(),
+            source,
+        })?;
         config.validate(what)?;
         Ok(config)
     }
 
     pub fn validate(&self, what: &str) -> Result<(), AssetError> {
-        let unsupported = |detail: String| AssetError::Unsupported { what: what.to_owned(), detail };
+        let unsupported = |detail: String| AssetError::Unsupported {
+            what: what.to_owned(),
+            detail,
+        };
         if !matches!(self.model_type.as_str(), "bert" | "xlm-roberta" | "roberta") {
             return Err(unsupported(format!(
                 "model_type `{}` (expected a BERT-family encoder: bert, xlm-roberta, roberta)",
@@ -62,7 +67,10 @@ impl EncoderConfig {
             )));
         }
         if self.hidden_act != "gelu" {
-            return Err(unsupported(format!("hidden_act `{}` (expected `gelu`)", self.hidden_act)));
+            return Err(unsupported(format!(
+                "hidden_act `{}` (expected `gelu`)",
+                self.hidden_act
+            )));
         }
         if self.position_embedding_type != "absolute" {
             return Err(unsupported(format!(

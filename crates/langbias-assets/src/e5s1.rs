@@ -51,12 +51,20 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], AssetError> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or_else(|| {
-            AssetError::corrupt(
-                self.what,
-                format!("needs {n} bytes at offset {} but the file has {}", self.pos, self.bytes.len()),
-            )
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| {
+                AssetError::corrupt(
+                    self.what,
+                    format!(
+                        "needs {n} bytes at offset {} but the file has {}",
+                        self.pos,
+                        self.bytes.len()
+                    ),
+                )
+            })?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
@@ -65,38 +73,57 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, AssetError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap_or_default()))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().unwrap_or_default(),
+        ))
     }
     fn u32(&mut self) -> Result<u32, AssetError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
     fn i32_pos(&mut self, field: &str) -> Result<usize, AssetError> {
         let v = i32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default());
-        usize::try_from(v).map_err(|_| AssetError::corrupt(self.what, format!("{field} is negative ({v})")))
+        usize::try_from(v)
+            .map_err(|_| AssetError::corrupt(self.what, format!("{field} is negative ({v})")))
     }
     fn f32(&mut self) -> Result<f32, AssetError> {
-        Ok(f32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(f32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
     fn u64(&mut self) -> Result<u64, AssetError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default()))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().unwrap_or_default(),
+        ))
     }
 }
 
 impl E5s1 {
     /// Parses an E5S1 file. `what` names it in error messages (usually its path).
     pub fn parse(what: &str, bytes: Vec<u8>) -> Result<Self, AssetError> {
-        let mut r = Reader { what, bytes: &bytes, pos: 0 };
+        let mut r = Reader {
+            what,
+            bytes: &bytes,
+            pos: 0,
+        };
         let magic: [u8; 4] = r
             .take(4)
             .map_err(|_| AssetError::corrupt(what, format!("only {} bytes long", bytes.len())))?
             .try_into()
             .unwrap_or_default();
         if &magic != b"E5S1" {
-            return Err(AssetError::BadMagic { what: what.into(), found: magic });
+            return Err(AssetError::BadMagic {
+                what: what.into(),
+                found: magic,
+            });
         }
         let version = r.u32()?;
         if version != 1 {
-            return Err(AssetError::BadVersion { what: what.into(), version });
+            return Err(AssetError::BadVersion {
+                what: what.into(),
+                version,
+            });
         }
         let hidden = r.i32_pos("hidden size")?;
         let layers = r.i32_pos("layers")?;
@@ -118,22 +145,32 @@ impl E5s1 {
         let eos_id = r.u32()?;
         let pad_id = r.u32()?;
         let unk_id = r.u32()?;
-        let blob_len = usize::try_from(r.u64()?).map_err(|_| AssetError::corrupt(what, "blob length"))?;
+        let blob_len =
+            usize::try_from(r.u64()?).map_err(|_| AssetError::corrupt(what, "blob length"))?;
         if n_pieces > rows || n_pieces == 0 {
-            return Err(AssetError::corrupt(what, format!("{n_pieces} pieces for {rows} embedding rows")));
+            return Err(AssetError::corrupt(
+                what,
+                format!("{n_pieces} pieces for {rows} embedding rows"),
+            ));
         }
         let offsets_raw = r.take((n_pieces + 1) * 4)?;
         let scores_raw = r.take(n_pieces * 4)?;
         let blob = r.take(blob_len)?;
         let mut vocab = Vec::with_capacity(n_pieces);
         for i in 0..n_pieces {
-            let at = |k: usize| u32::from_le_bytes(offsets_raw[k * 4..k * 4 + 4].try_into().unwrap_or_default()) as usize;
+            let at = |k: usize| {
+                u32::from_le_bytes(offsets_raw[k * 4..k * 4 + 4].try_into().unwrap_or_default())
+                    as usize
+            };
             let (start, end) = (at(i), at(i + 1));
             let piece = blob
                 .get(start..end)
                 .and_then(|b| std::str::from_utf8(b).ok())
-                .ok_or_else(|| AssetError::corrupt(what, format!("piece {i} has a bad offset or is not UTF-8")))?;
-            let score = f32::from_le_bytes(scores_raw[i * 4..i * 4 + 4].try_into().unwrap_or_default());
+                .ok_or_else(|| {
+                    AssetError::corrupt(what, format!("piece {i} has a bad offset or is not UTF-8"))
+                })?;
+            let score =
+                f32::from_le_bytes(scores_raw[i * 4..i * 4 + 4].try_into().unwrap_or_default());
             vocab.push((piece.to_owned(), f64::from(score)));
         }
         // The per-codepoint normalisation table duplicates the tokenizer.json normaliser: skip it.
@@ -151,23 +188,41 @@ impl E5s1 {
                 0 => TensorDtype::F32,
                 1 => TensorDtype::Q4_0,
                 other => {
-                    return Err(AssetError::Unsupported { what: what.into(), detail: format!("dtype {other} of `{name}`") });
+                    return Err(AssetError::Unsupported {
+                        what: what.into(),
+                        detail: format!("dtype {other} of `{name}`"),
+                    });
                 }
             };
             let n_elems = r.u32()? as usize;
-            let offset = usize::try_from(r.u64()?).map_err(|_| AssetError::corrupt(what, "offset"))?;
-            let n_bytes = usize::try_from(r.u64()?).map_err(|_| AssetError::corrupt(what, "size"))?;
+            let offset =
+                usize::try_from(r.u64()?).map_err(|_| AssetError::corrupt(what, "offset"))?;
+            let n_bytes =
+                usize::try_from(r.u64()?).map_err(|_| AssetError::corrupt(what, "size"))?;
             let expected = match dtype {
                 TensorDtype::F32 => n_elems * 4,
                 TensorDtype::Q4_0 => n_elems / Q4_BLOCK_LEN * Q4_BLOCK_BYTES,
             };
-            if n_bytes != expected || offset.checked_add(n_bytes).is_none_or(|end| end > bytes.len()) {
+            if n_bytes != expected
+                || offset
+                    .checked_add(n_bytes)
+                    .is_none_or(|end| end > bytes.len())
+            {
                 return Err(AssetError::corrupt(
                     what,
-                    format!("tensor `{name}` claims {n_bytes} bytes at {offset} (expected {expected}; file is {} bytes)", bytes.len()),
+                    format!(
+                        "tensor `{name}` claims {n_bytes} bytes at {offset} (expected {expected}; file is {} bytes)",
+                        bytes.len()
+                    ),
                 ));
             }
-            tensors.push(E5s1Tensor { name, dtype, n_elems, offset, n_bytes });
+            tensors.push(E5s1Tensor {
+                name,
+                dtype,
+                n_elems,
+                offset,
+                n_bytes,
+            });
         }
         let config = EncoderConfig {
             hidden_size: hidden,
@@ -184,7 +239,16 @@ impl E5s1 {
             position_embedding_type: "absolute".into(),
         };
         config.validate(what)?;
-        Ok(Self { bytes, config, vocab, bos_id, eos_id, pad_id, unk_id, tensors })
+        Ok(Self {
+            bytes,
+            config,
+            vocab,
+            bos_id,
+            eos_id,
+            pad_id,
+            unk_id,
+            tensors,
+        })
     }
 
     pub fn tensors(&self) -> &[E5s1Tensor] {
@@ -195,7 +259,10 @@ impl E5s1 {
         self.tensors
             .iter()
             .find(|t| t.name == name)
-            .ok_or_else(|| AssetError::MissingTensor { what: "E5S1 file".into(), name: name.into() })
+            .ok_or_else(|| AssetError::MissingTensor {
+                what: "E5S1 file".into(),
+                name: name.into(),
+            })
     }
 
     fn bytes_of(&self, t: &E5s1Tensor) -> &[u8] {
@@ -216,14 +283,20 @@ impl E5s1 {
         }
         let bytes = self.bytes_of(t);
         let data = match t.dtype {
-            TensorDtype::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or_default())).collect(),
+            TensorDtype::F32 => bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
             TensorDtype::Q4_0 => {
                 let mut out = vec![0.0; n];
                 dequantize_q4_0(bytes, &mut out);
                 out
             }
         };
-        Ok(HostTensor { shape: shape.to_vec(), data })
+        Ok(HostTensor {
+            shape: shape.to_vec(),
+            data,
+        })
     }
 
     /// Converts the file into encoder weights under Hugging Face names. The word-embedding table
@@ -232,17 +305,35 @@ impl E5s1 {
         let c = &self.config;
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let word = self.raw("emb.word")?;
-        if word.dtype != TensorDtype::Q4_0 || word.n_elems != c.vocab_size * h || h % Q4_BLOCK_LEN != 0 {
-            return Err(AssetError::corrupt("E5S1 file", "emb.word is not a Q4_0 [rows, hidden] table"));
+        if word.dtype != TensorDtype::Q4_0
+            || word.n_elems != c.vocab_size * h
+            || h % Q4_BLOCK_LEN != 0
+        {
+            return Err(AssetError::corrupt(
+                "E5S1 file",
+                "emb.word is not a Q4_0 [rows, hidden] table",
+            ));
         }
-        let word_embeddings = EmbeddingTable::Q4 { blocks: self.bytes_of(word).to_vec(), rows: c.vocab_size, cols: h };
+        let word_embeddings = EmbeddingTable::Q4 {
+            blocks: self.bytes_of(word).to_vec(),
+            rows: c.vocab_size,
+            cols: h,
+        };
         let mut tensors = BTreeMap::new();
         let mut put = |e5: &str, hf: String, shape: &[usize]| -> Result<(), AssetError> {
             tensors.insert(hf, self.tensor_f32(e5, shape)?);
             Ok(())
         };
-        put("emb.pos", "embeddings.position_embeddings.weight".into(), &[c.max_position_embeddings, h])?;
-        put("emb.type", "embeddings.token_type_embeddings.weight".into(), &[c.type_vocab_size, h])?;
+        put(
+            "emb.pos",
+            "embeddings.position_embeddings.weight".into(),
+            &[c.max_position_embeddings, h],
+        )?;
+        put(
+            "emb.type",
+            "embeddings.token_type_embeddings.weight".into(),
+            &[c.type_vocab_size, h],
+        )?;
         put("emb.ln.w", "embeddings.LayerNorm.weight".into(), &[h])?;
         put("emb.ln.b", "embeddings.LayerNorm.bias".into(), &[h])?;
         for l in 0..c.num_hidden_layers {
@@ -255,15 +346,26 @@ impl E5s1 {
                 ("fi", "intermediate.dense", i, h),
                 ("fo", "output.dense", h, i),
             ] {
-                put(&format!("l{l}.{e5}.w"), format!("{p}.{hf}.weight"), &[out, inp])?;
+                put(
+                    &format!("l{l}.{e5}.w"),
+                    format!("{p}.{hf}.weight"),
+                    &[out, inp],
+                )?;
                 put(&format!("l{l}.{e5}.b"), format!("{p}.{hf}.bias"), &[out])?;
             }
-            for (e5, hf) in [("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")] {
+            for (e5, hf) in [
+                ("aln", "attention.output.LayerNorm"),
+                ("oln", "output.LayerNorm"),
+            ] {
                 put(&format!("l{l}.{e5}.w"), format!("{p}.{hf}.weight"), &[h])?;
                 put(&format!("l{l}.{e5}.b"), format!("{p}.{hf}.bias"), &[h])?;
             }
         }
-        Ok(EncoderWeights { config: c.clone(), word_embeddings, tensors })
+        Ok(EncoderWeights {
+            config: c.clone(),
+            word_embeddings,
+            tensors,
+        })
     }
 }
 
@@ -271,7 +373,10 @@ impl E5s1 {
 /// weight j = ((qs[j] & 0x0F) − 8)·d, weight j+16 = ((qs[j] >> 4) − 8)·d.
 /// `out.len()` must be `blocks.len() / 18 * 32`.
 pub fn dequantize_q4_0(blocks: &[u8], out: &mut [f32]) {
-    for (block, out) in blocks.chunks_exact(Q4_BLOCK_BYTES).zip(out.chunks_exact_mut(Q4_BLOCK_LEN)) {
+    for (block, out) in blocks
+        .chunks_exact(Q4_BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(Q4_BLOCK_LEN))
+    {
         let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
         let qs = &block[2..];
         for j in 0..16 {
@@ -303,7 +408,10 @@ mod tests {
     #[test]
     fn rejects_wrong_magic_and_truncation() {
         let err = E5s1::parse("x.bin", b"GGUF\0\0\0\0".to_vec()).unwrap_err();
-        assert!(err.to_string().contains("x.bin") && err.to_string().contains("E5S1"), "{err}");
+        assert!(
+            err.to_string().contains("x.bin") && err.to_string().contains("E5S1"),
+            "{err}"
+        );
         let err = E5s1::parse("y.bin", b"E5S1\x01\0\0\0\x80".to_vec()).unwrap_err();
         assert!(err.to_string().contains("truncated"), "{err}");
         let err = E5s1::parse("z.bin", b"E5".to_vec()).unwrap_err();

@@ -13,19 +13,35 @@ pub enum AssetError {
     #[error("{what}: tensor `{name}` is missing")]
     MissingTensor { what: String, name: String },
     #[error("{what}: tensor `{name}` has shape {found:?}, expected {expected:?}")]
-    ShapeMismatch { what: String, name: String, found: Vec<usize>, expected: Vec<usize> },
+    ShapeMismatch {
+        what: String,
+        name: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
     #[error("{what}: unsupported: {detail}")]
     Unsupported { what: String, detail: String },
     #[error("{what}: invalid JSON: {source}")]
-    Json { what: String, #[source] source: serde_json::Error },
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{what}: invalid safetensors: {detail}")]
     Safetensors { what: String, detail: String },
     #[error("{path}: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl AssetError {
     pub(crate) fn corrupt(what: &str, detail: impl Into<String>) -> Self {
-        Self::Corrupt { what: what.to_owned(), detail: detail.into() }
+        Self::Corrupt {
+            what: what.to_owned(),
+            detail: detail.into(),
+        }
     }
 }

@@ -9,35 +9,53 @@ pub const WEIGHTS: &str = "model.safetensors";
 pub const TOKENIZER: &str = "tokenizer.json";
 
 fn read(path: &Path) -> Result<Vec<u8>, AssetError> {
-    std::fs::read(path).map_err(|source| AssetError::Io { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| AssetError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn read_text(path: &Path) -> Result<String, AssetError> {
     let bytes = read(path)?;
-    String::from_utf8(bytes).map_err(|_| AssetError::corrupt(&path.display().to_string(), "not UTF-8 text"))
+    String::from_utf8(bytes)
+        .map_err(|_| AssetError::corrupt(&path.display().to_string(), "not UTF-8 text"))
 }
 
 /// Reads a directory's config and weights; returns them with the `tokenizer.json` text.
 pub fn load(dir: &Path) -> Result<(EncoderWeights, String), AssetError> {
     let config_path = dir.join(CONFIG);
-    let config = EncoderConfig::from_hf_json(&config_path.display().to_string(), &read_text(&config_path)?)?;
+    let config = EncoderConfig::from_hf_json(
+        &config_path.display().to_string(),
+        &read_text(&config_path)?,
+    )?;
     let weights_path = dir.join(WEIGHTS);
     let bytes = read(&weights_path)?;
-    let weights = EncoderWeights::from_safetensors(&weights_path.display().to_string(), config, &bytes)?;
+    let weights =
+        EncoderWeights::from_safetensors(&weights_path.display().to_string(), config, &bytes)?;
     let tokenizer = read_text(&dir.join(TOKENIZER))?;
     Ok((weights, tokenizer))
 }
 
 /// Writes `config.json`, an fp32 `model.safetensors` and `tokenizer.json` into `dir`.
-pub fn export(weights: &EncoderWeights, tokenizer_json: &str, dir: &Path) -> Result<Vec<PathBuf>, AssetError> {
-    std::fs::create_dir_all(dir).map_err(|source| AssetError::Io { path: dir.display().to_string(), source })?;
+pub fn export(
+    weights: &EncoderWeights,
+    tokenizer_json: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, AssetError> {
+    std::fs::create_dir_all(dir).map_err(|source| AssetError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
     let write = |name: &str, bytes: &[u8]| -> Result<PathBuf, AssetError> {
         let path = dir.join(name);
         // Write to a temporary name first so an interrupted export never looks complete.
         let tmp = dir.join(format!(".{name}.partial"));
         std::fs::write(&tmp, bytes)
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| AssetError::Io { path: path.display().to_string(), source })?;
+            .map_err(|source| AssetError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
         Ok(path)
     };
     Ok(vec![

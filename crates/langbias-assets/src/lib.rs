@@ -11,18 +11,18 @@
 //!   the vocabulary once (inside the E5S1 file) and rebuilds the tokenizer from both.
 //! - With the `std-fs` feature: [`hf_dir`] loads and exports Hugging Face model directories.
 
+pub mod adapter;
 mod config;
 mod e5s1;
 mod error;
-mod weights;
-pub mod adapter;
 #[cfg(feature = "std-fs")]
 pub mod hf_dir;
 pub mod tokenizer_skeleton;
+mod weights;
 
 pub use adapter::LoraAdapter;
 pub use config::EncoderConfig;
-pub use e5s1::{E5s1, E5s1Tensor, TensorDtype, dequantize_q4_0, Q4_BLOCK_BYTES, Q4_BLOCK_LEN};
+pub use e5s1::{E5s1, E5s1Tensor, Q4_BLOCK_BYTES, Q4_BLOCK_LEN, TensorDtype, dequantize_q4_0};
 pub use error::AssetError;
 pub use weights::{EmbeddingTable, EncoderWeights, HostTensor};
 

@@ -16,8 +16,16 @@ pub struct HostTensor {
 #[derive(Debug, Clone)]
 pub enum EmbeddingTable {
     /// Q4_0 blocks, `rows × cols/32` blocks of 18 bytes.
-    Q4 { blocks: Vec<u8>, rows: usize, cols: usize },
-    F32 { data: Vec<f32>, rows: usize, cols: usize },
+    Q4 {
+        blocks: Vec<u8>,
+        rows: usize,
+        cols: usize,
+    },
+    F32 {
+        data: Vec<f32>,
+        rows: usize,
+        cols: usize,
+    },
 }
 
 impl EmbeddingTable {
@@ -59,7 +67,10 @@ impl EmbeddingTable {
                     let row_bytes = cols / Q4_BLOCK_LEN * Q4_BLOCK_BYTES;
                     let start = out.len();
                     out.resize(start + cols, 0.0);
-                    dequantize_q4_0(&blocks[id * row_bytes..(id + 1) * row_bytes], &mut out[start..]);
+                    dequantize_q4_0(
+                        &blocks[id * row_bytes..(id + 1) * row_bytes],
+                        &mut out[start..],
+                    );
                 }
                 Self::F32 { data, .. } => out.extend_from_slice(&data[id * cols..(id + 1) * cols]),
             }
@@ -94,11 +105,23 @@ const WORD_KEY: &str = "embeddings.word_embeddings.weight";
 fn to_f32(what: &str, name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, AssetError> {
     let bytes = view.data();
     Ok(match view.dtype() {
-        Dtype::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        Dtype::F16 => bytes.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-        Dtype::BF16 => bytes.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
         other => {
-            return Err(AssetError::Unsupported { what: what.into(), detail: format!("dtype {other:?} of `{name}`") });
+            return Err(AssetError::Unsupported {
+                what: what.into(),
+                detail: format!("dtype {other:?} of `{name}`"),
+            });
         }
     })
 }
@@ -108,8 +131,14 @@ impl EncoderWeights {
     pub fn expected_shapes(config: &EncoderConfig) -> Vec<(String, Vec<usize>)> {
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let mut out = vec![
-            ("embeddings.position_embeddings.weight".to_owned(), vec![config.max_position_embeddings, h]),
-            ("embeddings.token_type_embeddings.weight".to_owned(), vec![config.type_vocab_size, h]),
+            (
+                "embeddings.position_embeddings.weight".to_owned(),
+                vec![config.max_position_embeddings, h],
+            ),
+            (
+                "embeddings.token_type_embeddings.weight".to_owned(),
+                vec![config.type_vocab_size, h],
+            ),
             ("embeddings.LayerNorm.weight".to_owned(), vec![h]),
             ("embeddings.LayerNorm.bias".to_owned(), vec![h]),
         ];
@@ -136,9 +165,15 @@ impl EncoderWeights {
 
     /// Reads a Hugging Face `model.safetensors` (f32, f16 or bf16) of a BERT/XLM-R encoder.
     /// Accepts keys with or without a `bert.`/`roberta.`/`model.` prefix; ignores heads/poolers.
-    pub fn from_safetensors(what: &str, config: EncoderConfig, bytes: &[u8]) -> Result<Self, AssetError> {
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| AssetError::Safetensors { what: what.into(), detail: e.to_string() })?;
+    pub fn from_safetensors(
+        what: &str,
+        config: EncoderConfig,
+        bytes: &[u8],
+    ) -> Result<Self, AssetError> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| AssetError::Safetensors {
+            what: what.into(),
+            detail: e.to_string(),
+        })?;
         let mut by_name = BTreeMap::new();
         for (key, view) in st.tensors() {
             let name = ["bert.", "roberta.", "model.", "xlm_roberta."]
@@ -149,9 +184,10 @@ impl EncoderWeights {
             by_name.insert(name, (key, view));
         }
         let fetch = |name: &str, shape: &[usize]| -> Result<Vec<f32>, AssetError> {
-            let (key, view) = by_name
-                .get(name)
-                .ok_or_else(|| AssetError::MissingTensor { what: what.into(), name: name.into() })?;
+            let (key, view) = by_name.get(name).ok_or_else(|| AssetError::MissingTensor {
+                what: what.into(),
+                name: name.into(),
+            })?;
             if view.shape() != shape {
                 return Err(AssetError::ShapeMismatch {
                     what: what.into(),
@@ -164,13 +200,21 @@ impl EncoderWeights {
         };
         let h = config.hidden_size;
         let word = fetch(WORD_KEY, &[config.vocab_size, h])?;
-        let word_embeddings = EmbeddingTable::F32 { data: word, rows: config.vocab_size, cols: h };
+        let word_embeddings = EmbeddingTable::F32 {
+            data: word,
+            rows: config.vocab_size,
+            cols: h,
+        };
         let mut tensors = BTreeMap::new();
         for (name, shape) in Self::expected_shapes(&config) {
             let data = fetch(&name, &shape)?;
             tensors.insert(name, HostTensor { shape, data });
         }
-        Ok(Self { config, word_embeddings, tensors })
+        Ok(Self {
+            config,
+            word_embeddings,
+            tensors,
+        })
     }
 
     /// Serialises all weights as an fp32 `model.safetensors` loadable by `transformers`' `BertModel`.
@@ -178,7 +222,8 @@ impl EncoderWeights {
         let word = self.word_embeddings.to_f32();
         let word_shape = vec![self.word_embeddings.rows(), self.word_embeddings.cols()];
         let as_bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
-        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = vec![(WORD_KEY.into(), word_shape, as_bytes(&word))];
+        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> =
+            vec![(WORD_KEY.into(), word_shape, as_bytes(&word))];
         drop(word);
         for (name, t) in &self.tensors {
             owned.push((name.clone(), t.shape.clone(), as_bytes(&t.data)));
@@ -189,16 +234,24 @@ impl EncoderWeights {
                 TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (name.clone(), v))
             })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AssetError::Safetensors { what: "export".into(), detail: e.to_string() })?;
+            .map_err(|e| AssetError::Safetensors {
+                what: "export".into(),
+                detail: e.to_string(),
+            })?;
         let meta = std::collections::HashMap::from([("format".to_owned(), "pt".to_owned())]);
-        safetensors::serialize(views, Some(meta))
-            .map_err(|e| AssetError::Safetensors { what: "export".into(), detail: e.to_string() })
+        safetensors::serialize(views, Some(meta)).map_err(|e| AssetError::Safetensors {
+            what: "export".into(),
+            detail: e.to_string(),
+        })
     }
 
     /// A tensor by Hugging Face name.
     pub fn get(&self, name: &str) -> Result<&HostTensor, AssetError> {
         self.tensors
             .get(name)
-            .ok_or_else(|| AssetError::MissingTensor { what: "encoder weights".into(), name: name.into() })
+            .ok_or_else(|| AssetError::MissingTensor {
+                what: "encoder weights".into(),
+                name: name.into(),
+            })
     }
 }

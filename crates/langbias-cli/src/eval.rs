@@ -64,10 +64,14 @@ pub struct EvalArgs {
     no_prefix: bool,
 }
 
-fn load_data(args: &EvalArgs, langs: &[String]) -> Result<(Pool, String, Option<langbias_eval::Qrels>)> {
+fn load_data(
+    args: &EvalArgs,
+    langs: &[String],
+) -> Result<(Pool, String, Option<langbias_eval::Qrels>)> {
     let data = &args.data;
     if data.is_file() {
-        let pool = Pool::from_path(data).with_context(|| format!("reading pool {}", data.display()))?;
+        let pool =
+            Pool::from_path(data).with_context(|| format!("reading pool {}", data.display()))?;
         return Ok((pool.clone(), pool.name, None));
     }
     if data.join("corpus.jsonl").is_file() {
@@ -75,7 +79,10 @@ fn load_data(args: &EvalArgs, langs: &[String]) -> Result<(Pool, String, Option<
         return Ok((b.pool, format!("beir:{}", data.display()), Some(b.qrels)));
     }
     if !data.is_dir() {
-        bail!("{}: no such data directory or pool file (XQuAD: clone google-deepmind/xquad and pass its directory)", data.display());
+        bail!(
+            "{}: no such data directory or pool file (XQuAD: clone google-deepmind/xquad and pass its directory)",
+            data.display()
+        );
     }
     let mut wanted: Vec<String> = langs.to_vec();
     if !wanted.is_empty() && !wanted.iter().any(|l| l == ENGLISH) {
@@ -86,12 +93,20 @@ fn load_data(args: &EvalArgs, langs: &[String]) -> Result<(Pool, String, Option<
 }
 
 fn parse_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let started = Instant::now();
-    let langs = if args.langs == "all" { Vec::new() } else { parse_list(&args.langs) };
+    let langs = if args.langs == "all" {
+        Vec::new()
+    } else {
+        parse_list(&args.langs)
+    };
     let (mut pool, dataset, beir_qrels) = load_data(&args, &langs)?;
     if let Some(n) = args.max_queries {
         let mut per_lang: BTreeMap<String, usize> = BTreeMap::new();
@@ -102,7 +117,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
         });
     }
     let pool_langs = pool.languages();
-    let targets: Vec<String> = if langs.is_empty() { pool_langs.clone() } else { langs };
+    let targets: Vec<String> = if langs.is_empty() {
+        pool_langs.clone()
+    } else {
+        langs
+    };
     let kinds = if args.scenarios == "all" {
         Scenario::KINDS.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -122,8 +141,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if scenarios.is_empty() {
         bail!("no scenario to run for languages {targets:?} and scenarios {kinds:?}");
     }
-    let ks: Vec<usize> = parse_list(&args.k).iter().map(|k| k.parse()).collect::<Result<_, _>>().context("--k")?;
-    let config = MetricsConfig { complete_at: ks.clone(), recall_at: ks, ..MetricsConfig::default() };
+    let ks: Vec<usize> = parse_list(&args.k)
+        .iter()
+        .map(|k| k.parse())
+        .collect::<Result<_, _>>()
+        .context("--k")?;
+    let config = MetricsConfig {
+        complete_at: ks.clone(),
+        recall_at: ks,
+        ..MetricsConfig::default()
+    };
     let sets = scenarios
         .iter()
         .map(|s| match &beir_qrels {
@@ -131,29 +158,54 @@ pub fn run(args: EvalArgs) -> Result<()> {
             None => s.build(&pool),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let needed_docs: BTreeSet<usize> = sets.iter().flat_map(|s| s.doc_indices.iter().copied()).collect();
-    let needed_queries: BTreeSet<usize> = sets.iter().flat_map(|s| s.query_indices.iter().copied()).collect();
+    let needed_docs: BTreeSet<usize> = sets
+        .iter()
+        .flat_map(|s| s.doc_indices.iter().copied())
+        .collect();
+    let needed_queries: BTreeSet<usize> = sets
+        .iter()
+        .flat_map(|s| s.query_indices.iter().copied())
+        .collect();
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let cache_dir = (!args.no_cache).then(|| args.cache_dir.clone().unwrap_or_else(|| load::cache_dir().join("embeddings")));
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let cache_dir = (!args.no_cache).then(|| {
+        args.cache_dir
+            .clone()
+            .unwrap_or_else(|| load::cache_dir().join("embeddings"))
+    });
     let mut models = Models::new(args.backend, args.base_model.clone(), !args.no_prefix)?;
     let specs: Vec<ModelSpec> = args.models.iter().map(|m| ModelSpec::parse(m)).collect();
     let mut tables: Vec<(String, BTreeMap<String, Vec<(String, Summary)>>)> = Vec::new();
     let mut reports = Vec::new();
     for spec in &specs {
         let t0 = Instant::now();
-        let model = models.load(spec).with_context(|| format!("loading model `{}`", spec.name))?;
-        let mut cache = EmbeddingCache::open(cache_dir.as_deref(), &model.key, model.encoder.dim())?;
+        let model = models
+            .load(spec)
+            .with_context(|| format!("loading model `{}`", spec.name))?;
+        let mut cache =
+            EmbeddingCache::open(cache_dir.as_deref(), &model.key, model.encoder.dim())?;
         let doc_idx: Vec<usize> = needed_docs.iter().copied().collect();
-        let doc_texts: Vec<&str> = doc_idx.iter().map(|&i| pool.documents[i].text.as_str()).collect();
+        let doc_texts: Vec<&str> = doc_idx
+            .iter()
+            .map(|&i| pool.documents[i].text.as_str())
+            .collect();
         let bar = progress_bar(doc_texts.len() as u64, &format!("{}: passages", spec.name));
-        let doc_emb = cache.embed(&model.encoder, TextKind::Passage, &doc_texts, &mut |d, t| {
-            bar.set_length(t as u64);
-            bar.set_position(d as u64);
-        })?;
+        let doc_emb = cache.embed(
+            &model.encoder,
+            TextKind::Passage,
+            &doc_texts,
+            &mut |d, t| {
+                bar.set_length(t as u64);
+                bar.set_position(d as u64);
+            },
+        )?;
         bar.finish_and_clear();
         let q_idx: Vec<usize> = needed_queries.iter().copied().collect();
-        let q_texts: Vec<&str> = q_idx.iter().map(|&i| pool.queries[i].text.as_str()).collect();
+        let q_texts: Vec<&str> = q_idx
+            .iter()
+            .map(|&i| pool.queries[i].text.as_str())
+            .collect();
         let bar = progress_bar(q_texts.len() as u64, &format!("{}: queries", spec.name));
         let q_emb = cache.embed(&model.encoder, TextKind::Query, &q_texts, &mut |d, t| {
             bar.set_length(t as u64);
@@ -174,21 +226,49 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 .zip(&set.query_ids)
                 .map(|(qi, qid)| {
                     let q = q_row[qi];
-                    (qid.clone(), docs.iter().map(|d| d.iter().zip(q.iter()).map(|(a, b)| a * b).sum()).collect())
+                    (
+                        qid.clone(),
+                        docs.iter()
+                            .map(|d| d.iter().zip(q.iter()).map(|(a, b)| a * b).sum())
+                            .collect(),
+                    )
                 })
                 .collect();
-            let eval = set.evaluator(config.clone())?.evaluate(runs.iter().map(|(q, s)| (q, s)), &set.qrels)?;
-            let file = args.out.join(format!("{}.{}.run", set.scenario.id(), sanitize(&spec.name)));
-            std::fs::write(&file, report::trec_run(&set.doc_ids, runs.iter().map(|(q, s)| (q, s)), args.depth, &spec.name))
-                .with_context(|| format!("writing {}", file.display()))?;
+            let eval = set
+                .evaluator(config.clone())?
+                .evaluate(runs.iter().map(|(q, s)| (q, s)), &set.qrels)?;
+            let file = args.out.join(format!(
+                "{}.{}.run",
+                set.scenario.id(),
+                sanitize(&spec.name)
+            ));
+            std::fs::write(
+                &file,
+                report::trec_run(
+                    &set.doc_ids,
+                    runs.iter().map(|(q, s)| (q, s)),
+                    args.depth,
+                    &spec.name,
+                ),
+            )
+            .with_context(|| format!("writing {}", file.display()))?;
             let qrels_file = args.out.join(format!("{}.qrels", set.scenario.id()));
             std::fs::write(&qrels_file, report::trec_qrels(&set.qrels))?;
             report.push(&set.scenario, &eval, false);
-            by_kind.entry(set.scenario.kind().to_owned()).or_default().push((set.scenario.target().to_owned(), eval.summary.clone()));
+            by_kind
+                .entry(set.scenario.kind().to_owned())
+                .or_default()
+                .push((set.scenario.target().to_owned(), eval.summary.clone()));
         }
         let name = sanitize(&spec.name);
-        write(&args.out.join(format!("report.{name}.json")), &report.to_json_pretty())?;
-        write(&args.out.join(format!("report.{name}.csv")), &report.to_csv())?;
+        write(
+            &args.out.join(format!("report.{name}.json")),
+            &report.to_json_pretty(),
+        )?;
+        write(
+            &args.out.join(format!("report.{name}.csv")),
+            &report.to_csv(),
+        )?;
         eprintln!(
             "{}: encoded {} passages + {} queries in {encode_s:.1} s ({})",
             spec.name,
@@ -201,15 +281,28 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     let mut text = String::new();
     for (kind, _) in tables[0].1.iter() {
-        let a = TableModel { name: &tables[0].0, rows: &tables[0].1[kind] };
-        let b = tables.get(1).and_then(|(n, t)| t.get(kind).map(|rows| TableModel { name: n, rows }));
-        let title = sets.iter().find(|s| s.scenario.kind() == kind).map(|s| scenario_title(&s.scenario)).unwrap_or_default();
+        let a = TableModel {
+            name: &tables[0].0,
+            rows: &tables[0].1[kind],
+        };
+        let b = tables
+            .get(1)
+            .and_then(|(n, t)| t.get(kind).map(|rows| TableModel { name: n, rows }));
+        let title = sets
+            .iter()
+            .find(|s| s.scenario.kind() == kind)
+            .map(|s| scenario_title(&s.scenario))
+            .unwrap_or_default();
         text.push_str(&report::paper_table(&format!("{title} on {dataset}"), a, b));
         text.push('\n');
     }
     print!("{text}");
     write(&args.out.join("table.txt"), &text)?;
-    eprintln!("wrote {} in {:.1} s", args.out.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote {} in {:.1} s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -225,7 +318,15 @@ fn scenario_title(s: &Scenario) -> String {
 }
 
 fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

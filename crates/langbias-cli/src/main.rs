@@ -13,7 +13,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use langbias_encoder::{BackendKind, TextKind};
 
 #[derive(Parser)]
-#[command(name = "langbias", version, about = "Language bias in multilingual retrieval: embed texts, evaluate mixed-language pools")]
+#[command(
+    name = "langbias",
+    version,
+    about = "Language bias in multilingual retrieval: embed texts, evaluate mixed-language pools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,6 +29,79 @@ enum Command {
     Embed(EmbedArgs),
     /// Run retrieval scenarios (MIX, MONO, XL, MULTI) and the bias metrics on a data set.
     Eval(eval::EvalArgs),
+    /// Rank one query over a pool built like the web app's pool builder; prints JSON.
+    Rank(RankArgs),
+}
+
+#[derive(clap::Args)]
+struct RankArgs {
+    /// Pool file (langbias-pool/1).
+    #[arg(long)]
+    pool: PathBuf,
+    /// Document languages (comma list).
+    #[arg(long, default_value = "en,de")]
+    langs: String,
+    /// Topics (groups with queries) to keep, in file order.
+    #[arg(long, default_value_t = 40)]
+    topics: usize,
+    /// Distractor groups to keep, in file order.
+    #[arg(long, default_value_t = 22)]
+    distractors: usize,
+    /// The question whose topic is relevant (its language is the query language).
+    #[arg(long)]
+    query_id: String,
+    /// Query text (default: the question's own text).
+    #[arg(long)]
+    text: Option<String>,
+    /// Model (as for `embed`).
+    #[arg(long, default_value = "base")]
+    model: String,
+    /// Backend: `cpu` or `wgpu`.
+    #[arg(long, default_value = "cpu")]
+    backend: BackendKind,
+    /// How many hits to print.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+}
+
+fn rank(args: RankArgs) -> Result<()> {
+    let collection = langbias_eval::Pool::from_path(&args.pool)
+        .with_context(|| format!("reading {}", args.pool.display()))?;
+    let question = collection
+        .queries
+        .iter()
+        .find(|q| q.id == args.query_id)
+        .with_context(|| format!("no query `{}` in {}", args.query_id, args.pool.display()))?;
+    let langs: Vec<&str> = args.langs.split(',').map(str::trim).collect();
+    let pool = collection.subset(&question.lang, &langs, args.topics, args.distractors);
+    if pool.documents.is_empty() {
+        bail!("the pool is empty for languages {langs:?}");
+    }
+    let mut models = models::Models::new(args.backend, None, true)?;
+    let encoder = models.load(&models::ModelSpec::parse(&args.model))?.encoder;
+    let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+    let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
+    let text = args.text.clone().unwrap_or_else(|| question.text.clone());
+    let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
+    let scores: Vec<f32> = docs
+        .rows()
+        .map(|d| d.iter().zip(&query.data).map(|(a, b)| a * b).sum())
+        .collect();
+    let ids: Vec<&str> = pool.documents.iter().map(|d| d.id.as_str()).collect();
+    let order = langbias_eval::rank(&scores, &ids);
+    let metrics = pool.judge_query(&question.id, &question.group, &question.lang, &scores)?;
+    let hits: Vec<serde_json::Value> = order
+        .iter()
+        .take(args.top)
+        .enumerate()
+        .map(|(r, &i)| serde_json::json!({"rank": r + 1, "id": ids[i], "lang": pool.documents[i].lang, "score": scores[i]}))
+        .collect();
+    let out = serde_json::json!({
+        "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
+        "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,7 +177,9 @@ fn embed(args: EmbedArgs) -> Result<()> {
             ))
         };
         for line in reader.lines() {
-            texts.push(line.with_context(|| format!("reading {} (is it UTF-8 text?)", file.display()))?);
+            texts.push(
+                line.with_context(|| format!("reading {} (is it UTF-8 text?)", file.display()))?,
+            );
         }
     }
     if texts.is_empty() {
@@ -137,7 +216,9 @@ fn embed(args: EmbedArgs) -> Result<()> {
         Format::Npy => npy_f32(&emb.data, emb.len(), emb.dim),
     };
     match &args.out {
-        Some(path) => std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?
+        }
         None => std::io::stdout().write_all(&bytes)?,
     }
     Ok(())
@@ -145,7 +226,8 @@ fn embed(args: EmbedArgs) -> Result<()> {
 
 /// A NumPy `.npy` (format 1.0) file holding a little-endian f32 matrix `[rows, cols]`.
 fn npy_f32(data: &[f32], rows: usize, cols: usize) -> Vec<u8> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     // Magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -163,6 +245,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Embed(args) => embed(args),
         Command::Eval(args) => eval::run(args),
+        Command::Rank(args) => rank(args),
     }
 }
 

@@ -27,18 +27,31 @@ impl ModelSpec {
             None => (None, spec),
         };
         let path = PathBuf::from(value);
-        let stem = || path.file_stem().map_or_else(|| value.to_owned(), |s| s.to_string_lossy().into_owned());
+        let stem = || {
+            path.file_stem()
+                .map_or_else(|| value.to_owned(), |s| s.to_string_lossy().into_owned())
+        };
         match value {
-            "base" => Self { name: name.unwrap_or_else(|| "base".into()), path: None, adapter: None },
+            "base" => Self {
+                name: name.unwrap_or_else(|| "base".into()),
+                path: None,
+                adapter: None,
+            },
             "aligned" => Self {
                 name: name.unwrap_or_else(|| "aligned".into()),
                 path: None,
                 adapter: Some(PathBuf::from(SHIPPED_ADAPTER)),
             },
-            _ if value.ends_with(".safetensors") && !path.is_dir() => {
-                Self { name: name.unwrap_or_else(stem), path: None, adapter: Some(path.clone()) }
-            }
-            _ => Self { name: name.unwrap_or_else(stem), path: Some(path.clone()), adapter: None },
+            _ if value.ends_with(".safetensors") && !path.is_dir() => Self {
+                name: name.unwrap_or_else(stem),
+                path: None,
+                adapter: Some(path.clone()),
+            },
+            _ => Self {
+                name: name.unwrap_or_else(stem),
+                path: Some(path.clone()),
+                adapter: None,
+            },
         }
     }
 }
@@ -60,16 +73,29 @@ pub struct LoadedModel {
 fn hash_file(path: &Path) -> Result<String> {
     if path.is_dir() {
         let weights = path.join("model.safetensors");
-        let bytes = std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;
+        let bytes =
+            std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;
         return Ok(sha256_hex(&bytes));
     }
-    Ok(sha256_hex(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?))
+    Ok(sha256_hex(
+        &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    ))
 }
 
 impl Models {
-    pub fn new(backend: BackendKind, base_path: Option<PathBuf>, use_prefixes: bool) -> Result<Self> {
-        let runtime = Runtime::new(backend).with_context(|| format!("initialising the {backend} backend"))?;
-        Ok(Self { runtime, base_path: base_path.unwrap_or_else(load::default_model_path), base: None, use_prefixes })
+    pub fn new(
+        backend: BackendKind,
+        base_path: Option<PathBuf>,
+        use_prefixes: bool,
+    ) -> Result<Self> {
+        let runtime =
+            Runtime::new(backend).with_context(|| format!("initialising the {backend} backend"))?;
+        Ok(Self {
+            runtime,
+            base_path: base_path.unwrap_or_else(load::default_model_path),
+            base: None,
+            use_prefixes,
+        })
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -89,17 +115,27 @@ impl Models {
         if let Some(path) = &spec.path {
             let assets = load::load_model(path, self.use_prefixes)?;
             let key = hash_file(path)?;
-            return Ok(LoadedModel { encoder: assets.encoder(&self.runtime)?, key });
+            return Ok(LoadedModel {
+                encoder: assets.encoder(&self.runtime)?,
+                key,
+            });
         }
         let runtime = self.runtime.clone();
         let (assets, base_key) = self.base()?;
         match &spec.adapter {
-            None => Ok(LoadedModel { encoder: assets.encoder(&runtime)?, key: base_key.clone() }),
+            None => Ok(LoadedModel {
+                encoder: assets.encoder(&runtime)?,
+                key: base_key.clone(),
+            }),
             Some(path) => {
-                let bytes = std::fs::read(path).with_context(|| format!("reading adapter {}", path.display()))?;
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("reading adapter {}", path.display()))?;
                 let adapter = LoraAdapter::from_safetensors(&path.display().to_string(), &bytes)?;
                 let key = sha256_hex(format!("{base_key}+{}", sha256_hex(&bytes)).as_bytes());
-                Ok(LoadedModel { encoder: assets.encoder_with_adapter(&runtime, &adapter)?, key })
+                Ok(LoadedModel {
+                    encoder: assets.encoder_with_adapter(&runtime, &adapter)?,
+                    key,
+                })
             }
         }
     }
@@ -126,9 +162,19 @@ impl EmbeddingCache {
     /// `dir = None` keeps everything in memory only.
     pub fn open(dir: Option<&Path>, model_key: &str, dim: usize) -> Result<Self> {
         let mut map = HashMap::new();
-        let Some(dir) = dir else { return Ok(Self { file: None, dim, map }) };
-        std::fs::create_dir_all(dir).with_context(|| format!("creating cache dir {}", dir.display()))?;
-        let path = dir.join(format!("{}-{dim}.emb", &model_key[..16.min(model_key.len())]));
+        let Some(dir) = dir else {
+            return Ok(Self {
+                file: None,
+                dim,
+                map,
+            });
+        };
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating cache dir {}", dir.display()))?;
+        let path = dir.join(format!(
+            "{}-{dim}.emb",
+            &model_key[..16.min(model_key.len())]
+        ));
         if let Ok(mut f) = std::fs::File::open(&path) {
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes)?;
@@ -136,16 +182,26 @@ impl EmbeddingCache {
             // A torn last record (interrupted run) is ignored, not an error.
             for chunk in bytes.chunks_exact(record) {
                 let key: [u8; 32] = chunk[..32].try_into().unwrap_or([0; 32]);
-                let v = chunk[32..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                let v = chunk[32..]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
                 map.insert(key, v);
             }
             if bytes.len() % record != 0 {
                 std::fs::write(&path, &bytes[..bytes.len() / record * record])?;
             }
         }
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        Ok(Self { file: Some(file), dim, map })
+        Ok(Self {
+            file: Some(file),
+            dim,
+            map,
+        })
     }
 
     /// Embeds `texts`, encoding only those not cached; `progress(done, total)` over the misses.
@@ -157,7 +213,9 @@ impl EmbeddingCache {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Vec<f32>>> {
         let keys: Vec<[u8; 32]> = texts.iter().map(|t| text_key(kind, t)).collect();
-        let mut missing: Vec<usize> = (0..texts.len()).filter(|&i| !self.map.contains_key(&keys[i])).collect();
+        let mut missing: Vec<usize> = (0..texts.len())
+            .filter(|&i| !self.map.contains_key(&keys[i]))
+            .collect();
         let mut seen = std::collections::HashSet::new();
         missing.retain(|&i| seen.insert(keys[i]));
         if !missing.is_empty() {
@@ -174,6 +232,14 @@ impl EmbeddingCache {
                 f.write_all(&buffer)?;
             }
         }
-        Ok(keys.iter().map(|k| self.map.get(k).cloned().unwrap_or_else(|| vec![0.0; self.dim])).collect())
+        Ok(keys
+            .iter()
+            .map(|k| {
+                self.map
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| vec![0.0; self.dim])
+            })
+            .collect())
     }
 }

@@ -20,7 +20,9 @@ impl std::str::FromStr for BackendKind {
         match s {
             "cpu" | "flex" => Ok(Self::Cpu),
             "wgpu" | "gpu" | "webgpu" => Ok(Self::Wgpu),
-            other => Err(format!("unknown backend `{other}` (expected `cpu` or `wgpu`)")),
+            other => Err(format!(
+                "unknown backend `{other}` (expected `cpu` or `wgpu`)"
+            )),
         }
     }
 }
@@ -43,22 +45,36 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn cpu() -> Self {
-        Self { kind: BackendKind::Cpu, device: Device::flex() }
+        Self {
+            kind: BackendKind::Cpu,
+            device: Device::flex(),
+        }
     }
 
     /// Initialises the wgpu backend. In a browser this is the only way to get a WebGPU device;
     /// it fails (without panicking) when there is no adapter, so callers can fall back to
     /// [`Runtime::cpu`].
     pub async fn wgpu_async() -> Result<Self, EncoderError> {
-        let device = Device::wgpu_options().init_async().await.map_err(|e| EncoderError::Backend(e.to_string()))?;
-        Ok(Self { kind: BackendKind::Wgpu, device })
+        let device = Device::wgpu_options()
+            .init_async()
+            .await
+            .map_err(|e| EncoderError::Backend(e.to_string()))?;
+        Ok(Self {
+            kind: BackendKind::Wgpu,
+            device,
+        })
     }
 
     /// Native synchronous initialisation of the wgpu backend.
     #[cfg(not(target_family = "wasm"))]
     pub fn wgpu() -> Result<Self, EncoderError> {
-        let device = Device::wgpu_options().init().map_err(|e| EncoderError::Backend(e.to_string()))?;
-        Ok(Self { kind: BackendKind::Wgpu, device })
+        let device = Device::wgpu_options()
+            .init()
+            .map_err(|e| EncoderError::Backend(e.to_string()))?;
+        Ok(Self {
+            kind: BackendKind::Wgpu,
+            device,
+        })
     }
 
     /// Native: the requested backend.

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use burn::tensor::{Tensor, TensorData};
-use langbias_assets::{E5s1, EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor, LoraAdapter, tokenizer_skeleton};
+use langbias_assets::{
+    E5s1, EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor, LoraAdapter,
+    tokenizer_skeleton,
+};
 
 use crate::model::{BertEncoder, BertEncoderConfig};
 use crate::{EncoderError, Runtime, TextKind, TextTokenizer};
@@ -20,20 +23,42 @@ pub struct ModelAssets {
 }
 
 impl ModelAssets {
-    pub fn from_weights(weights: EncoderWeights, tokenizer_json: &str, use_prefixes: bool) -> Result<Self, EncoderError> {
-        let EncoderWeights { config, word_embeddings, tensors } = weights;
-        let tokenizer = TextTokenizer::from_json(tokenizer_json, config.max_tokens(), use_prefixes)?;
-        Ok(Self { config, tokenizer: Arc::new(tokenizer), embeddings: Arc::new(word_embeddings), tensors })
+    pub fn from_weights(
+        weights: EncoderWeights,
+        tokenizer_json: &str,
+        use_prefixes: bool,
+    ) -> Result<Self, EncoderError> {
+        let EncoderWeights {
+            config,
+            word_embeddings,
+            tensors,
+        } = weights;
+        let tokenizer =
+            TextTokenizer::from_json(tokenizer_json, config.max_tokens(), use_prefixes)?;
+        Ok(Self {
+            config,
+            tokenizer: Arc::new(tokenizer),
+            embeddings: Arc::new(word_embeddings),
+            tensors,
+        })
     }
 
     /// From an E5S1 file and a `tokenizer.json` — either complete or a skeleton without
     /// vocabulary, in which case the vocabulary inside the E5S1 file is used.
-    pub fn from_e5s1(what: &str, bytes: Vec<u8>, tokenizer_json: &str) -> Result<Self, EncoderError> {
+    pub fn from_e5s1(
+        what: &str,
+        bytes: Vec<u8>,
+        tokenizer_json: &str,
+    ) -> Result<Self, EncoderError> {
         let e5 = E5s1::parse(what, bytes)?;
         let weights = e5.to_weights()?;
         let is_skeleton = serde_json::from_str::<serde_json::Value>(tokenizer_json)
             .ok()
-            .and_then(|v| v.pointer("/model/vocab").and_then(|v| v.as_array()).map(Vec::is_empty))
+            .and_then(|v| {
+                v.pointer("/model/vocab")
+                    .and_then(|v| v.as_array())
+                    .map(Vec::is_empty)
+            })
             .unwrap_or(false);
         if is_skeleton {
             let full = tokenizer_skeleton::fill_unigram_vocab(tokenizer_json, &e5.vocab)?;
@@ -52,18 +77,31 @@ impl ModelAssets {
 
     /// An aligned variant: `adapter` merged into the encoder layers; the word-embedding table
     /// and tokenizer stay shared with the base.
-    pub fn encoder_with_adapter(&self, runtime: &Runtime, adapter: &LoraAdapter) -> Result<Encoder, EncoderError> {
+    pub fn encoder_with_adapter(
+        &self,
+        runtime: &Runtime,
+        adapter: &LoraAdapter,
+    ) -> Result<Encoder, EncoderError> {
         let weights = EncoderWeights {
             config: self.config.clone(),
-            word_embeddings: EmbeddingTable::F32 { data: Vec::new(), rows: 0, cols: 0 },
+            word_embeddings: EmbeddingTable::F32 {
+                data: Vec::new(),
+                rows: 0,
+                cols: 0,
+            },
             tensors: self.tensors.clone(),
         };
         let merged = adapter.merge_into(&weights)?;
         self.build(runtime, &merged)
     }
 
-    fn build(&self, runtime: &Runtime, tensors: &BTreeMap<String, HostTensor>) -> Result<Encoder, EncoderError> {
-        let model = BertEncoderConfig::from(&self.config).init_with_weights(tensors, &runtime.device)?;
+    fn build(
+        &self,
+        runtime: &Runtime,
+        tensors: &BTreeMap<String, HostTensor>,
+    ) -> Result<Encoder, EncoderError> {
+        let model =
+            BertEncoderConfig::from(&self.config).init_with_weights(tensors, &runtime.device)?;
         Ok(Encoder {
             model,
             runtime: runtime.clone(),
@@ -90,7 +128,10 @@ pub struct Batching {
 
 impl Default for Batching {
     fn default() -> Self {
-        Self { max_batch: 64, max_tokens: 8192 }
+        Self {
+            max_batch: 64,
+            max_tokens: 8192,
+        }
     }
 }
 
@@ -117,7 +158,14 @@ impl Embeddings {
     /// Cosine similarities of every row of `self` with every row of `other` (`[n, m]`), which
     /// for unit vectors is their dot product.
     pub fn cosine_matrix(&self, other: &Embeddings) -> Vec<Vec<f32>> {
-        self.rows().map(|a| other.rows().map(|b| a.iter().zip(b).map(|(x, y)| x * y).sum()).collect()).collect()
+        self.rows()
+            .map(|a| {
+                other
+                    .rows()
+                    .map(|b| a.iter().zip(b).map(|(x, y)| x * y).sum())
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -159,8 +207,15 @@ impl Encoder {
         &self.model
     }
 
-    pub fn tokenize<S: AsRef<str>>(&self, kind: TextKind, texts: &[S]) -> Result<Vec<Vec<u32>>, EncoderError> {
-        texts.iter().map(|t| self.tokenizer.encode(kind, t.as_ref())).collect()
+    pub fn tokenize<S: AsRef<str>>(
+        &self,
+        kind: TextKind,
+        texts: &[S],
+    ) -> Result<Vec<Vec<u32>>, EncoderError> {
+        texts
+            .iter()
+            .map(|t| self.tokenizer.encode(kind, t.as_ref()))
+            .collect()
     }
 
     fn plan(&self, ids: &[Vec<u32>]) -> Vec<Vec<usize>> {
@@ -170,9 +225,13 @@ impl Encoder {
         let mut current: Vec<usize> = Vec::new();
         for i in order {
             // Sorted longest first, so the first member sets the padded length.
-            let seq = current.first().map_or(ids[i].len(), |&f| ids[f].len()).max(1);
+            let seq = current
+                .first()
+                .map_or(ids[i].len(), |&f| ids[f].len())
+                .max(1);
             if !current.is_empty()
-                && (current.len() >= self.batching.max_batch || (current.len() + 1) * seq > self.batching.max_tokens)
+                && (current.len() >= self.batching.max_batch
+                    || (current.len() + 1) * seq > self.batching.max_tokens)
             {
                 batches.push(std::mem::take(&mut current));
             }
@@ -187,7 +246,9 @@ impl Encoder {
     fn gather(&self, ids: &[Vec<u32>], members: Vec<usize>) -> Result<Batch, EncoderError> {
         let seq = members.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
         if seq == 0 {
-            return Err(EncoderError::Input("a text tokenized to zero tokens".into()));
+            return Err(EncoderError::Input(
+                "a text tokenized to zero tokens".into(),
+            ));
         }
         let h = self.dim();
         let mut word = Vec::with_capacity(members.len() * seq * h);
@@ -197,19 +258,35 @@ impl Encoder {
             word.resize(word.len() + (seq - ids[i].len()) * h, 0.0);
             mask.extend((0..seq).map(|t| if t < ids[i].len() { 1.0 } else { 0.0 }));
         }
-        Ok(Batch { members, seq, word, mask })
+        Ok(Batch {
+            members,
+            seq,
+            word,
+            mask,
+        })
     }
 
     fn forward(&self, batch: &Batch) -> Tensor<2> {
         let device = &self.runtime.device;
         let b = batch.members.len();
-        let word = Tensor::<3>::from_data(TensorData::new(batch.word.clone(), [b, batch.seq, self.dim()]), device);
-        let mask = Tensor::<2>::from_data(TensorData::new(batch.mask.clone(), [b, batch.seq]), device);
+        let word = Tensor::<3>::from_data(
+            TensorData::new(batch.word.clone(), [b, batch.seq, self.dim()]),
+            device,
+        );
+        let mask =
+            Tensor::<2>::from_data(TensorData::new(batch.mask.clone(), [b, batch.seq]), device);
         self.model.forward(word, mask)
     }
 
-    fn scatter(&self, out: &mut [f32], batch: &Batch, data: TensorData) -> Result<(), EncoderError> {
-        let values = data.try_into_vec::<f32>().map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
+    fn scatter(
+        &self,
+        out: &mut [f32],
+        batch: &Batch,
+        data: TensorData,
+    ) -> Result<(), EncoderError> {
+        let values = data
+            .try_into_vec::<f32>()
+            .map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
         let h = self.dim();
         for (k, &i) in batch.members.iter().enumerate() {
             out[i * h..(i + 1) * h].copy_from_slice(&values[k * h..(k + 1) * h]);
@@ -228,15 +305,26 @@ impl Encoder {
         let mut done = 0;
         for members in self.plan(ids) {
             let batch = self.gather(ids, members)?;
-            let data = self.forward(&batch).into_data_async().await.map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
+            let data = self
+                .forward(&batch)
+                .into_data_async()
+                .await
+                .map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
             self.scatter(&mut out, &batch, data)?;
             done += batch.members.len();
             progress(done, ids.len());
         }
-        Ok(Embeddings { dim: self.dim(), data: out })
+        Ok(Embeddings {
+            dim: self.dim(),
+            data: out,
+        })
     }
 
-    pub async fn embed<S: AsRef<str>>(&self, kind: TextKind, texts: &[S]) -> Result<Embeddings, EncoderError> {
+    pub async fn embed<S: AsRef<str>>(
+        &self,
+        kind: TextKind,
+        texts: &[S],
+    ) -> Result<Embeddings, EncoderError> {
         let ids = self.tokenize(kind, texts)?;
         self.embed_ids(&ids, &mut |_, _| {}).await
     }
@@ -252,16 +340,26 @@ impl Encoder {
         let mut done = 0;
         for members in self.plan(ids) {
             let batch = self.gather(ids, members)?;
-            let data = self.forward(&batch).try_into_data().map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
+            let data = self
+                .forward(&batch)
+                .try_into_data()
+                .map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
             self.scatter(&mut out, &batch, data)?;
             done += batch.members.len();
             progress(done, ids.len());
         }
-        Ok(Embeddings { dim: self.dim(), data: out })
+        Ok(Embeddings {
+            dim: self.dim(),
+            data: out,
+        })
     }
 
     #[cfg(not(target_family = "wasm"))]
-    pub fn embed_blocking<S: AsRef<str>>(&self, kind: TextKind, texts: &[S]) -> Result<Embeddings, EncoderError> {
+    pub fn embed_blocking<S: AsRef<str>>(
+        &self,
+        kind: TextKind,
+        texts: &[S],
+    ) -> Result<Embeddings, EncoderError> {
         let ids = self.tokenize(kind, texts)?;
         self.embed_ids_blocking(&ids, &mut |_, _| {})
     }

@@ -14,9 +14,9 @@
 mod backend;
 mod encoder;
 mod error;
-pub mod model;
 #[cfg(not(target_family = "wasm"))]
 pub mod load;
+pub mod model;
 mod tokenize;
 
 pub use backend::{BackendKind, Runtime};

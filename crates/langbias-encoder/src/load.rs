@@ -25,7 +25,12 @@ pub fn default_model_path() -> PathBuf {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EncoderError + '_ {
-    move |source| EncoderError::Asset(AssetError::Io { path: path.display().to_string(), source })
+    move |source| {
+        EncoderError::Asset(AssetError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
 }
 
 /// Loads a model from an E5S1 file or a Hugging Face directory. `use_prefixes` applies the e5
@@ -37,7 +42,10 @@ pub fn load_model(path: &Path, use_prefixes: bool) -> Result<ModelAssets, Encode
     }
     let bytes = std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound && path == default_model_path() {
-            EncoderError::Input(format!("{} not found: run `cargo xtask setup` first", path.display()))
+            EncoderError::Input(format!(
+                "{} not found: run `cargo xtask setup` first",
+                path.display()
+            ))
         } else {
             io(path)(e)
         }

@@ -74,17 +74,25 @@ struct Uploader<'a> {
 
 impl Uploader<'_> {
     fn host(&self, name: &str) -> Result<&HostTensor, EncoderError> {
-        self.tensors.get(name).ok_or_else(|| EncoderError::MissingWeight(name.to_owned()))
+        self.tensors
+            .get(name)
+            .ok_or_else(|| EncoderError::MissingWeight(name.to_owned()))
     }
 
     fn tensor1(&self, name: &str) -> Result<Tensor<1>, EncoderError> {
         let t = self.host(name)?;
-        Ok(Tensor::from_data(TensorData::new(t.data.clone(), [t.data.len()]), self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(t.data.clone(), [t.data.len()]),
+            self.device,
+        ))
     }
 
     fn tensor2(&self, name: &str) -> Result<Tensor<2>, EncoderError> {
         let t = self.host(name)?;
-        Ok(Tensor::from_data(TensorData::new(t.data.clone(), [t.shape[0], t.shape[1]]), self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(t.data.clone(), [t.shape[0], t.shape[1]]),
+            self.device,
+        ))
     }
 
     /// Hugging Face linears are `[out, in]`; burn's row layout is `[in, out]`.
@@ -98,12 +106,17 @@ impl Uploader<'_> {
             }
         }
         let weight = Tensor::from_data(TensorData::new(transposed, [inp, out]), self.device);
-        Ok(Linear { weight: Param::from_tensor(weight), bias: Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?)) })
+        Ok(Linear {
+            weight: Param::from_tensor(weight),
+            bias: Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?)),
+        })
     }
 
     fn layer_norm(&self, prefix: &str, eps: f64) -> Result<LayerNorm, EncoderError> {
         let gamma = self.tensor1(&format!("{prefix}.weight"))?;
-        let mut norm = LayerNormConfig::new(gamma.dims()[0]).with_epsilon(eps).init(self.device);
+        let mut norm = LayerNormConfig::new(gamma.dims()[0])
+            .with_epsilon(eps)
+            .init(self.device);
         norm.gamma = Param::from_tensor(gamma);
         norm.beta = Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?));
         Ok(norm)
@@ -121,7 +134,10 @@ impl BertEncoderConfig {
         let eps = self.layer_norm_eps;
         let token_types = up.host("embeddings.token_type_embeddings.weight")?;
         let token_type = Tensor::from_data(
-            TensorData::new(token_types.data[..self.hidden_size].to_vec(), [self.hidden_size]),
+            TensorData::new(
+                token_types.data[..self.hidden_size].to_vec(),
+                [self.hidden_size],
+            ),
             device,
         );
         let layers = (0..self.num_layers)
@@ -132,7 +148,8 @@ impl BertEncoderConfig {
                     key: up.linear(&format!("{p}.attention.self.key"))?,
                     value: up.linear(&format!("{p}.attention.self.value"))?,
                     attention_output: up.linear(&format!("{p}.attention.output.dense"))?,
-                    attention_norm: up.layer_norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
+                    attention_norm: up
+                        .layer_norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
                     intermediate: up.linear(&format!("{p}.intermediate.dense"))?,
                     output: up.linear(&format!("{p}.output.dense"))?,
                     output_norm: up.layer_norm(&format!("{p}.output.LayerNorm"), eps)?,
@@ -160,10 +177,20 @@ impl BertLayer {
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f32).sqrt()) + attention_bias;
-        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, s, h]);
-        let x = self.attention_norm.forward(self.attention_output.forward(context) + x);
-        let ff = self.output.forward(gelu(self.intermediate.forward(x.clone())));
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((head_dim as f32).sqrt())
+            + attention_bias;
+        let context = softmax(scores, 3)
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([b, s, h]);
+        let x = self
+            .attention_norm
+            .forward(self.attention_output.forward(context) + x);
+        let ff = self
+            .output
+            .forward(gelu(self.intermediate.forward(x.clone())));
         self.output_norm.forward(ff + x)
     }
 }

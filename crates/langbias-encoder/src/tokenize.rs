@@ -36,13 +36,20 @@ pub struct TextTokenizer {
 
 impl std::fmt::Debug for TextTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TextTokenizer").field("max_tokens", &self.max_tokens).finish_non_exhaustive()
+        f.debug_struct("TextTokenizer")
+            .field("max_tokens", &self.max_tokens)
+            .finish_non_exhaustive()
     }
 }
 
 impl TextTokenizer {
-    pub fn from_json(json: &str, max_tokens: usize, use_prefixes: bool) -> Result<Self, EncoderError> {
-        let mut inner = Tokenizer::from_str(json).map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+    pub fn from_json(
+        json: &str,
+        max_tokens: usize,
+        use_prefixes: bool,
+    ) -> Result<Self, EncoderError> {
+        let mut inner =
+            Tokenizer::from_str(json).map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: max_tokens,
@@ -52,7 +59,11 @@ impl TextTokenizer {
             }))
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
         inner.with_padding(None);
-        Ok(Self { inner, max_tokens, use_prefixes })
+        Ok(Self {
+            inner,
+            max_tokens,
+            use_prefixes,
+        })
     }
 
     pub fn max_tokens(&self) -> usize {
@@ -61,8 +72,15 @@ impl TextTokenizer {
 
     /// Token ids of one text, with special tokens, truncated to `max_tokens`.
     pub fn encode(&self, kind: TextKind, text: &str) -> Result<Vec<u32>, EncoderError> {
-        let input = if self.use_prefixes { format!("{}{text}", kind.prefix()) } else { text.to_owned() };
-        let encoding = self.inner.encode(input, true).map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        let input = if self.use_prefixes {
+            format!("{}{text}", kind.prefix())
+        } else {
+            text.to_owned()
+        };
+        let encoding = self
+            .inner
+            .encode(input, true)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
         Ok(encoding.get_ids().to_vec())
     }
 }

@@ -38,18 +38,34 @@ fn fixture() -> (Vec<Case>, Value) {
         .iter()
         .map(|t| Case {
             id: t["id"].as_str().unwrap().to_owned(),
-            kind: if t["kind"] == "query" { TextKind::Query } else { TextKind::Passage },
+            kind: if t["kind"] == "query" {
+                TextKind::Query
+            } else {
+                TextKind::Passage
+            },
             text: t["text"].as_str().unwrap().to_owned(),
-            ids: t["input_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect(),
-            embedding: t["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect(),
+            ids: t["input_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect(),
+            embedding: t["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect(),
         })
         .collect();
     (cases, json)
 }
 
 fn encode_all(encoder: &Encoder, cases: &[Case]) -> Vec<Vec<f32>> {
-    let ids: Vec<Vec<u32>> =
-        cases.iter().map(|c| encoder.tokenizer().encode(c.kind, &c.text).unwrap()).collect();
+    let ids: Vec<Vec<u32>> = cases
+        .iter()
+        .map(|c| encoder.tokenizer().encode(c.kind, &c.text).unwrap())
+        .collect();
     let out = encoder.embed_ids_blocking(&ids, &mut |_, _| {}).unwrap();
     out.rows().map(<[f32]>::to_vec).collect()
 }
@@ -59,23 +75,41 @@ fn check_against_reference(encoder: &Encoder, cases: &[Case], min_cosine: f32, m
     let mut failures = Vec::new();
     for (case, emb) in cases.iter().zip(&got) {
         let cos: f32 = case.embedding.iter().zip(emb).map(|(a, b)| a * b).sum();
-        let diff = case.embedding.iter().zip(emb).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let diff = case
+            .embedding
+            .iter()
+            .zip(emb)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
         if cos < min_cosine || diff > max_abs {
             failures.push(format!("{}: cosine {cos:.7}, max |Δ| {diff:.2e}", case.id));
         }
     }
-    assert!(failures.is_empty(), "{} of {} texts disagree:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} texts disagree:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn fixture_is_broad_enough() {
     let (cases, json) = fixture();
     assert!(cases.len() >= 50);
-    let langs: std::collections::BTreeSet<&str> =
-        json["texts"].as_array().unwrap().iter().filter_map(|t| t["lang"].as_str()).collect();
+    let langs: std::collections::BTreeSet<&str> = json["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["lang"].as_str())
+        .collect();
     assert!(langs.len() >= 12, "{langs:?}");
     assert!(cases.iter().any(|c| c.text.is_empty()));
-    assert!(cases.iter().any(|c| c.ids.len() == 512), "no truncated text in the fixture");
+    assert!(
+        cases.iter().any(|c| c.ids.len() == 512),
+        "no truncated text in the fixture"
+    );
 }
 
 #[test]
@@ -103,7 +137,11 @@ fn batching_does_not_change_results() {
     encoder.batching.max_batch = 1;
     let single = encode_all(&encoder, &cases[..12]);
     for (a, b) in batched.iter().zip(&single) {
-        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
         assert!(diff < 1e-5, "padding changed an embedding by {diff}");
     }
 }
@@ -117,17 +155,32 @@ fn cat_cosine_matrix_to_three_decimals() {
         [0.845, 0.855, 1.0, 0.880],
         [0.851, 0.886, 0.880, 1.0],
     ];
-    let texts = ["The cat sits on the mat.", "Die Katze sitzt auf der Matte.", "猫坐在垫子上。", "고양이가 매트 위에 앉아 있다."];
+    let texts = [
+        "The cat sits on the mat.",
+        "Die Katze sitzt auf der Matte.",
+        "猫坐在垫子上。",
+        "고양이가 매트 위에 앉아 있다.",
+    ];
     let encoder = assets().encoder(&Runtime::cpu()).unwrap();
     let emb = encoder.embed_blocking(TextKind::Passage, &texts).unwrap();
     let cos = emb.cosine_matrix(&emb);
     for i in 0..4 {
         for j in 0..4 {
             let rounded = (cos[i][j] * 1000.0).round() / 1000.0;
-            assert!((rounded - documented[i][j]).abs() < 1e-6, "cos[{i}][{j}] = {} vs {}", cos[i][j], documented[i][j]);
+            assert!(
+                (rounded - documented[i][j]).abs() < 1e-6,
+                "cos[{i}][{j}] = {} vs {}",
+                cos[i][j],
+                documented[i][j]
+            );
         }
     }
-    let counts: Vec<usize> = encoder.tokenize(TextKind::Passage, &texts).unwrap().iter().map(Vec::len).collect();
+    let counts: Vec<usize> = encoder
+        .tokenize(TextKind::Passage, &texts)
+        .unwrap()
+        .iter()
+        .map(Vec::len)
+        .collect();
     assert_eq!(counts, [12, 14, 11, 13]);
 }
 
@@ -137,9 +190,22 @@ fn hugging_face_export_matches_e5s1() {
     let dir = load::cache_dir().join("models/multilingual-e5-small");
     let hf = load::load_model(&dir, true).unwrap_or_else(|e| panic!("{e}"));
     let texts = ["passage text in English", "texto en español", "текст"];
-    let a = assets().encoder(&Runtime::cpu()).unwrap().embed_blocking(TextKind::Query, &texts).unwrap();
-    let b = hf.encoder(&Runtime::cpu()).unwrap().embed_blocking(TextKind::Query, &texts).unwrap();
-    let diff = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    let a = assets()
+        .encoder(&Runtime::cpu())
+        .unwrap()
+        .embed_blocking(TextKind::Query, &texts)
+        .unwrap();
+    let b = hf
+        .encoder(&Runtime::cpu())
+        .unwrap()
+        .embed_blocking(TextKind::Query, &texts)
+        .unwrap();
+    let diff = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
     assert!(diff < 1e-6, "{diff}");
 }
 
@@ -152,8 +218,13 @@ fn corrupt_model_file_is_a_clear_error() {
     std::fs::write(&bin, &real[..1 << 20]).unwrap();
     std::fs::write(dir.join("tokenizer.json"), "{}").unwrap();
     let err = load::load_model(&bin, true).unwrap_err().to_string();
-    assert!(err.contains("model.bin") && err.contains("truncated"), "{err}");
-    let err = load::load_model(&dir.join("missing.bin"), true).unwrap_err().to_string();
+    assert!(
+        err.contains("model.bin") && err.contains("truncated"),
+        "{err}"
+    );
+    let err = load::load_model(&dir.join("missing.bin"), true)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("missing.bin"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -225,6 +225,72 @@ impl Pool {
         set.into_iter().map(str::to_owned).collect()
     }
 
+    /// Metrics of one query over this pool's documents (`scores` in document order): relevant
+    /// = the documents of `group`; bias counts (English vs `query_lang`) when the pool holds
+    /// both languages. Same code path in the web app and `langbias rank`.
+    pub fn judge_query(
+        &self,
+        query_id: &str,
+        group: &str,
+        query_lang: &str,
+        scores: &[f32],
+    ) -> Result<Option<crate::QueryMetrics>, crate::MetricsError> {
+        let ids: Vec<&str> = self.documents.iter().map(|d| d.id.as_str()).collect();
+        let langs: Vec<&str> = self.documents.iter().map(|d| d.lang.as_str()).collect();
+        let relevance: BTreeMap<String, i32> = self
+            .documents
+            .iter()
+            .filter(|d| d.group == group)
+            .map(|d| (d.id.clone(), 1))
+            .collect();
+        let has = |l: &str| langs.contains(&l);
+        let spec = (query_lang != crate::ENGLISH && has(crate::ENGLISH) && has(query_lang))
+            .then(|| crate::BiasSpec::english_vs(query_lang));
+        crate::metrics::evaluate_query(
+            query_id,
+            &ids,
+            scores,
+            &relevance,
+            &crate::MetricsConfig::default(),
+            spec.as_ref().map(|s| (langs.as_slice(), s)),
+        )
+    }
+
+    /// The demo's pool builder: the first `topics` groups that have queries and the first
+    /// `distractors` groups without, in document order, restricted to `doc_langs` (documents)
+    /// and `query_lang` (queries). The web app and `langbias rank` share it.
+    pub fn subset(
+        &self,
+        query_lang: &str,
+        doc_langs: &[&str],
+        topics: usize,
+        distractors: usize,
+    ) -> Pool {
+        let query_groups: BTreeSet<&str> = self.queries.iter().map(|q| q.group.as_str()).collect();
+        let (mut topic_groups, mut distractor_groups): (Vec<&str>, Vec<&str>) =
+            (Vec::new(), Vec::new());
+        for d in &self.documents {
+            let list = if query_groups.contains(d.group.as_str()) {
+                &mut topic_groups
+            } else {
+                &mut distractor_groups
+            };
+            if !list.contains(&d.group.as_str()) {
+                list.push(&d.group);
+            }
+        }
+        let keep: BTreeSet<String> = topic_groups
+            .into_iter()
+            .take(topics)
+            .chain(distractor_groups.into_iter().take(distractors))
+            .map(str::to_owned)
+            .collect();
+        let mut pool = self.filter_languages(query_lang, doc_langs);
+        pool.documents.retain(|d| keep.contains(&d.group));
+        pool.queries.retain(|q| keep.contains(&q.group));
+        pool
+    }
+
     /// Builds a mixed pool: keeps the queries whose language is `query_lang` and the
     /// documents whose language is one of `doc_langs` (original order preserved).
     ///

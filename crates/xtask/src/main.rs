@@ -1,14 +1,105 @@
-//! Project automation. `cargo xtask setup` prepares the model; `cargo xtask demo` builds and
-//! serves the site; `cargo xtask test` runs every check CI runs.
+//! Project automation:
+//! - `cargo xtask setup`: fetch, verify and convert the model (no-op when current);
+//! - `cargo xtask demo`: setup + tools + release site build, served on http://127.0.0.1:8080;
+//! - `cargo xtask test`: formatting, clippy (warnings denied), native tests, the wasm build and
+//!   the end-to-end browser tests in headless Chromium — what CI runs.
 
 mod assets;
+mod tools;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Result, bail};
+use tools::run;
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
+fn cargo(repo: &Path, args: &[&str]) -> Result<()> {
+    run(Command::new(env!("CARGO")).args(args).current_dir(repo))
+}
+
+fn build_site(repo: &Path) -> Result<()> {
+    tools::ensure_wasm_tools(repo)?;
+    // Trunk runs cargo offline (Trunk.toml): make sure every crate is already downloaded.
+    cargo(repo, &["fetch"])?;
+    run(Command::new("trunk")
+        .args(["build", "--release"])
+        .current_dir(repo))
+}
+
+fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let t = Instant::now();
+    eprintln!("\n== {name}");
+    let out = f()?;
+    eprintln!("== {name}: ok in {:.0} s", t.elapsed().as_secs_f64());
+    Ok(out)
+}
+
+fn test(repo: &Path) -> Result<()> {
+    let started = Instant::now();
+    step("rustfmt", || cargo(repo, &["fmt", "--all", "--check"]))?;
+    step("model assets", || assets::setup(repo).map(drop))?;
+    // The web crate compiles natively too; checking it here shares one dependency check.
+    step("clippy (all crates)", || {
+        cargo(
+            repo,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+    })?;
+    step("native tests", || {
+        cargo(repo, &["test", "--workspace", "--exclude", "langbias-web"])
+    })?;
+    step("wasm tools", || tools::ensure_wasm_tools(repo))?;
+    step("site build (trunk, release)", || build_site(repo))?;
+    step("browser", || tools::ensure_browser(repo))?;
+    // The native CLI computes the reference Max@R that the browser test compares against.
+    step("native CLI", || {
+        cargo(repo, &["build", "-p", "langbias-cli"])
+    })?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
+    step("end-to-end tests (headless Chromium)", || {
+        run(Command::new("node")
+            .args(["--test", "--test-concurrency=1", "e2e/"])
+            .env("LANGBIAS_CLI", target.join("debug").join("langbias"))
+            .current_dir(repo.join("tests")))
+    })?;
+    eprintln!(
+        "\nall checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn demo(repo: &Path) -> Result<()> {
+    step("model assets", || assets::setup(repo).map(drop))?;
+    step("site build (trunk, release)", || build_site(repo))?;
+    println!("\nlangbias demo: http://127.0.0.1:8080/  (Ctrl-C to stop)\n");
+    run(Command::new("trunk")
+        .args([
+            "serve",
+            "--release",
+            "--no-autoreload",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            "8080",
+        ])
+        .current_dir(repo))
 }
 
 fn main() -> Result<()> {
@@ -22,6 +113,9 @@ fn main() -> Result<()> {
             println!("hf dir:    {}", a.hf_dir.display());
             Ok(())
         }
-        _ => bail!("usage: cargo xtask <setup|demo|test>"),
+        Some("demo") => demo(&repo),
+        Some("test") => test(&repo),
+        Some("site") => build_site(&repo),
+        _ => bail!("usage: cargo xtask <setup|demo|test|site>"),
     }
 }

@@ -1,0 +1,103 @@
+//! Installs what the site build and the browser tests need, idempotently, from the package
+//! registries only: the wasm target, Trunk, wasm-bindgen-cli (the version in Cargo.lock),
+//! Debian's Chromium + ChromeDriver, and playwright-core from npm (never a downloaded browser).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::assets::which;
+
+pub const TRUNK_VERSION: &str = "0.21.14";
+
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: {}", format!("{cmd:?}").replace('"', ""));
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("{:?} failed ({status})", cmd.get_program());
+    }
+    Ok(())
+}
+
+fn output(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The wasm-bindgen version pinned in Cargo.lock (the CLI must match it exactly).
+pub fn wasm_bindgen_version(repo: &Path) -> Result<String> {
+    let lock = std::fs::read_to_string(repo.join("Cargo.lock"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+pub fn ensure_wasm_tools(repo: &Path) -> Result<()> {
+    let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if !targets
+        .lines()
+        .any(|t| t.trim() == "wasm32-unknown-unknown")
+    {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    let trunk = output("trunk", &["--version"]).unwrap_or_default();
+    if !trunk.contains(TRUNK_VERSION) {
+        run(Command::new("cargo").args([
+            "install",
+            "--locked",
+            "trunk",
+            "--version",
+            TRUNK_VERSION,
+        ]))?;
+    }
+    let wbg = wasm_bindgen_version(repo)?;
+    let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
+    if !have.contains(&wbg) {
+        // Not --locked: the CLI's own lockfile names a crate version the registry lacks.
+        run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &wbg]))?;
+    }
+    Ok(())
+}
+
+pub fn ensure_browser(repo: &Path) -> Result<()> {
+    if !Path::new("/usr/bin/chromium").exists() || !Path::new("/usr/bin/chromedriver").exists() {
+        if !which("apt-get") {
+            bail!(
+                "Chromium is missing and apt-get is not available: install chromium and chromium-driver"
+            );
+        }
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        run(Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let tests = repo.join("tests");
+    if !tests
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .current_dir(&tests))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+// End-to-end tests of the built site (`dist/`, from `trunk build --release`) in Debian's
+// headless Chromium, on the CPU fallback (no WebGPU adapter) and on SwiftShader WebGPU.
+// Run: `cargo xtask test` (or `node --test e2e/` in tests/ after a site build).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const dist = path.join(repo, 'dist');
+const artifacts = path.join(process.env.CARGO_TARGET_DIR || path.join(repo, 'target'), 'e2e');
+fs.mkdirSync(artifacts, { recursive: true });
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.json': 'application/json' };
+let server; let base;
+const requests = [];
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(dist, 'index.html')), 'dist/index.html missing: build the site first (cargo xtask test does)');
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let file = path.join(dist, decodeURIComponent(url.pathname));
+    if (!file.startsWith(dist)) { res.writeHead(403); return res.end(); }
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    if (!fs.existsSync(file)) { res.writeHead(404); return res.end('not found'); }
+    const size = fs.statSync(file).size;
+    requests.push({ path: url.pathname, size });
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'content-length': size });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${server.address().port}/`;
+});
+after(() => server && server.close());
+
+async function launch(webgpu) {
+  const args = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'langbias-chromium-'));
+  return chromium.launchPersistentContext(userDataDir, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args, viewport: { width: 1280, height: 1000 } });
+}
+
+async function openReady(context, query = '') {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => assert.ok(r.url().startsWith(base) || r.url().startsWith('data:') || r.url().startsWith('blob:'), `request to another origin: ${r.url()}`));
+  const t0 = Date.now();
+  await page.goto(base + query);
+  await page.waitForSelector('#stage[data-stage="ready"], #stage[data-stage="failed"]', { timeout: 600_000 });
+  const stage = await page.getAttribute('#stage', 'data-stage');
+  assert.equal(stage, 'ready', `model failed to load: ${await page.textContent('#error')}`);
+  return { page, errors, loadMs: Date.now() - t0 };
+}
+
+const fixture = JSON.parse(fs.readFileSync(path.join(repo, 'tests/fixtures/encoder/reference.json'), 'utf8'));
+
+async function checkFixtures(page, label) {
+  const texts = fixture.texts;
+  const got = await page.evaluate(async (items) => {
+    const out = [];
+    for (const kind of ['query', 'passage']) {
+      const batch = items.filter((t) => t.kind === kind);
+      const flat = await window.wasmBindings.langbias_embed(kind, batch.map((t) => t.text));
+      batch.forEach((t, i) => out.push({ id: t.id, v: Array.from(flat.slice(i * 384, (i + 1) * 384)) }));
+    }
+    return out;
+  }, texts.map((t) => ({ id: t.id, kind: t.kind, text: t.text })));
+  const ref = Object.fromEntries(texts.map((t) => [t.id, t.embedding]));
+  let worst = 1;
+  for (const { id, v } of got) {
+    const cos = v.reduce((s, x, i) => s + x * ref[id][i], 0);
+    worst = Math.min(worst, cos);
+    assert.ok(cos >= 0.9999, `${label}: ${id} cosine ${cos}`);
+  }
+  console.log(`${label}: ${got.length} fixture texts, worst cosine ${worst.toFixed(6)}`);
+}
+
+async function rankGerman(page) {
+  await page.fill('#query', 'Wie entsteht ein Regenbogen am Himmel?');
+  await page.waitForFunction(() => document.querySelectorAll('#col-base ol.hits li').length > 0, null, { timeout: 300_000 });
+  await page.waitForFunction(() => /\d/.test(document.querySelector('#col-base .max-r')?.textContent || ''), null, { timeout: 300_000 });
+  const maxR = Number(await page.textContent('#col-base .max-r'));
+  assert.ok(maxR >= 2, 'Max@R counts both parallel documents');
+  assert.ok(await page.isVisible('#col-aligned'));
+  return maxR;
+}
+
+test('CPU fallback: loads the real model, matches the reference, ranks a German query', async () => {
+  const context = await launch(false);
+  try {
+    const { page, errors, loadMs } = await openReady(context);
+    assert.match(await page.textContent('#backend'), /CPU/);
+    await checkFixtures(page, 'cpu');
+    const t0 = Date.now();
+    const maxR = await rankGerman(page);
+    console.log(`cpu: cold load ${loadMs} ms, first ranking ${Date.now() - t0} ms, Max@R ${maxR}; perf: ${await page.textContent('#perf')}`);
+    // Max@R shown equals the native evaluator on the same pool and query.
+    const url = page.url();
+    const cli = process.env.LANGBIAS_CLI;
+    assert.ok(cli && fs.existsSync(cli), 'LANGBIAS_CLI must name the built `langbias` binary (cargo xtask test sets it)');
+    {
+      const native = JSON.parse(execFileSync(cli, ['rank', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8' }));
+      assert.equal(maxR, native.max_rank, 'browser and native evaluator agree on Max@R');
+    }
+    // The shareable URL restores pool, query and model.
+    assert.match(url, /ql=de/);
+    assert.match(url, /text=/);
+    const again = await context.newPage();
+    await again.goto(url);
+    await again.waitForSelector('#stage[data-stage="ready"]', { timeout: 600_000 });
+    await again.waitForFunction(() => document.querySelectorAll('#col-base ol.hits li').length > 0, null, { timeout: 300_000 });
+    assert.equal(await again.inputValue('#query'), 'Wie entsteht ein Regenbogen am Himmel?');
+    assert.equal(Number(await again.textContent('#col-base .max-r')), maxR);
+    // A malformed upload shows an error and keeps the current pool.
+    await page.setInputFiles('#upload', { name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "langbias-pool/1", "documents": [') });
+    await page.waitForSelector('#error:not(.hidden)');
+    assert.match(await page.textContent('#error'), /broken\.json/);
+    assert.ok((await page.$$('#col-base ol.hits li')).length > 0, 'the pool is kept');
+    await page.screenshot({ path: path.join(artifacts, 'main-cpu.png'), fullPage: false });
+    assert.deepEqual(errors, []);
+    const modelBytes = requests.filter((r) => r.path.startsWith('/models/') || r.path.startsWith('/adapters/')).reduce((s, r) => s + r.size, 0);
+    console.log(`transferred for the model: ${(modelBytes / 1e6).toFixed(1)} MB`);
+    assert.ok(modelBytes <= 75e6 * 2, 'two page loads at most');
+  } finally {
+    await context.close();
+  }
+});
+
+test('software WebGPU (SwiftShader): parity self-test and ranking', async () => {
+  const context = await launch(true);
+  try {
+    const { page, loadMs } = await openReady(context);
+    const backend = await page.textContent('#backend');
+    const note = await page.textContent('.note');
+    console.log(`webgpu: backend "${backend}", note "${note}", load ${loadMs} ms`);
+    assert.match(backend + note, /WebGPU/);
+    await checkFixtures(page, backend.includes('WebGPU') ? 'webgpu' : 'webgpu-fallback-cpu');
+    await rankGerman(page);
+    await page.screenshot({ path: path.join(artifacts, 'main-webgpu.png') });
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,327 @@
+//! Loading the model files and running the encoders in the page.
+
+use gloo::timers::future::TimeoutFuture;
+use js_sys::Reflect;
+use langbias_assets::{LoraAdapter, sha256_hex};
+use langbias_encoder::{BackendKind, Encoder, ModelAssets, Runtime, TextKind};
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::fetch::{self, Origin};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BaseFiles {
+    pub model: String,
+    pub model_sha256: String,
+    pub model_bytes: u64,
+    pub tokenizer: String,
+    pub tokenizer_sha256: String,
+    pub tokenizer_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdapterFiles {
+    pub adapter: String,
+    pub adapter_sha256: String,
+    pub adapter_bytes: u64,
+}
+
+/// `models/manifest.json`, written by `cargo xtask setup`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Manifest {
+    pub base: BaseFiles,
+    pub aligned: Option<AdapterFiles>,
+}
+
+/// What the loader reports to the page while it works.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    Download { file: String, done: u64, total: u64 },
+    Compile(String),
+}
+
+/// The loaded encoders and what the page shows about them.
+pub struct Engine {
+    pub base: Encoder,
+    pub aligned: Option<Encoder>,
+    pub backend: String,
+    pub backend_note: Option<String>,
+    pub downloaded_bytes: u64,
+    pub cached: bool,
+    pub cache_note: Option<String>,
+    pub load_ms: f64,
+}
+
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or(0.0)
+}
+
+/// `navigator.gpu.requestAdapter()` details for the badge (vendor, architecture, limits).
+async fn adapter_description() -> Option<String> {
+    let navigator: JsValue = web_sys::window()?.navigator().into();
+    let gpu = Reflect::get(&navigator, &"gpu".into())
+        .ok()
+        .filter(|g| !g.is_undefined())?;
+    let request = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = JsFuture::from(promise)
+        .await
+        .ok()
+        .filter(|a| !a.is_null() && !a.is_undefined())?;
+    let info = Reflect::get(&adapter, &"info".into()).ok();
+    let field = |obj: &Option<JsValue>, k: &str| {
+        obj.as_ref()
+            .and_then(|o| Reflect::get(o, &k.into()).ok())
+            .and_then(|v| v.as_string())
+            .filter(|s| !s.is_empty())
+    };
+    let limits = Reflect::get(&adapter, &"limits".into()).ok();
+    let max_buffer = limits
+        .as_ref()
+        .and_then(|l| Reflect::get(l, &"maxStorageBufferBindingSize".into()).ok())
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    let fallback = Reflect::get(&adapter, &"isFallbackAdapter".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+        || field(&info, "isFallbackAdapter").is_some();
+    let name = [
+        field(&info, "vendor"),
+        field(&info, "architecture"),
+        field(&info, "description"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    Some(format!(
+        "{}{} · max storage buffer {} MiB",
+        if name.is_empty() {
+            "unnamed adapter".into()
+        } else {
+            name
+        },
+        if fallback { " (software fallback)" } else { "" },
+        (max_buffer / 1048576.0).round()
+    ))
+}
+
+/// Parity sentences for the GPU self-test.
+const PARITY: [&str; 3] = [
+    "The cat sits on the mat.",
+    "Die Katze sitzt auf der Matte.",
+    "猫坐在垫子上。",
+];
+
+async fn download(
+    url: &str,
+    sha: &str,
+    bytes: u64,
+    label: &str,
+    on_stage: &dyn Fn(Stage),
+    origin_all_cached: &mut bool,
+    cache_note: &mut Option<String>,
+    downloaded: &mut u64,
+) -> Result<Vec<u8>, String> {
+    let label_owned = label.to_owned();
+    let (data, origin) = fetch::fetch_cached(url, sha, bytes, &|done, total| {
+        on_stage(Stage::Download {
+            file: label_owned.clone(),
+            done,
+            total,
+        })
+    })
+    .await?;
+    let got = sha256_hex(&data);
+    if got != sha {
+        return Err(format!(
+            "{url}: the file is corrupt or from another model (sha256 {}…, expected {}…). Clear the cache and reload; if it persists, rerun `cargo xtask setup`.",
+            &got[..12],
+            &sha[..12.min(sha.len())]
+        ));
+    }
+    match origin {
+        Origin::Cache => {}
+        Origin::Network => {
+            *origin_all_cached = false;
+            *downloaded += data.len() as u64;
+        }
+        Origin::NetworkNotCached => {
+            *origin_all_cached = false;
+            *downloaded += data.len() as u64;
+            *cache_note = Some("the browser refused to store the model (storage quota?): it is kept in memory and will be downloaded again next time".into());
+        }
+    }
+    Ok(data)
+}
+
+impl Engine {
+    pub async fn load(prefer_gpu: bool, on_stage: &dyn Fn(Stage)) -> Result<Engine, String> {
+        let t0 = now_ms();
+        let manifest_text = fetch::fetch_text("models/manifest.json")
+            .await
+            .map_err(|e| format!("{e}. The model files are missing: run `cargo xtask demo` (or `cargo xtask setup`) to fetch and convert them."))?;
+        let manifest: Manifest = serde_json::from_str(&manifest_text)
+            .map_err(|e| format!("models/manifest.json: {e}"))?;
+        let (mut all_cached, mut cache_note, mut downloaded) = (true, None, 0);
+        let b = &manifest.base;
+        let tokenizer = download(
+            &format!("models/{}", b.tokenizer),
+            &b.tokenizer_sha256,
+            b.tokenizer_bytes,
+            "tokenizer",
+            on_stage,
+            &mut all_cached,
+            &mut cache_note,
+            &mut downloaded,
+        )
+        .await?;
+        let model = download(
+            &format!("models/{}", b.model),
+            &b.model_sha256,
+            b.model_bytes,
+            "model (4-bit)",
+            on_stage,
+            &mut all_cached,
+            &mut cache_note,
+            &mut downloaded,
+        )
+        .await?;
+        let adapter = match &manifest.aligned {
+            Some(a) => Some(
+                download(
+                    &a.adapter,
+                    &a.adapter_sha256,
+                    a.adapter_bytes,
+                    "aligned adapter",
+                    on_stage,
+                    &mut all_cached,
+                    &mut cache_note,
+                    &mut downloaded,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        on_stage(Stage::Compile("parsing the model".into()));
+        TimeoutFuture::new(0).await;
+        let tokenizer =
+            String::from_utf8(tokenizer).map_err(|_| "tokenizer file is not UTF-8".to_string())?;
+        let assets =
+            ModelAssets::from_e5s1(&b.model, model, &tokenizer).map_err(|e| e.to_string())?;
+        let adapter = adapter
+            .map(|bytes| LoraAdapter::from_safetensors("aligned adapter", &bytes))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+
+        let mut backend_note = None;
+        let mut runtime = Runtime::cpu();
+        let mut backend = "CPU (burn flex)".to_string();
+        if prefer_gpu {
+            on_stage(Stage::Compile("initialising WebGPU".into()));
+            match Runtime::wgpu_async().await {
+                Ok(gpu) => {
+                    backend = format!(
+                        "WebGPU: {}",
+                        adapter_description()
+                            .await
+                            .unwrap_or_else(|| "adapter".into())
+                    );
+                    runtime = gpu;
+                }
+                Err(e) => {
+                    backend_note = Some(format!("WebGPU unavailable ({e}); using the CPU backend"))
+                }
+            }
+        }
+        on_stage(Stage::Compile("uploading weights".into()));
+        TimeoutFuture::new(0).await;
+        let mut base = assets.encoder(&runtime).map_err(|e| e.to_string())?;
+        if runtime.kind == BackendKind::Wgpu {
+            on_stage(Stage::Compile(
+                "GPU/CPU parity self-test (compiling shaders)".into(),
+            ));
+            let cpu = assets.encoder(&Runtime::cpu()).map_err(|e| e.to_string())?;
+            let gpu_emb = base.embed(TextKind::Passage, &PARITY).await;
+            let cpu_emb = cpu
+                .embed(TextKind::Passage, &PARITY)
+                .await
+                .map_err(|e| e.to_string())?;
+            match gpu_emb {
+                Ok(g) => {
+                    let min_cos = g
+                        .rows()
+                        .zip(cpu_emb.rows())
+                        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
+                        .fold(1.0f32, f32::min);
+                    if min_cos < 0.9999 {
+                        backend_note = Some(format!(
+                            "WebGPU results differ from the CPU (cosine {min_cos:.5} < 0.9999): using the CPU backend"
+                        ));
+                        base = cpu;
+                        runtime = Runtime::cpu();
+                        backend = "CPU (burn flex)".into();
+                    } else {
+                        backend_note = Some(format!("GPU/CPU parity cosine {min_cos:.6}"));
+                    }
+                }
+                Err(e) => {
+                    backend_note = Some(format!(
+                        "WebGPU failed the self-test ({e}): using the CPU backend"
+                    ));
+                    base = cpu;
+                    runtime = Runtime::cpu();
+                    backend = "CPU (burn flex)".into();
+                }
+            }
+        }
+        let aligned = match &adapter {
+            Some(a) => Some(
+                assets
+                    .encoder_with_adapter(&runtime, a)
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        Ok(Engine {
+            base,
+            aligned,
+            backend,
+            backend_note,
+            downloaded_bytes: downloaded,
+            cached: all_cached,
+            cache_note,
+            load_ms: now_ms() - t0,
+        })
+    }
+}
+
+/// Embeds in slices of a few texts, yielding to the event loop between slices so the page
+/// stays responsive; `progress(done, total)` after each slice.
+pub async fn embed_in_slices(
+    encoder: &Encoder,
+    kind: TextKind,
+    texts: &[String],
+    progress: &dyn Fn(usize, usize),
+) -> Result<Vec<Vec<f32>>, String> {
+    const SLICE: usize = 4;
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(SLICE) {
+        let emb = encoder
+            .embed(kind, chunk)
+            .await
+            .map_err(|e| e.to_string())?;
+        out.extend(emb.rows().map(<[f32]>::to_vec));
+        progress(out.len(), texts.len());
+        TimeoutFuture::new(0).await;
+    }
+    Ok(out)
+}
