@@ -121,15 +121,20 @@ const PARITY: [&str; 3] = [
     "猫坐在垫子上。",
 ];
 
+/// What the downloads of one load added up to.
+struct Tally {
+    all_cached: bool,
+    cache_note: Option<String>,
+    downloaded: u64,
+}
+
 async fn download(
     url: &str,
     sha: &str,
     bytes: u64,
     label: &str,
     on_stage: &dyn Fn(Stage),
-    origin_all_cached: &mut bool,
-    cache_note: &mut Option<String>,
-    downloaded: &mut u64,
+    tally: &mut Tally,
 ) -> Result<Vec<u8>, String> {
     let label_owned = label.to_owned();
     let (data, origin) = fetch::fetch_cached(url, sha, bytes, &|done, total| {
@@ -151,13 +156,13 @@ async fn download(
     match origin {
         Origin::Cache => {}
         Origin::Network => {
-            *origin_all_cached = false;
-            *downloaded += data.len() as u64;
+            tally.all_cached = false;
+            tally.downloaded += data.len() as u64;
         }
         Origin::NetworkNotCached => {
-            *origin_all_cached = false;
-            *downloaded += data.len() as u64;
-            *cache_note = Some("the browser refused to store the model (storage quota?): it is kept in memory and will be downloaded again next time".into());
+            tally.all_cached = false;
+            tally.downloaded += data.len() as u64;
+            tally.cache_note = Some("the browser refused to store the model (storage quota?): it is kept in memory and will be downloaded again next time".into());
         }
     }
     Ok(data)
@@ -171,7 +176,11 @@ impl Engine {
             .map_err(|e| format!("{e}. The model files are missing: run `cargo xtask demo` (or `cargo xtask setup`) to fetch and convert them."))?;
         let manifest: Manifest = serde_json::from_str(&manifest_text)
             .map_err(|e| format!("models/manifest.json: {e}"))?;
-        let (mut all_cached, mut cache_note, mut downloaded) = (true, None, 0);
+        let mut tally = Tally {
+            all_cached: true,
+            cache_note: None,
+            downloaded: 0,
+        };
         let b = &manifest.base;
         let tokenizer = download(
             &format!("models/{}", b.tokenizer),
@@ -179,9 +188,7 @@ impl Engine {
             b.tokenizer_bytes,
             "tokenizer",
             on_stage,
-            &mut all_cached,
-            &mut cache_note,
-            &mut downloaded,
+            &mut tally,
         )
         .await?;
         let model = download(
@@ -190,9 +197,7 @@ impl Engine {
             b.model_bytes,
             "model (4-bit)",
             on_stage,
-            &mut all_cached,
-            &mut cache_note,
-            &mut downloaded,
+            &mut tally,
         )
         .await?;
         let adapter = match &manifest.aligned {
@@ -203,9 +208,7 @@ impl Engine {
                     a.adapter_bytes,
                     "aligned adapter",
                     on_stage,
-                    &mut all_cached,
-                    &mut cache_note,
-                    &mut downloaded,
+                    &mut tally,
                 )
                 .await?,
             ),
@@ -296,9 +299,9 @@ impl Engine {
             aligned,
             backend,
             backend_note,
-            downloaded_bytes: downloaded,
-            cached: all_cached,
-            cache_note,
+            downloaded_bytes: tally.downloaded,
+            cached: tally.all_cached,
+            cache_note: tally.cache_note,
             load_ms: now_ms() - t0,
         })
     }

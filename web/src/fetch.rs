@@ -107,13 +107,12 @@ pub async fn fetch_cached(
     let mut origin = Origin::NetworkNotCached;
     if let Some(cache) = &cache {
         let array = Uint8Array::from(bytes.as_slice());
-        if let Ok(stored) = Response::new_with_opt_buffer_source(Some(&array)) {
-            if JsFuture::from(cache.put_with_str(&cache_key, &stored))
+        if let Ok(stored) = Response::new_with_opt_buffer_source(Some(&array))
+            && JsFuture::from(cache.put_with_str(&cache_key, &stored))
                 .await
                 .is_ok()
-            {
-                origin = Origin::Network;
-            }
+        {
+            origin = Origin::Network;
         }
     }
     Ok((bytes, origin))

@@ -551,7 +551,7 @@ pub fn App() -> impl IntoView {
                     Err(e) => return error.set(Some(format!("{name}: {e}"))),
                 };
                 if let Some(lang) = xquad::language_from_file_name(&name) {
-                    match xquad::XquadLanguage::parse(&lang, &name, &text) {
+                    match xquad::XquadLanguage::parse(lang, &name, &text) {
                         Ok(x) => xquad_langs.push(x),
                         Err(e) => {
                             return error.set(Some(format!(

@@ -12,6 +12,9 @@ use langbias_eval::{ENGLISH, MetricsConfig, Pool, Scenario, Summary, beir, xquad
 use crate::models::{EmbeddingCache, ModelSpec, Models};
 use crate::progress_bar;
 
+/// Per scenario kind, `(target language, summary)` rows of one model.
+type SummariesByKind = BTreeMap<String, Vec<(String, Summary)>>;
+
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// Data: an XQuAD directory (`xquad.<lang>.json`), a BEIR directory (`corpus.jsonl`,
@@ -176,7 +179,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     });
     let mut models = Models::new(args.backend, args.base_model.clone(), !args.no_prefix)?;
     let specs: Vec<ModelSpec> = args.models.iter().map(|m| ModelSpec::parse(m)).collect();
-    let mut tables: Vec<(String, BTreeMap<String, Vec<(String, Summary)>>)> = Vec::new();
+    let mut tables: Vec<(String, SummariesByKind)> = Vec::new();
     let mut reports = Vec::new();
     for spec in &specs {
         let t0 = Instant::now();
@@ -217,7 +220,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let q_row: BTreeMap<usize, &Vec<f32>> = q_idx.iter().copied().zip(&q_emb).collect();
 
         let mut report = Report::new(&spec.name, &dataset);
-        let mut by_kind: BTreeMap<String, Vec<(String, Summary)>> = BTreeMap::new();
+        let mut by_kind = SummariesByKind::new();
         for set in &sets {
             let docs: Vec<&Vec<f32>> = set.doc_indices.iter().map(|i| doc_row[i]).collect();
             let runs: Vec<(String, Vec<f32>)> = set
