@@ -91,18 +91,7 @@ pub async fn fetch_cached(
         let bytes = read_body(&response, size_hint, progress).await?;
         return Ok((bytes, Origin::Cache));
     }
-    let window = web_sys::window().ok_or("no window")?;
-    let response: Response = JsFuture::from(window.fetch_with_str(url))
-        .await
-        .map_err(js_error)?
-        .unchecked_into();
-    if !response.ok() {
-        return Err(format!(
-            "{url}: HTTP {} {}",
-            response.status(),
-            response.status_text()
-        ));
-    }
+    let response = get(url).await?;
     let bytes = read_body(&response, size_hint, progress).await?;
     let mut origin = Origin::NetworkNotCached;
     if let Some(cache) = &cache {
@@ -118,16 +107,26 @@ pub async fn fetch_cached(
     Ok((bytes, origin))
 }
 
-/// Plain same-origin text fetch (small files).
-pub async fn fetch_text(url: &str) -> Result<String, String> {
+/// A same-origin GET that succeeded (HTTP 2xx), or why not.
+async fn get(url: &str) -> Result<Response, String> {
     let window = web_sys::window().ok_or("no window")?;
     let response: Response = JsFuture::from(window.fetch_with_str(url))
         .await
         .map_err(js_error)?
         .unchecked_into();
     if !response.ok() {
-        return Err(format!("{url}: HTTP {}", response.status()));
+        return Err(format!(
+            "{url}: HTTP {} {}",
+            response.status(),
+            response.status_text()
+        ));
     }
+    Ok(response)
+}
+
+/// Plain same-origin text fetch (small files).
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    let response = get(url).await?;
     let text = JsFuture::from(response.text().map_err(js_error)?)
         .await
         .map_err(js_error)?;

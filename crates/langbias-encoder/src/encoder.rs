@@ -336,22 +336,7 @@ impl Encoder {
         ids: &[Vec<u32>],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Embeddings, EncoderError> {
-        let mut out = vec![0.0; ids.len() * self.dim()];
-        let mut done = 0;
-        for members in self.plan(ids) {
-            let batch = self.gather(ids, members)?;
-            let data = self
-                .forward(&batch)
-                .try_into_data()
-                .map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
-            self.scatter(&mut out, &batch, data)?;
-            done += batch.members.len();
-            progress(done, ids.len());
-        }
-        Ok(Embeddings {
-            dim: self.dim(),
-            data: out,
-        })
+        block_on(self.embed_ids(ids, progress))
     }
 
     #[cfg(not(target_family = "wasm"))]
@@ -362,5 +347,27 @@ impl Encoder {
     ) -> Result<Embeddings, EncoderError> {
         let ids = self.tokenize(kind, texts)?;
         self.embed_ids_blocking(&ids, &mut |_, _| {})
+    }
+}
+
+/// Drives a future to completion on this thread (native read-backs resolve without an
+/// executor's help; parking just waits for the device).
+#[cfg(not(target_family = "wasm"))]
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park(),
+        }
     }
 }
