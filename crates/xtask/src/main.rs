@@ -60,16 +60,14 @@ fn test(repo: &Path) -> Result<()> {
             ],
         )
     })?;
+    // Also builds `langbias` (the CLI has integration tests): the browser test compares the
+    // page's Max@R with it. Same features as the tests, so burn is built once.
     step("native tests", || {
         cargo(repo, &["test", "--workspace", "--exclude", "langbias-web"])
     })?;
     step("wasm tools", || tools::ensure_wasm_tools(repo))?;
     step("site build (trunk, release)", || build_site(repo))?;
     step("browser", || tools::ensure_browser(repo))?;
-    // The native CLI computes the reference Max@R that the browser test compares against.
-    step("native CLI", || {
-        cargo(repo, &["build", "-p", "langbias-cli"])
-    })?;
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
     step("end-to-end tests (headless Chromium)", || {
