@@ -133,20 +133,20 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
   }
 });
 
-test('software WebGPU (SwiftShader): parity self-test and ranking', { timeout: 1_200_000 }, async () => {
+test('software WebGPU (SwiftShader): real model on the GPU path, parity self-test, reference fixtures', { timeout: 1_200_000 }, async () => {
   const context = await launch(true);
   try {
-    // A small pool: SwiftShader runs WebGPU on the CPU and is slow.
-    const { page, loadMs } = await openReady(context, '#ql=de&langs=en,de&topics=4&d=0&q=t05.q1.de&model=both');
+    // An empty pool (0 topics), so the page does not start ranking on the slow software GPU.
+    const { page, loadMs } = await openReady(context, '#ql=de&langs=en,de&topics=0&d=0&model=both');
     const backend = await page.textContent('#backend');
     const note = await page.textContent('.note');
     console.log(`webgpu: backend "${backend}", note "${note}", load ${loadMs} ms`);
-    assert.match(backend + note, /WebGPU/);
+    assert.match(backend, /WebGPU/, 'the SwiftShader adapter is used');
+    assert.match(note, /parity cosine 1\.0|parity cosine 0\.9999/);
     // The fixture texts of up to 12 tokens (18 texts: Latin, Arabic, Hebrew, Devanagari, Thai,
-    // Han, emoji, empty): SwiftShader runs every shader on the CPU and longer batches take
-    // minutes here. The page's own parity self-test has compared GPU and CPU already.
-    await checkFixtures(page, backend.includes('WebGPU') ? 'webgpu' : 'webgpu-fallback-cpu', 12);
-    await rankGerman(page);
+    // Han, emoji, empty). SwiftShader compiles and runs every shader on the CPU: each new
+    // batch shape costs minutes here, so ranking a pool is left to the CPU test above.
+    await checkFixtures(page, 'webgpu', 12);
     await page.screenshot({ path: path.join(artifacts, 'main-webgpu.png') });
   } finally {
     await context.close();
