@@ -169,6 +169,13 @@ async fn download(
 }
 
 impl Engine {
+    /// `(is_aligned, encoder)` for the base and, when shipped, the aligned model.
+    pub fn encoders(&self) -> Vec<(bool, &Encoder)> {
+        std::iter::once((false, &self.base))
+            .chain(self.aligned.as_ref().map(|a| (true, a)))
+            .collect()
+    }
+
     pub async fn load(prefer_gpu: bool, on_stage: &dyn Fn(Stage)) -> Result<Engine, String> {
         let t0 = now_ms();
         let manifest_text = fetch::fetch_text("models/manifest.json")

@@ -289,9 +289,7 @@ pub fn App() -> impl IntoView {
                 pool: Some(pool.clone()),
                 ..Default::default()
             };
-            let models: Vec<(bool, &Encoder)> = std::iter::once((false, &engine.base))
-                .chain(engine.aligned.as_ref().map(|a| (true, a)))
-                .collect();
+            let models = engine.encoders();
             for (aligned, encoder) in models {
                 let t_index = now_ms();
                 let docs = match index_pool(encoder, aligned, &pool, &|d, t| {
@@ -424,9 +422,7 @@ pub fn App() -> impl IntoView {
                 };
                 let pool = current_pool(&all, &ls);
                 let mut summaries = [None, None];
-                let models: Vec<(bool, &Encoder)> = std::iter::once((false, &engine.base))
-                    .chain(engine.aligned.as_ref().map(|a| (true, a)))
-                    .collect();
+                let models = engine.encoders();
                 for (aligned, encoder) in models {
                     let docs = match index_pool(encoder, aligned, &pool, &|d, t| {
                         busy.set(format!(
