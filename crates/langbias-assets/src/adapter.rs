@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::{AssetError, EncoderWeights, HostTensor};
+use crate::{AssetError, HostTensor};
 
 pub const LORA_FORMAT: &str = "langbias-lora/1";
 
@@ -162,9 +162,9 @@ impl LoraAdapter {
     /// untouched, so callers can share it between the base and the merged copy.
     pub fn merge_into(
         &self,
-        base: &EncoderWeights,
+        base: &BTreeMap<String, HostTensor>,
     ) -> Result<BTreeMap<String, HostTensor>, AssetError> {
-        let mut tensors = base.tensors.clone();
+        let mut tensors = base.clone();
         let scale = self.scale();
         for (name, pair) in &self.layers {
             let key = format!("{name}.weight");

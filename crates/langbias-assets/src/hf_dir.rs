@@ -21,6 +21,19 @@ fn read_text(path: &Path) -> Result<String, AssetError> {
         .map_err(|_| AssetError::corrupt(&path.display().to_string(), "not UTF-8 text"))
 }
 
+/// The project's cache: `$LANGBIAS_CACHE`, else `$XDG_CACHE_HOME/langbias`, else
+/// `~/.cache/langbias` (wheels, verified model files, the Hugging Face export, embeddings).
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LANGBIAS_CACHE") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("langbias")
+}
+
 /// Reads a directory's config and weights; returns them with the `tokenizer.json` text.
 pub fn load(dir: &Path) -> Result<(EncoderWeights, String), AssetError> {
     let config_path = dir.join(CONFIG);

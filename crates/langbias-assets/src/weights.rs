@@ -244,14 +244,4 @@ impl EncoderWeights {
             detail: e.to_string(),
         })
     }
-
-    /// A tensor by Hugging Face name.
-    pub fn get(&self, name: &str) -> Result<&HostTensor, AssetError> {
-        self.tensors
-            .get(name)
-            .ok_or_else(|| AssetError::MissingTensor {
-                what: "encoder weights".into(),
-                name: name.into(),
-            })
-    }
 }

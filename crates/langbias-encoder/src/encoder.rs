@@ -82,16 +82,7 @@ impl ModelAssets {
         runtime: &Runtime,
         adapter: &LoraAdapter,
     ) -> Result<Encoder, EncoderError> {
-        let weights = EncoderWeights {
-            config: self.config.clone(),
-            word_embeddings: EmbeddingTable::F32 {
-                data: Vec::new(),
-                rows: 0,
-                cols: 0,
-            },
-            tensors: self.tensors.clone(),
-        };
-        let merged = adapter.merge_into(&weights)?;
+        let merged = adapter.merge_into(&self.tensors)?;
         self.build(runtime, &merged)
     }
 

@@ -7,17 +7,7 @@ use langbias_assets::{AssetError, hf_dir};
 
 use crate::{EncoderError, ModelAssets};
 
-/// `$LANGBIAS_CACHE`, else `$XDG_CACHE_HOME/langbias`, else `~/.cache/langbias`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LANGBIAS_CACHE") {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"))
-        .join("langbias")
-}
+pub use langbias_assets::hf_dir::cache_dir;
 
 /// Where `cargo xtask setup` puts the 4-bit model.
 pub fn default_model_path() -> PathBuf {

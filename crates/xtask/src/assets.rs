@@ -42,16 +42,7 @@ pub const TOKENIZER: Pinned = Pinned {
 /// Name of the Hugging Face export inside `models/`.
 pub const HF_EXPORT: &str = "multilingual-e5-small";
 
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LANGBIAS_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("langbias")
-}
+pub use langbias_assets::hf_dir::cache_dir;
 
 fn file_has_sha(path: &Path, sha: &str) -> bool {
     std::fs::read(path)
