@@ -20,7 +20,7 @@ pub mod hf_dir;
 pub mod tokenizer_skeleton;
 mod weights;
 
-pub use adapter::LoraAdapter;
+pub use adapter::{LoraAdapter, LoraPair};
 pub use config::EncoderConfig;
 pub use e5s1::{E5s1, E5s1Tensor, Q4_BLOCK_BYTES, Q4_BLOCK_LEN, TensorDtype, dequantize_q4_0};
 pub use error::AssetError;

@@ -91,8 +91,11 @@ impl ModelAssets {
         runtime: &Runtime,
         tensors: &BTreeMap<String, HostTensor>,
     ) -> Result<Encoder, EncoderError> {
-        let model =
-            BertEncoderConfig::from(&self.config).init_with_weights(tensors, &runtime.device)?;
+        let config = BertEncoderConfig {
+            fused_attention: runtime.kind == crate::BackendKind::Cpu,
+            ..BertEncoderConfig::from(&self.config)
+        };
+        let model = config.init_with_weights(tensors, &runtime.device)?;
         Ok(Encoder {
             model,
             runtime: runtime.clone(),
@@ -160,15 +163,67 @@ impl Embeddings {
     }
 }
 
-/// One padded batch, ready to upload.
-struct Batch {
-    /// Positions of the texts in the caller's order.
-    members: Vec<usize>,
-    seq: usize,
+/// Token sequences padded to one length, with their word-embedding rows gathered on the host
+/// (so only `[B, S, H]` is uploaded, never the vocabulary table).
+#[derive(Debug, Clone)]
+pub struct PaddedBatch {
+    pub batch: usize,
+    pub seq: usize,
+    pub hidden: usize,
     /// `[B, S, H]`, padding rows zero.
-    word: Vec<f32>,
+    pub word: Vec<f32>,
     /// `[B, S]`, 1 for tokens.
-    mask: Vec<f32>,
+    pub mask: Vec<f32>,
+}
+
+impl PaddedBatch {
+    /// Pads `ids` to the longest sequence and gathers their rows from `table`.
+    pub fn gather<'a>(
+        table: &EmbeddingTable,
+        ids: impl IntoIterator<Item = &'a [u32]>,
+    ) -> Result<Self, EncoderError> {
+        let ids: Vec<&[u32]> = ids.into_iter().collect();
+        let seq = ids.iter().map(|t| t.len()).max().unwrap_or(0);
+        if seq == 0 {
+            return Err(EncoderError::Input(
+                "a text tokenized to zero tokens".into(),
+            ));
+        }
+        let hidden = table.cols();
+        let mut word = Vec::with_capacity(ids.len() * seq * hidden);
+        let mut mask = Vec::with_capacity(ids.len() * seq);
+        for t in &ids {
+            table.gather_into(t, &mut word)?;
+            word.resize(word.len() + (seq - t.len()) * hidden, 0.0);
+            mask.extend((0..seq).map(|i| if i < t.len() { 1.0 } else { 0.0 }));
+        }
+        Ok(Self {
+            batch: ids.len(),
+            seq,
+            hidden,
+            word,
+            mask,
+        })
+    }
+
+    /// `(word [B, S, H], mask [B, S])` on `device`.
+    pub fn to_tensors(&self, device: &burn::tensor::Device) -> (Tensor<3>, Tensor<2>) {
+        let word = Tensor::<3>::from_data(
+            TensorData::new(self.word.clone(), [self.batch, self.seq, self.hidden]),
+            device,
+        );
+        let mask = Tensor::<2>::from_data(
+            TensorData::new(self.mask.clone(), [self.batch, self.seq]),
+            device,
+        );
+        (word, mask)
+    }
+}
+
+/// One planned batch: the texts' positions in the caller's order and their padded inputs.
+struct Batch {
+    members: Vec<usize>,
+    inputs: PaddedBatch,
 }
 
 /// A sentence encoder on one device.
@@ -235,37 +290,13 @@ impl Encoder {
     }
 
     fn gather(&self, ids: &[Vec<u32>], members: Vec<usize>) -> Result<Batch, EncoderError> {
-        let seq = members.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
-        if seq == 0 {
-            return Err(EncoderError::Input(
-                "a text tokenized to zero tokens".into(),
-            ));
-        }
-        let h = self.dim();
-        let mut word = Vec::with_capacity(members.len() * seq * h);
-        let mut mask = Vec::with_capacity(members.len() * seq);
-        for &i in &members {
-            self.embeddings.gather_into(&ids[i], &mut word)?;
-            word.resize(word.len() + (seq - ids[i].len()) * h, 0.0);
-            mask.extend((0..seq).map(|t| if t < ids[i].len() { 1.0 } else { 0.0 }));
-        }
-        Ok(Batch {
-            members,
-            seq,
-            word,
-            mask,
-        })
+        let inputs =
+            PaddedBatch::gather(&self.embeddings, members.iter().map(|&i| ids[i].as_slice()))?;
+        Ok(Batch { members, inputs })
     }
 
     fn forward(&self, batch: &Batch) -> Tensor<2> {
-        let device = &self.runtime.device;
-        let b = batch.members.len();
-        let word = Tensor::<3>::from_data(
-            TensorData::new(batch.word.clone(), [b, batch.seq, self.dim()]),
-            device,
-        );
-        let mask =
-            Tensor::<2>::from_data(TensorData::new(batch.mask.clone(), [b, batch.seq]), device);
+        let (word, mask) = batch.inputs.to_tensors(&self.runtime.device);
         self.model.forward(word, mask)
     }
 

@@ -20,6 +20,6 @@ pub mod model;
 mod tokenize;
 
 pub use backend::{BackendKind, Runtime};
-pub use encoder::{Batching, Embeddings, Encoder, ModelAssets};
+pub use encoder::{Batching, Embeddings, Encoder, ModelAssets, PaddedBatch};
 pub use error::EncoderError;
 pub use tokenize::{TextKind, TextTokenizer};

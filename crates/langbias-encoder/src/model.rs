@@ -8,6 +8,8 @@
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use langbias_assets::{EncoderConfig, HostTensor};
 
@@ -24,6 +26,8 @@ pub struct BertEncoderConfig {
     /// First position id (0 for BERT, pad + 1 for RoBERTa-style models).
     pub position_offset: usize,
     pub layer_norm_eps: f64,
+    /// See [`BertLayer::fused_attention`]; set it on the CPU backend.
+    pub fused_attention: bool,
 }
 
 impl From<&EncoderConfig> for BertEncoderConfig {
@@ -36,6 +40,7 @@ impl From<&EncoderConfig> for BertEncoderConfig {
             max_positions: c.max_position_embeddings,
             position_offset: c.position_offset(),
             layer_norm_eps: c.layer_norm_eps,
+            fused_attention: false,
         }
     }
 }
@@ -52,6 +57,44 @@ pub struct BertLayer {
     pub output: Linear,
     pub output_norm: LayerNorm,
     pub num_heads: usize,
+    /// Use burn's fused attention op (fast on the CPU backend) instead of explicit
+    /// `softmax(QKᵀ/√d + bias)·V` (kept for wgpu/WebGPU, where it is tested in browsers).
+    pub fused_attention: bool,
+}
+
+/// A trainable low-rank update of one linear layer in burn's `[in, out]` layout:
+/// `y = x·W + b + scale · (x·A)·B` with `A [in, rank]`, `B [rank, out]`.
+#[derive(Debug, Clone)]
+pub struct LowRankDelta {
+    pub a: Tensor<2>,
+    pub b: Tensor<2>,
+    pub scale: f32,
+}
+
+impl LowRankDelta {
+    fn apply(&self, x: Tensor<3>, y: Tensor<3>) -> Tensor<3> {
+        y + x.matmul(self.a.clone().unsqueeze()).matmul(self.b.clone().unsqueeze()) * self.scale
+    }
+}
+
+/// Low-rank deltas of the six linears of one [`BertLayer`] (`None` leaves a linear unchanged).
+/// Used by the trainer; inference merges adapters into the weights instead.
+#[derive(Debug, Clone, Default)]
+pub struct LayerDeltas {
+    pub query: Option<LowRankDelta>,
+    pub key: Option<LowRankDelta>,
+    pub value: Option<LowRankDelta>,
+    pub attention_output: Option<LowRankDelta>,
+    pub intermediate: Option<LowRankDelta>,
+    pub output: Option<LowRankDelta>,
+}
+
+/// `linear(x)`, plus `delta` when there is one.
+fn linear_with(linear: &Linear, delta: Option<&LowRankDelta>, x: Tensor<3>) -> Tensor<3> {
+    match delta {
+        None => linear.forward(x),
+        Some(d) => d.apply(x.clone(), linear.forward(x)),
+    }
 }
 
 /// Embeddings (positions, token type 0, LayerNorm) + layers + masked mean pooling.
@@ -154,6 +197,7 @@ impl BertEncoderConfig {
                     output: up.linear(&format!("{p}.output.dense"))?,
                     output_norm: up.layer_norm(&format!("{p}.output.LayerNorm"), eps)?,
                     num_heads: self.num_heads,
+                    fused_attention: self.fused_attention,
                 })
             })
             .collect::<Result<Vec<_>, EncoderError>>()?;
@@ -168,29 +212,55 @@ impl BertEncoderConfig {
 }
 
 impl BertLayer {
-    /// `x [B, S, H]`, `attention_bias [B, 1, 1, S]` (0 for tokens, −1e9 for padding) → `[B, S, H]`.
+    /// `x [B, S, H]`, `attention_bias [B, 1, S, S]` (0 for tokens, −1e9 for padded keys) →
+    /// `[B, S, H]`.
     pub fn forward(&self, x: Tensor<3>, attention_bias: Tensor<4>) -> Tensor<3> {
+        self.forward_with(x, attention_bias, &LayerDeltas::default())
+    }
+
+    /// [`forward`](Self::forward) with low-rank deltas on some linears.
+    pub fn forward_with(
+        &self,
+        x: Tensor<3>,
+        attention_bias: Tensor<4>,
+        deltas: &LayerDeltas,
+    ) -> Tensor<3> {
         let [b, s, h] = x.dims();
         let heads = self.num_heads;
         let head_dim = h / heads;
         let split = |t: Tensor<3>| t.reshape([b, s, heads, head_dim]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .div_scalar((head_dim as f32).sqrt())
-            + attention_bias;
-        let context = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([b, s, h]);
-        let x = self
-            .attention_norm
-            .forward(self.attention_output.forward(context) + x);
-        let ff = self
-            .output
-            .forward(gelu(self.intermediate.forward(x.clone())));
+        let q = split(linear_with(&self.query, deltas.query.as_ref(), x.clone()));
+        let k = split(linear_with(&self.key, deltas.key.as_ref(), x.clone()));
+        let v = split(linear_with(&self.value, deltas.value.as_ref(), x.clone()));
+        let context = if self.fused_attention {
+            attention(
+                q,
+                k,
+                v,
+                None,
+                Some(attention_bias),
+                AttentionModuleOptions::default(),
+            )
+        } else {
+            let scores = q
+                .matmul(k.swap_dims(2, 3))
+                .div_scalar((head_dim as f32).sqrt())
+                + attention_bias;
+            softmax(scores, 3).matmul(v)
+        };
+        let context = context.swap_dims(1, 2).reshape([b, s, h]);
+        let attended = linear_with(
+            &self.attention_output,
+            deltas.attention_output.as_ref(),
+            context,
+        );
+        let x = self.attention_norm.forward(attended + x);
+        let inner = gelu(linear_with(
+            &self.intermediate,
+            deltas.intermediate.as_ref(),
+            x.clone(),
+        ));
+        let ff = linear_with(&self.output, deltas.output.as_ref(), inner);
         self.output_norm.forward(ff + x)
     }
 }
@@ -198,6 +268,17 @@ impl BertLayer {
 impl BertEncoder {
     /// Last hidden states. `word [B, S, H]` (gathered rows), `mask [B, S]` (1 token, 0 padding).
     pub fn hidden_states(&self, word: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
+        self.hidden_states_with(word, mask, &[])
+    }
+
+    /// [`hidden_states`](Self::hidden_states) with low-rank deltas for the first
+    /// `deltas.len()` layers.
+    pub fn hidden_states_with(
+        &self,
+        word: Tensor<3>,
+        mask: Tensor<2>,
+        deltas: &[LayerDeltas],
+    ) -> Tensor<3> {
         let [b, s, h] = word.dims();
         let positions = self
             .position
@@ -206,17 +287,28 @@ impl BertEncoder {
             .reshape([1, s, h]);
         let token_type = self.token_type.val().reshape([1, 1, h]);
         let mut x = self.embedding_norm.forward(word + positions + token_type);
-        let attention_bias = (mask - 1.0).mul_scalar(1e9).reshape([b, 1, 1, s]);
-        for layer in &self.layers {
-            x = layer.forward(x, attention_bias.clone());
+        // Keys that are padding get −1e9 for every query row: [B, 1, 1, S] → [B, 1, S, S]
+        // (the fused op wants full trailing dimensions; heads broadcast).
+        let attention_bias = (mask - 1.0)
+            .mul_scalar(1e9)
+            .reshape([b, 1, 1, s])
+            .expand([b, 1, s, s]);
+        let none = LayerDeltas::default();
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward_with(x, attention_bias.clone(), deltas.get(i).unwrap_or(&none));
         }
         x
     }
 
     /// Sentence embeddings `[B, H]`: mean over real tokens, then L2-normalised.
     pub fn forward(&self, word: Tensor<3>, mask: Tensor<2>) -> Tensor<2> {
+        self.forward_with(word, mask, &[])
+    }
+
+    /// [`forward`](Self::forward) with low-rank deltas (see [`hidden_states_with`](Self::hidden_states_with)).
+    pub fn forward_with(&self, word: Tensor<3>, mask: Tensor<2>, deltas: &[LayerDeltas]) -> Tensor<2> {
         let [b, s, h] = word.dims();
-        let hidden = self.hidden_states(word, mask.clone());
+        let hidden = self.hidden_states_with(word, mask.clone(), deltas);
         let mask = mask.reshape([b, s, 1]);
         let summed = (hidden * mask.clone()).sum_dim(1).reshape([b, h]);
         let counts = mask.sum_dim(1).reshape([b, 1]).clamp_min(1.0);

@@ -66,6 +66,17 @@ impl TextTokenizer {
         })
     }
 
+    /// The `tokenizer.json` text (without the truncation this wrapper adds), for exports.
+    pub fn to_json(&self) -> Result<String, EncoderError> {
+        let mut plain = self.inner.clone();
+        plain
+            .with_truncation(None)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        plain
+            .to_string(false)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))
+    }
+
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
     }

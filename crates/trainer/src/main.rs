@@ -1,14 +1,206 @@
-//! `cargo run -p trainer`: cross-lingual alignment training (JSD + InfoNCE) of the encoder.
+//! `cargo run --release -p trainer -- <command>`: cross-lingual alignment of the encoder.
 //!
-//! Not implemented yet (issue "Trainer"): the encoder, the LoRA adapter format
-//! (`langbias_assets::adapter`) and the evaluator it builds on are in place. Until then this
-//! binary says so instead of pretending to train.
+//! - `prepare`: builds the training JSONL (default: the human-translated LibreOffice help from
+//!   Debian packages; or XQuAD-format files with an article split; or a user's JSONL).
+//! - `train`: LoRA fine-tuning with InfoNCE (relevance) + λ·JSD (cross-lingual alignment),
+//!   checkpoints, `--resume`, metrics log; writes a small f16 adapter the site and the evaluator load.
+//! - `export`: the base model with an adapter merged in, as a Hugging Face directory.
+//!
+//! Modules: [`loss`] (the objectives), [`lora`] (trainable factors ↔ adapter file), [`step`]
+//! (one optimisation step), [`run`] (the loop), [`config`] (TOML + flags).
+
+mod config;
+mod lora;
+mod loss;
+mod prepare;
+mod run;
+mod step;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use langbias_assets::{EncoderWeights, LoraAdapter, hf_dir};
+
+// The encoder allocates and frees large activation buffers on every layer; glibc's malloc
+// hands them back to the OS each time and the page faults cost ~10 % of a run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "trainer",
+    version,
+    about = "Cross-lingual alignment (JSD + InfoNCE) of the encoder with LoRA"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the training JSONL (LibreOffice help from Debian packages, XQuAD files, or your JSONL).
+    Prepare(prepare::PrepareArgs),
+    /// Train a LoRA adapter (InfoNCE + λ·JSD) and write it to the output directory.
+    Train(TrainArgs),
+    /// Merge an adapter into the base model and write a Hugging Face directory.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// TOML file with any of the options below (flags given here override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Continue the run in `--out` from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    #[command(flatten)]
+    options: config::TrainOptions,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The adapter (`langbias-lora/1` safetensors).
+    #[arg(long)]
+    adapter: PathBuf,
+    /// Base model (E5S1 `.bin` or Hugging Face directory) [default: the one setup prepared].
+    #[arg(long)]
+    base_model: Option<PathBuf>,
+    /// Output Hugging Face directory (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    hf_dir: PathBuf,
+}
+
+/// Where `trainer prepare` writes the LibreOffice samples by default.
+pub fn default_data_path() -> PathBuf {
+    hf_dir::cache_dir().join("train").join("libreoffice.jsonl")
+}
 
 fn main() -> std::process::ExitCode {
-    eprintln!(
-        "trainer: the alignment training (JSD + InfoNCE, LoRA export) is not implemented yet.\n\
-         The adapter format it will write is `langbias-lora/1` (crates/langbias-assets/src/adapter.rs);\n\
-         the site and `langbias eval --model <adapter>.safetensors` already load such adapters."
-    );
-    std::process::ExitCode::from(2)
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Prepare(args) => prepare::run(&args),
+        Command::Train(args) => train(args),
+        Command::Export(args) => export(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trainer: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
+
+fn train(args: TrainArgs) -> Result<()> {
+    let file = match &args.config {
+        Some(path) => config::TrainOptions::from_toml_file(path)?,
+        None => config::TrainOptions::default(),
+    };
+    let config = file.merge(args.options).resolve()?;
+    let samples = langbias_train_data::read_jsonl_path(&config.data).with_context(|| {
+        format!(
+            "reading the training data {} (create it with `cargo run --release -p trainer -- prepare`)",
+            config.data.display()
+        )
+    })?;
+    langbias_train_data::validate(&samples)?;
+    let assets = langbias_encoder::load::load_model(&config.base_model, true)
+        .with_context(|| format!("loading the base model {}", config.base_model.display()))?;
+
+    let mut metadata = BTreeMap::new();
+    metadata.insert("base_model".into(), "intfloat/multilingual-e5-small".into());
+    metadata.insert(
+        "base_model_file".into(),
+        config.base_model.display().to_string(),
+    );
+    metadata.insert("data".into(), config.data.display().to_string());
+    let provenance = config.data.with_extension("provenance.json");
+    if let Ok(p) = std::fs::read_to_string(&provenance) {
+        metadata.insert("data_provenance".into(), p);
+    }
+    metadata.insert(
+        "command".into(),
+        std::env::args().collect::<Vec<_>>().join(" "),
+    );
+    metadata.insert("samples".into(), samples.len().to_string());
+    metadata.insert(
+        "languages".into(),
+        serde_json::to_string(&langbias_train_data::count_by_lang(&samples))?,
+    );
+
+    eprintln!(
+        "training on {} samples ({}), backend {}, loss {:?}, rank {}, batch {}",
+        samples.len(),
+        langbias_train_data::count_by_lang(&samples)
+            .iter()
+            .map(|(l, n)| format!("{l} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        config.backend,
+        config.loss.kind,
+        config.rank,
+        config.batch_size
+    );
+    let summary = run::train(
+        &config,
+        &assets,
+        &samples,
+        args.resume,
+        metadata,
+        args.quiet,
+        None,
+    )?;
+    eprintln!(
+        "done: {} steps, {} samples in {:.0} s ({:.2} samples/s), final loss {:.4}, peak RSS {}",
+        summary.steps,
+        summary.samples_seen,
+        summary.train_seconds,
+        summary.samples_per_second,
+        summary.final_loss,
+        summary
+            .peak_rss_mb
+            .map_or("n/a".into(), |m| format!("{m:.0} MB"))
+    );
+    eprintln!(
+        "adapter: {} ({:.2} MB); evaluate it with `langbias eval --model base --model aligned={}`",
+        summary.adapter.display(),
+        summary.adapter_bytes as f64 / 1e6,
+        summary.adapter.display()
+    );
+    std::fs::write(
+        config.out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let bytes = std::fs::read(&args.adapter)
+        .with_context(|| format!("reading {}", args.adapter.display()))?;
+    let adapter = LoraAdapter::from_safetensors(&args.adapter.display().to_string(), &bytes)?;
+    let base = args
+        .base_model
+        .unwrap_or_else(langbias_encoder::load::default_model_path);
+    let assets = langbias_encoder::load::load_model(&base, true)
+        .with_context(|| format!("loading the base model {}", base.display()))?;
+    let weights = EncoderWeights {
+        config: assets.config.clone(),
+        word_embeddings: (*assets.embeddings).clone(),
+        tensors: adapter.merge_into(assets.tensors())?,
+    };
+    let files = hf_dir::export(&weights, &assets.tokenizer.to_json()?, &args.hf_dir)?;
+    for f in files {
+        eprintln!("wrote {}", f.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,250 @@
+//! Training configuration: a TOML file (`--config`) whose values command-line flags override;
+//! every field has a documented default. The resolved configuration is written next to the
+//! outputs so that a run can be repeated exactly.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use langbias_encoder::BackendKind;
+use serde::{Deserialize, Serialize};
+
+use crate::lora::Target;
+use crate::loss::{JsdOn, LossConfig, LossKind, NceDirections};
+
+/// Options as given (file or flags); `None` means "not given here".
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainOptions {
+    /// Training samples (JSONL, one `{lang, query_en, query_l, doc_en, doc_l}` per line)
+    /// [default: the file `trainer prepare` writes].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Base model: an E5S1 `.bin` or a Hugging Face directory [default: the one setup prepared].
+    #[arg(long)]
+    pub base_model: Option<PathBuf>,
+    /// Output directory (adapter, checkpoints, metrics log, resolved config) [default: runs/aligned].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// `cpu` (burn flex) or `wgpu` [default: cpu].
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
+    /// Losses: `nce`, `jsd` or `both` [default: both].
+    #[arg(long, value_enum)]
+    pub loss: Option<LossKind>,
+    /// λ in `L = L_NCE + λ·L_JSD` [default: 1].
+    #[arg(long)]
+    pub lambda: Option<f32>,
+    /// InfoNCE temperature τ [default: 0.05].
+    #[arg(long)]
+    pub tau: Option<f32>,
+    /// Temperature of the distributions JSD compares [default: τ].
+    #[arg(long)]
+    pub jsd_tau: Option<f32>,
+    /// InfoNCE directions: `all` (L→L, L→en, en→en, en→L) or `target` (L→·) [default: all].
+    #[arg(long, value_enum)]
+    pub nce_directions: Option<NceDirections>,
+    /// JSD over `queries` (en vs L query over the documents), `documents` or `both` [default: queries].
+    #[arg(long, value_enum)]
+    pub jsd_on: Option<JsdOn>,
+    /// LoRA rank [default: 8].
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// LoRA alpha (scale = alpha / rank) [default: 16].
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// Adapted linears [default: all six: query,key,value,attention-output,intermediate,output].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub targets: Option<Vec<Target>>,
+    /// Samples per batch (in-batch negatives: 2·batch documents) [default: 16].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Passes over the data [default: 1].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Stop after this many steps (overrides epochs).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Peak learning rate [default: 3e-4].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Linear warm-up, as a fraction of all steps, then cosine decay to 0 [default: 0.1].
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// AdamW weight decay [default: 0.01].
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Clip the global gradient norm (0 = off) [default: 1].
+    #[arg(long)]
+    pub clip_norm: Option<f32>,
+    /// Truncate training texts to this many tokens, `</s>` kept [default: 256].
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// Seed of the adapter init and the data order [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write a checkpoint every N steps [default: 25].
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+}
+
+macro_rules! merge_fields {
+    ($self:ident, $other:ident; $($f:ident),*) => { $( if $other.$f.is_some() { $self.$f = $other.$f; } )* };
+}
+
+impl TrainOptions {
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing the config {}", path.display()))
+    }
+
+    /// `other`'s given values win.
+    pub fn merge(mut self, other: TrainOptions) -> Self {
+        merge_fields!(self, other; data, base_model, out, backend, loss, lambda, tau, jsd_tau,
+            nce_directions, jsd_on, rank, alpha, targets, batch_size, epochs, max_steps, lr,
+            warmup, weight_decay, clip_norm, max_tokens, seed, checkpoint_every);
+        self
+    }
+
+    pub fn resolve(self) -> Result<TrainConfig> {
+        let tau = self.tau.unwrap_or(0.05);
+        let c = TrainConfig {
+            data: self.data.unwrap_or_else(crate::default_data_path),
+            base_model: self
+                .base_model
+                .unwrap_or_else(langbias_encoder::load::default_model_path),
+            out: self.out.unwrap_or_else(|| PathBuf::from("runs/aligned")),
+            backend: self.backend.unwrap_or(BackendKind::Cpu),
+            loss: LossConfig {
+                kind: self.loss.unwrap_or(LossKind::Both),
+                lambda: self.lambda.unwrap_or(1.0),
+                tau,
+                jsd_tau: self.jsd_tau.unwrap_or(tau),
+                nce_directions: self.nce_directions.unwrap_or(NceDirections::All),
+                jsd_on: self.jsd_on.unwrap_or(JsdOn::Queries),
+            },
+            rank: self.rank.unwrap_or(8),
+            alpha: self.alpha.unwrap_or(16.0),
+            targets: self.targets.unwrap_or_else(|| Target::ALL.to_vec()),
+            batch_size: self.batch_size.unwrap_or(16),
+            epochs: self.epochs.unwrap_or(1),
+            max_steps: self.max_steps,
+            lr: self.lr.unwrap_or(3e-4),
+            warmup: self.warmup.unwrap_or(0.1),
+            weight_decay: self.weight_decay.unwrap_or(0.01),
+            clip_norm: self.clip_norm.unwrap_or(1.0),
+            max_tokens: self.max_tokens.unwrap_or(256),
+            seed: self.seed.unwrap_or(42),
+            checkpoint_every: self.checkpoint_every.unwrap_or(25),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// The resolved configuration of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub data: PathBuf,
+    pub base_model: PathBuf,
+    pub out: PathBuf,
+    pub backend: BackendKind,
+    pub loss: LossConfig,
+    pub rank: usize,
+    pub alpha: f32,
+    pub targets: Vec<Target>,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub max_steps: Option<usize>,
+    pub lr: f64,
+    pub warmup: f64,
+    pub weight_decay: f32,
+    pub clip_norm: f32,
+    pub max_tokens: usize,
+    pub seed: u64,
+    pub checkpoint_every: usize,
+}
+
+impl TrainConfig {
+    fn validate(&self) -> Result<()> {
+        if self.batch_size < 2 {
+            bail!("--batch-size must be at least 2 (in-batch negatives)");
+        }
+        if !(self.loss.tau > 0.0 && self.loss.jsd_tau > 0.0) {
+            bail!("temperatures must be positive");
+        }
+        if !(self.loss.lambda >= 0.0) {
+            bail!("--lambda must be non-negative");
+        }
+        if !(self.lr > 0.0) || !(0.0..1.0).contains(&self.warmup) {
+            bail!("--lr must be positive and --warmup in [0, 1)");
+        }
+        if self.max_tokens < 8 {
+            bail!("--max-tokens must be at least 8");
+        }
+        if self.epochs == 0 && self.max_steps.is_none() {
+            bail!("--epochs must be at least 1");
+        }
+        if self.checkpoint_every == 0 {
+            bail!("--checkpoint-every must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Learning rate at `step` (0-based) of `total`: linear warm-up, then cosine to 0.
+    pub fn lr_at(&self, step: usize, total: usize) -> f64 {
+        let warmup = ((total as f64) * self.warmup).round() as usize;
+        if step < warmup {
+            return self.lr * (step + 1) as f64 / warmup as f64;
+        }
+        let span = (total - warmup).max(1) as f64;
+        let progress = (step - warmup) as f64 / span;
+        self.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_defaults_fill_the_rest() {
+        let file: TrainOptions = toml::from_str("rank = 4\nlr = 1e-3\nloss = \"jsd\"\n").unwrap();
+        let flags = TrainOptions {
+            rank: Some(16),
+            ..Default::default()
+        };
+        let c = file.merge(flags).resolve().unwrap();
+        assert_eq!(c.rank, 16);
+        assert_eq!(c.lr, 1e-3);
+        assert_eq!(c.loss.kind, LossKind::Jsd);
+        assert_eq!(c.batch_size, 16);
+        assert_eq!(c.loss.jsd_tau, c.loss.tau);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<TrainOptions>("rnak = 4").is_err());
+        let bad = TrainOptions {
+            batch_size: Some(1),
+            ..Default::default()
+        };
+        assert!(bad.resolve().is_err());
+    }
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_zero() {
+        let c = TrainOptions {
+            lr: Some(1.0),
+            warmup: Some(0.1),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert!((c.lr_at(0, 100) - 0.1).abs() < 1e-9);
+        assert!((c.lr_at(9, 100) - 1.0).abs() < 1e-9);
+        assert!((c.lr_at(10, 100) - 1.0).abs() < 1e-9);
+        assert!(c.lr_at(55, 100) < 0.6 && c.lr_at(55, 100) > 0.4);
+        assert!(c.lr_at(99, 100) < 0.01);
+    }
+}

@@ -1,0 +1,172 @@
+//! One optimisation step: embed a batch with the adapted encoder, compute the losses,
+//! back-propagate into the LoRA factors only, clip and apply AdamW.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, Optimizer};
+use burn::tensor::Tensor;
+use langbias_assets::EmbeddingTable;
+use langbias_encoder::PaddedBatch;
+use langbias_encoder::model::BertEncoder;
+
+use crate::lora::{Target, TrainableLora};
+use crate::loss::{LossConfig, losses};
+
+/// A training sample as token ids (prefixes and truncation already applied).
+#[derive(Debug, Clone)]
+pub struct TokenizedSample {
+    pub query_l: Vec<u32>,
+    pub query_en: Vec<u32>,
+    pub doc_l: Vec<u32>,
+    pub doc_en: Vec<u32>,
+}
+
+/// What one step measured.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct StepStats {
+    pub loss: f32,
+    pub nce: f32,
+    pub jsd: f32,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f32,
+}
+
+/// AdamW moments of one factor pair.
+pub type FactorStates = (Option<AdamWState<2>>, Option<AdamWState<2>>);
+
+/// The frozen encoder, its trainable adapter and the optimiser state.
+pub struct Learner<'a> {
+    /// On an autodiff device, every base parameter frozen.
+    pub model: BertEncoder,
+    pub table: &'a EmbeddingTable,
+    pub lora: TrainableLora,
+    pub optimizer: AdamW,
+    pub states: BTreeMap<(usize, Target), FactorStates>,
+    pub loss: LossConfig,
+    /// Clip the global gradient norm to this (0 = off).
+    pub clip_norm: f32,
+}
+
+impl<'a> Learner<'a> {
+    pub fn new(
+        model: BertEncoder,
+        table: &'a EmbeddingTable,
+        lora: TrainableLora,
+        weight_decay: f32,
+        loss: LossConfig,
+        clip_norm: f32,
+    ) -> Self {
+        Self {
+            model,
+            table,
+            lora,
+            optimizer: AdamWConfig::new().with_weight_decay(weight_decay).build(),
+            states: BTreeMap::new(),
+            loss,
+            clip_norm,
+        }
+    }
+
+    /// Sentence embeddings `[n, H]` of token sequences through the adapted encoder.
+    pub fn embed(&self, ids: &[&[u32]]) -> Result<Tensor<2>> {
+        let device = self
+            .lora
+            .factors
+            .values()
+            .next()
+            .context("adapter without factors")?
+            .a
+            .device();
+        let batch = PaddedBatch::gather(self.table, ids.iter().copied())?;
+        let (word, mask) = batch.to_tensors(&device);
+        Ok(self.model.forward_with(word, mask, &self.lora.deltas()))
+    }
+
+    /// The losses of a batch (graph attached, nothing updated).
+    pub fn losses(&self, batch: &[&TokenizedSample]) -> Result<crate::loss::Losses> {
+        let b = batch.len();
+        if b < 2 {
+            bail!("a batch needs at least 2 samples for in-batch negatives");
+        }
+        let mut queries: Vec<&[u32]> = batch.iter().map(|s| s.query_l.as_slice()).collect();
+        queries.extend(batch.iter().map(|s| s.query_en.as_slice()));
+        let mut docs: Vec<&[u32]> = batch.iter().map(|s| s.doc_l.as_slice()).collect();
+        docs.extend(batch.iter().map(|s| s.doc_en.as_slice()));
+        let q = self.embed(&queries)?;
+        let d = self.embed(&docs)?;
+        let h = q.dims()[1];
+        let half = |t: &Tensor<2>, k: usize| t.clone().slice([k * b..(k + 1) * b, 0..h]);
+        Ok(losses(
+            &self.loss,
+            half(&q, 0),
+            half(&q, 1),
+            half(&d, 0),
+            half(&d, 1),
+        ))
+    }
+
+    /// Forward, backward, clip, AdamW at learning rate `lr`. Returns an error, changing nothing,
+    /// when the loss or the gradients are not finite.
+    pub fn step(&mut self, batch: &[&TokenizedSample], lr: f64) -> Result<StepStats> {
+        let l = self.losses(batch)?;
+        let scalar = |t: &Tensor<1>| -> Result<f32> {
+            let v = t.clone().detach().into_data().try_to_vec::<f32>();
+            v.ok()
+                .and_then(|v| v.first().copied())
+                .context("reading a loss back")
+        };
+        let (loss, nce, jsd) = (scalar(&l.total)?, scalar(&l.nce)?, scalar(&l.jsd)?);
+        if !loss.is_finite() {
+            bail!("the loss is {loss} (NCE {nce}, JSD {jsd})");
+        }
+        let grads = l.total.backward();
+        let mut pending = Vec::with_capacity(self.lora.factors.len());
+        let mut norm_sq = 0.0f64;
+        for (&key, f) in &self.lora.factors {
+            let grad_a =
+                f.a.grad(&grads)
+                    .with_context(|| format!("no gradient for {key:?} A"))?;
+            let grad_b =
+                f.b.grad(&grads)
+                    .with_context(|| format!("no gradient for {key:?} B"))?;
+            for g in [&grad_a, &grad_b] {
+                norm_sq += f64::from(g.clone().powi_scalar(2).sum().into_scalar::<f32>());
+            }
+            pending.push((key, grad_a, grad_b));
+        }
+        let grad_norm = norm_sq.sqrt() as f32;
+        if !grad_norm.is_finite() {
+            bail!("the gradient norm is {grad_norm} (loss {loss})");
+        }
+        let factor = if self.clip_norm > 0.0 && grad_norm > self.clip_norm {
+            self.clip_norm / grad_norm
+        } else {
+            1.0
+        };
+        for (key, grad_a, grad_b) in pending {
+            let f = self.lora.factors.get_mut(&key).context("factor vanished")?;
+            let (state_a, state_b) = self.states.remove(&key).unwrap_or((None, None));
+            let (a, state_a) =
+                self.optimizer
+                    .step(lr, f.a.clone().inner(), grad_a * factor, state_a);
+            let (b, state_b) =
+                self.optimizer
+                    .step(lr, f.b.clone().inner(), grad_b * factor, state_b);
+            f.a = a.autodiff().require_grad();
+            f.b = b.autodiff().require_grad();
+            self.states.insert(key, (state_a, state_b));
+        }
+        Ok(StepStats {
+            loss,
+            nce,
+            jsd,
+            grad_norm,
+        })
+    }
+}
+
+/// Rebuilds AdamW state from saved moments (`time` = steps taken).
+pub fn adamw_state(time: usize, moment_1: Tensor<2>, moment_2: Tensor<2>) -> AdamWState<2> {
+    AdamWState::new(AdaptiveMomentumState::new(time, moment_1, moment_2))
+}

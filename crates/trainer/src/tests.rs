@@ -1,0 +1,395 @@
+//! End-to-end tests of the trainer on a tiny random BERT (hidden 16, 2 layers) with a word-level
+//! tokenizer: gradient check, loss decreasing, checkpoint/resume equality, export round trip and
+//! the documented errors.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use langbias_assets::{EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor, LoraAdapter};
+use langbias_encoder::{ModelAssets, Runtime, TextKind};
+use langbias_train_data::{Rng, Sample};
+
+use crate::config::{TrainConfig, TrainOptions};
+use crate::lora::{Target, TrainableLora};
+use crate::run;
+use crate::step::Learner;
+
+const VOCAB: usize = 40;
+
+fn tiny_assets() -> ModelAssets {
+    let config = EncoderConfig::from_hf_json(
+        "tiny",
+        r#"{"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "intermediate_size": 32, "vocab_size": 40, "max_position_embeddings": 64,
+            "model_type": "bert", "layer_norm_eps": 1e-12, "pad_token_id": 0}"#,
+    )
+    .unwrap();
+    let mut rng = Rng::new(7);
+    let mut normal = move |std: f32| {
+        let u = |r: &mut Rng| ((r.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        let (a, b) = (u(&mut rng), u(&mut rng));
+        ((-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()) as f32 * std
+    };
+    let mut tensors = BTreeMap::new();
+    for (name, shape) in EncoderWeights::expected_shapes(&config) {
+        let n: usize = shape.iter().product();
+        let data = if name.ends_with("LayerNorm.weight") {
+            (0..n).map(|_| 1.0 + normal(0.1)).collect()
+        } else {
+            (0..n).map(|_| normal(0.3)).collect()
+        };
+        tensors.insert(name, HostTensor { shape, data });
+    }
+    let table = EmbeddingTable::F32 {
+        data: (0..VOCAB * 16).map(|_| normal(1.0)).collect(),
+        rows: VOCAB,
+        cols: 16,
+    };
+    let vocab: Vec<String> = (0..VOCAB)
+        .map(|i| {
+            if i == 0 {
+                "\"[UNK]\": 0".into()
+            } else {
+                format!("\"w{i}\": {i}")
+            }
+        })
+        .collect();
+    let tokenizer = format!(
+        r#"{{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": {{"type": "Whitespace"}}, "post_processor": null,
+            "decoder": null, "model": {{"type": "WordLevel", "vocab": {{{}}}, "unk_token": "[UNK]"}}}}"#,
+        vocab.join(", ")
+    );
+    ModelAssets::from_weights(
+        EncoderWeights {
+            config,
+            word_embeddings: table,
+            tensors,
+        },
+        &tokenizer,
+        false,
+    )
+    .unwrap()
+}
+
+/// 16 samples whose L and English sides use different words, and whose documents share
+/// words with their queries.
+fn tiny_samples() -> Vec<Sample> {
+    (0..16)
+        .map(|i| {
+            let w = |k: usize| format!("w{}", 1 + (i * 7 + k * 3) % (VOCAB - 1));
+            Sample {
+                lang: "xx".into(),
+                query_en: format!("{} {}", w(0), w(1)),
+                query_l: format!("{} {}", w(2), w(3)),
+                doc_en: format!("{} {} {} {}", w(0), w(1), w(4), w(5)),
+                doc_l: format!("{} {} {} {}", w(2), w(3), w(6), w(7)),
+                id: None,
+                source: None,
+            }
+        })
+        .collect()
+}
+
+fn tiny_config(out: &std::path::Path, steps: usize) -> TrainConfig {
+    TrainOptions {
+        out: Some(out.to_path_buf()),
+        rank: Some(4),
+        alpha: Some(8.0),
+        batch_size: Some(8),
+        max_steps: Some(steps),
+        lr: Some(1e-2),
+        warmup: Some(0.0),
+        checkpoint_every: Some(3),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("trainer-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn losses_logged(out: &std::path::Path) -> Vec<f64> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn autodiff_gradient_matches_finite_differences() {
+    let assets = tiny_assets();
+    let device = Runtime::cpu().device.autodiff();
+    let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+    let mut lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, &device).unwrap();
+    // B starts at zero; give it values so that A's gradient is not trivially zero.
+    let key = (1, Target::Value);
+    let f = lora.factors.get_mut(&key).unwrap();
+    let b_data: Vec<f32> = (0..2 * 16)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.05)
+        .collect();
+    f.b = Tensor::<2>::from_data(TensorData::new(b_data, [2, 16]), &device).require_grad();
+    let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
+    let batch: Vec<_> = samples.iter().take(4).collect();
+    let learner = Learner::new(
+        model,
+        &assets.embeddings,
+        lora,
+        0.0,
+        Default::default(),
+        0.0,
+    );
+
+    let loss = learner.losses(&batch).unwrap().total;
+    let grads = loss.backward();
+    let factors = &learner.lora.factors[&key];
+    let analytic: Vec<f32> = factors
+        .a
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    let a0: Vec<f32> = factors.a.clone().detach().into_data().try_to_vec().unwrap();
+
+    let eval = |a: Vec<f32>| -> f64 {
+        let mut probe = Learner::new(
+            learner.model.clone(),
+            learner.table,
+            learner.lora.clone(),
+            0.0,
+            Default::default(),
+            0.0,
+        );
+        probe.lora.factors.get_mut(&key).unwrap().a =
+            Tensor::<2>::from_data(TensorData::new(a, [16, 2]), &device);
+        let v: Vec<f32> = probe
+            .losses(&batch)
+            .unwrap()
+            .total
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        f64::from(v[0])
+    };
+    let eps = 1e-2f32;
+    for idx in [0, 5, 17, 30] {
+        let mut plus = a0.clone();
+        plus[idx] += eps;
+        let mut minus = a0.clone();
+        minus[idx] -= eps;
+        let numeric = (eval(plus) - eval(minus)) / (2.0 * f64::from(eps));
+        let got = f64::from(analytic[idx]);
+        assert!(
+            (numeric - got).abs() <= 2e-3 + 0.05 * numeric.abs(),
+            "d loss / d A[{idx}]: autodiff {got}, finite differences {numeric}"
+        );
+    }
+}
+
+#[test]
+fn training_lowers_the_loss_and_resume_reproduces_an_uninterrupted_run() {
+    let assets = tiny_assets();
+    let samples = tiny_samples();
+
+    let straight = temp_dir("straight");
+    let config = tiny_config(&straight, 12);
+    let summary = run::train(
+        &config,
+        &assets,
+        &samples,
+        false,
+        BTreeMap::new(),
+        true,
+        None,
+    )
+    .unwrap();
+    assert_eq!(summary.steps, 12);
+    let losses = losses_logged(&straight);
+    let first: f64 = losses[..3].iter().sum::<f64>() / 3.0;
+    let last: f64 = losses[9..].iter().sum::<f64>() / 3.0;
+    assert!(last < 0.8 * first, "loss did not decrease: {losses:?}");
+
+    // The same run interrupted after step 7 (last checkpoint: step 6), then resumed.
+    let resumed = temp_dir("resumed");
+    let config_r = tiny_config(&resumed, 12);
+    let stopped = run::train(
+        &config_r,
+        &assets,
+        &samples,
+        false,
+        BTreeMap::new(),
+        true,
+        Some(7),
+    );
+    assert!(
+        stopped
+            .unwrap_err()
+            .to_string()
+            .contains("stopped after step 7")
+    );
+    let again = run::train(
+        &config_r,
+        &assets,
+        &samples,
+        false,
+        BTreeMap::new(),
+        true,
+        None,
+    );
+    assert!(
+        again.is_err(),
+        "starting over an existing run must ask for --resume"
+    );
+    run::train(
+        &config_r,
+        &assets,
+        &samples,
+        true,
+        BTreeMap::new(),
+        true,
+        None,
+    )
+    .unwrap();
+
+    let read = |dir: &std::path::Path| {
+        let bytes = std::fs::read(dir.join("adapter.safetensors")).unwrap();
+        LoraAdapter::from_safetensors("test", &bytes).unwrap()
+    };
+    let (a, b) = (read(&straight), read(&resumed));
+    for (name, pa) in &a.layers {
+        let pb = &b.layers[name];
+        for (x, y) in
+            pa.a.data
+                .iter()
+                .zip(&pb.a.data)
+                .chain(pa.b.data.iter().zip(&pb.b.data))
+        {
+            assert!((x - y).abs() < 1e-3, "{name}: {x} vs {y}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(straight);
+    let _ = std::fs::remove_dir_all(resumed);
+}
+
+#[test]
+fn exported_adapter_merged_into_the_base_gives_the_training_forward() {
+    let assets = tiny_assets();
+    let device = Device::flex();
+    let mut lora = TrainableLora::new(4, 8.0, 2, 16, 32, &Target::ALL, 11, &device).unwrap();
+    for f in lora.factors.values_mut() {
+        let [r, out] = f.b.dims();
+        let data: Vec<f32> = (0..r * out)
+            .map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.02)
+            .collect();
+        f.b = Tensor::from_data(TensorData::new(data, [r, out]), &device);
+    }
+    let adapter = lora.to_adapter(BTreeMap::new()).unwrap();
+    let reloaded =
+        LoraAdapter::from_safetensors("rt", &adapter.to_safetensors(false).unwrap()).unwrap();
+    assert_eq!(reloaded.layers, adapter.layers);
+
+    let texts = ["w1 w2 w3", "w4 w5", "w9 w8 w7 w6 w5"];
+    let runtime = Runtime::cpu();
+    let merged = assets.encoder_with_adapter(&runtime, &reloaded).unwrap();
+    let via_merge = merged.embed_blocking(TextKind::Passage, &texts).unwrap();
+
+    let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+    let learner = Learner::new(
+        model,
+        &assets.embeddings,
+        lora,
+        0.0,
+        Default::default(),
+        0.0,
+    );
+    let ids = merged.tokenize(TextKind::Passage, &texts).unwrap();
+    let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+    let via_deltas: Vec<f32> = learner
+        .embed(&refs)
+        .unwrap()
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    let base = assets
+        .encoder(&runtime)
+        .unwrap()
+        .embed_blocking(TextKind::Passage, &texts)
+        .unwrap();
+    let moved = base
+        .data
+        .iter()
+        .zip(&via_merge.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(moved > 1e-3, "the adapter should change the embeddings");
+    for (x, y) in via_merge.data.iter().zip(&via_deltas) {
+        assert!((x - y).abs() < 1e-4, "merged {x} vs deltas {y}");
+    }
+}
+
+#[test]
+fn bad_runs_fail_clearly() {
+    let assets = tiny_assets();
+    let samples = tiny_samples();
+    let dir = temp_dir("bad");
+    let mut config = tiny_config(&dir, 2);
+    config.batch_size = 32;
+    let err = run::train(
+        &config,
+        &assets,
+        &samples,
+        false,
+        BTreeMap::new(),
+        true,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("larger than the data"), "{err}");
+
+    let file = dir.with_extension("file");
+    std::fs::write(&file, b"x").unwrap();
+    let config = tiny_config(&file.join("sub"), 2);
+    let err = run::train(
+        &config,
+        &assets,
+        &samples,
+        false,
+        BTreeMap::new(),
+        true,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("output directory"), "{err}");
+
+    let mut config = tiny_config(&dir, 6);
+    config.lr = 1e30;
+    config.clip_norm = 0.0;
+    let err = format!(
+        "{:#}",
+        run::train(
+            &config,
+            &assets,
+            &samples,
+            false,
+            BTreeMap::new(),
+            true,
+            None
+        )
+        .unwrap_err()
+    );
+    assert!(err.contains("last good checkpoint"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_file(file);
+}
