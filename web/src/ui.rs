@@ -56,6 +56,34 @@ struct QueryResult {
     aligned: Option<Ranking>,
     pool: Option<Pool>,
     ms: f64,
+    /// Cosine similarities among the base model's top hits, per model (heatmap).
+    heat: Vec<Heatmap>,
+}
+
+/// Pairwise cosine similarity of a few documents under one model.
+#[derive(Debug, Clone, PartialEq)]
+struct Heatmap {
+    model: &'static str,
+    /// `lang · group` per row/column.
+    labels: Vec<String>,
+    sims: Vec<Vec<f32>>,
+}
+
+/// How many of the top hits the heatmap compares.
+const HEATMAP_DOCS: usize = 8;
+
+fn heatmap(model: &'static str, pool: &Pool, docs: &[Vec<f32>], picked: &[usize]) -> Heatmap {
+    Heatmap {
+        model,
+        labels: picked
+            .iter()
+            .map(|&i| format!("{} · {}", pool.documents[i].lang, pool.documents[i].group))
+            .collect(),
+        sims: picked
+            .iter()
+            .map(|&i| picked.iter().map(|&j| state::dot(&docs[i], &docs[j])).collect())
+            .collect(),
+    }
 }
 
 /// "Run all" output: per query language, per model.
@@ -325,6 +353,17 @@ pub fn App() -> impl IntoView {
                     group.as_deref(),
                     &s.query_lang,
                 );
+                // The heatmap compares the same documents under both models: the base top hits.
+                let picked: Vec<usize> = out
+                    .base
+                    .as_ref()
+                    .unwrap_or(&ranking)
+                    .hits
+                    .iter()
+                    .take(HEATMAP_DOCS)
+                    .map(|h| h.doc)
+                    .collect();
+                out.heat.push(heatmap(model_key(aligned), &pool, &docs, &picked));
                 if aligned {
                     out.aligned = Some(ranking)
                 } else {
@@ -751,6 +790,33 @@ pub fn App() -> impl IntoView {
         <section class="columns">
             <div class="col" id="col-base"><h2>"Base: multilingual-e5-small"</h2>{column(false)}</div>
             <div class="col" id="col-aligned"><h2>"Aligned (JSD + InfoNCE adapter)"</h2>{column(true)}</div>
+        </section>
+        <section class="heatmap">
+            <h2>"Similarity of the top documents"</h2>
+            {move || {
+                let r = result.get();
+                if r.heat.is_empty() {
+                    return view! { <p class="muted">"Type a query: the base model's top hits are compared pairwise (cosine) under each model."</p> }.into_any();
+                }
+                r.heat.into_iter().map(|h| {
+                    let n = h.labels.len();
+                    let cell = 26usize;
+                    let left = 120usize;
+                    let cells = h.sims.iter().enumerate().flat_map(|(i, row)| row.iter().enumerate().map(move |(j, &v)| (i, j, v))).map(|(i, j, v)| {
+                        // 0.6 → white, 1.0 → dark blue: e5 cosines live in [0.6, 1].
+                        let t = ((v - 0.6) / 0.4).clamp(0.0, 1.0);
+                        let shade = (255.0 - 200.0 * t) as u8;
+                        view! { <rect x=left + j * cell y=i * cell width=cell height=cell fill=format!("rgb({shade},{shade},255)")><title>{format!("{} × {}: {v:.3}", h.labels[i], h.labels[j])}</title></rect> }
+                    }).collect_view();
+                    let labels = h.labels.iter().enumerate().map(|(i, l)| view! { <text x=left - 4 y=i * cell + 17 text-anchor="end" font-size="11">{l.clone()}</text> }).collect_view();
+                    view! {
+                        <figure class="heat" data-model=h.model>
+                            <figcaption>{h.model}</figcaption>
+                            <svg width=left + n * cell + 4 height=n * cell + 4>{labels}{cells}</svg>
+                        </figure>
+                    }
+                }).collect_view().into_any()
+            }}
         </section>
         <section class="runall">
             <h2>"All queries of the pool"</h2>

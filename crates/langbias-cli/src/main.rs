@@ -1,6 +1,7 @@
 //! `langbias`: embed texts with multilingual-e5 on burn, and measure language bias in
 //! mixed-language retrieval on XQuAD, BEIR directories or langbias pools.
 
+mod bench;
 mod eval;
 mod models;
 
@@ -36,6 +37,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Rank one query over a pool built like the web app's pool builder; prints JSON.
     Rank(RankArgs),
+    /// Encoder throughput on XQuAD's English paragraphs and questions (JSON).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -251,6 +254,7 @@ fn main() -> Result<()> {
         Command::Embed(args) => embed(args),
         Command::Eval(args) => eval::run(args),
         Command::Rank(args) => rank(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

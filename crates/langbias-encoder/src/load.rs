@@ -44,3 +44,12 @@ pub fn load_model(path: &Path, use_prefixes: bool) -> Result<ModelAssets, Encode
     let tokenizer = std::fs::read_to_string(&tokenizer_path).map_err(io(&tokenizer_path))?;
     ModelAssets::from_e5s1(&path.display().to_string(), bytes, &tokenizer)
 }
+
+/// Peak resident memory of this process in MB (Linux `VmHWM`; `None` elsewhere), for the
+/// benchmark and the trainer's reports.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

@@ -73,7 +73,10 @@ pub struct LowRankDelta {
 
 impl LowRankDelta {
     fn apply(&self, x: Tensor<3>, y: Tensor<3>) -> Tensor<3> {
-        y + x.matmul(self.a.clone().unsqueeze()).matmul(self.b.clone().unsqueeze()) * self.scale
+        y + x
+            .matmul(self.a.clone().unsqueeze())
+            .matmul(self.b.clone().unsqueeze())
+            * self.scale
     }
 }
 
@@ -306,7 +309,12 @@ impl BertEncoder {
     }
 
     /// [`forward`](Self::forward) with low-rank deltas (see [`hidden_states_with`](Self::hidden_states_with)).
-    pub fn forward_with(&self, word: Tensor<3>, mask: Tensor<2>, deltas: &[LayerDeltas]) -> Tensor<2> {
+    pub fn forward_with(
+        &self,
+        word: Tensor<3>,
+        mask: Tensor<2>,
+        deltas: &[LayerDeltas],
+    ) -> Tensor<2> {
         let [b, s, h] = word.dims();
         let hidden = self.hidden_states_with(word, mask.clone(), deltas);
         let mask = mask.reshape([b, s, 1]);

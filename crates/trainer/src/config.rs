@@ -173,10 +173,10 @@ impl TrainConfig {
         if !(self.loss.tau > 0.0 && self.loss.jsd_tau > 0.0) {
             bail!("temperatures must be positive");
         }
-        if !(self.loss.lambda >= 0.0) {
+        if self.loss.lambda.is_nan() || self.loss.lambda < 0.0 {
             bail!("--lambda must be non-negative");
         }
-        if !(self.lr > 0.0) || !(0.0..1.0).contains(&self.warmup) {
+        if self.lr.is_nan() || self.lr <= 0.0 || !(0.0..1.0).contains(&self.warmup) {
             bail!("--lr must be positive and --warmup in [0, 1)");
         }
         if self.max_tokens < 8 {

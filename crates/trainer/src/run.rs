@@ -180,7 +180,7 @@ fn load_checkpoint(
     let bytes = read("optimizer.safetensors")?;
     let st = SafeTensors::deserialize(&bytes)?;
     learner.states.clear();
-    for (&(layer, target), _) in &learner.lora.factors {
+    for &(layer, target) in learner.lora.factors.keys() {
         let get = |factor: &str| -> Result<Option<burn::optim::AdamWState<2>>> {
             let mut moments = Vec::new();
             for moment in ["m1", "m2"] {
@@ -224,14 +224,6 @@ pub struct RunSummary {
     pub adapter: PathBuf,
     pub adapter_bytes: u64,
     pub peak_rss_mb: Option<f64>,
-}
-
-/// Peak resident memory of this process (Linux), in MB.
-pub fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }
 
 /// Runs (or resumes) training as configured; `metadata` goes into the adapter file.
@@ -403,7 +395,7 @@ pub fn train(
             stats.loss, stats.nce, stats.jsd, samples_per_s
         ));
         bar.inc(1);
-        if state.step % config.checkpoint_every == 0 || state.step == total_steps {
+        if state.step.is_multiple_of(config.checkpoint_every) || state.step == total_steps {
             save_checkpoint(&learner, &state, &checkpoint_dir(&config.out), &metadata)?;
             last_checkpoint = Some(state.step);
         }
@@ -429,6 +421,6 @@ pub fn train(
         final_loss: last.map_or(f32::NAN, |s| s.loss),
         adapter: adapter_path,
         adapter_bytes: bytes.len() as u64,
-        peak_rss_mb: peak_rss_mb(),
+        peak_rss_mb: langbias_encoder::load::peak_rss_mb(),
     })
 }

