@@ -30,7 +30,8 @@ fn ensure_venv(repo: &Path) -> Result<PathBuf> {
     if !python.exists() {
         run(Command::new("python3").args(["-m", "venv"]).arg(&dir))?;
     }
-    // The CPU-only torch wheel keeps the download small; PyPI's default pulls CUDA libraries.
+    // PyPI's torch wheel pulls in ~5 GB of CUDA libraries (unused: the benchmark runs on the
+    // CPU); the CPU-only wheels are not on PyPI, so this is the price of registry-only installs.
     run(Command::new(&python)
         .args(["-m", "pip", "install", "--quiet", "-r"])
         .arg(&requirements))?;
