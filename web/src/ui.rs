@@ -81,7 +81,12 @@ fn heatmap(model: &'static str, pool: &Pool, docs: &[Vec<f32>], picked: &[usize]
             .collect(),
         sims: picked
             .iter()
-            .map(|&i| picked.iter().map(|&j| state::dot(&docs[i], &docs[j])).collect())
+            .map(|&i| {
+                picked
+                    .iter()
+                    .map(|&j| state::dot(&docs[i], &docs[j]))
+                    .collect()
+            })
             .collect(),
     }
 }
@@ -363,7 +368,8 @@ pub fn App() -> impl IntoView {
                     .take(HEATMAP_DOCS)
                     .map(|h| h.doc)
                     .collect();
-                out.heat.push(heatmap(model_key(aligned), &pool, &docs, &picked));
+                out.heat
+                    .push(heatmap(model_key(aligned), &pool, &docs, &picked));
                 if aligned {
                     out.aligned = Some(ranking)
                 } else {

@@ -18,8 +18,14 @@ fn shipped_adapter() -> PathBuf {
     if relative.exists() {
         return relative;
     }
-    let in_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(SHIPPED_ADAPTER);
-    if in_checkout.exists() { in_checkout } else { relative }
+    let in_checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(SHIPPED_ADAPTER);
+    if in_checkout.exists() {
+        in_checkout
+    } else {
+        relative
+    }
 }
 
 /// A model named on the command line: `base`, `aligned`, an adapter (`*.safetensors` in the

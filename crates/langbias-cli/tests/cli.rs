@@ -3,6 +3,12 @@
 
 use std::process::Command;
 
+/// The package directory: `cargo test` sets it at run time, which stays right when a test
+/// binary built from another checkout is reused from a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+}
+
 fn langbias(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_langbias"))
         .args(args)
@@ -16,7 +22,7 @@ fn langbias(args: &[&str]) -> (bool, String, String) {
 }
 
 fn repo(path: &str) -> String {
-    format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../../{path}", manifest_dir())
 }
 
 #[test]

@@ -8,8 +8,14 @@ use std::sync::OnceLock;
 use langbias_encoder::{Encoder, ModelAssets, Runtime, TextKind, load};
 use serde_json::Value;
 
+/// The package directory: `cargo test` sets it at run time, which stays right when a test
+/// binary built from another checkout is reused from a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+}
+
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(manifest_dir()).join("../..")
 }
 
 fn assets() -> &'static ModelAssets {

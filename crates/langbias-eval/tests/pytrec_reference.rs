@@ -8,8 +8,14 @@ use std::path::PathBuf;
 
 use langbias_eval::metrics::{Gain, MetricsConfig, evaluate_query, rank};
 
+/// The package directory: `cargo test` sets it at run time, which stays right when a test
+/// binary built from another checkout is reused from a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+}
+
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/metrics")
+    PathBuf::from(manifest_dir()).join("../../tests/fixtures/metrics")
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(name: &str) -> T {

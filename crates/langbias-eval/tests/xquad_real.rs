@@ -9,13 +9,19 @@ use langbias_eval::metrics::MetricsConfig;
 use langbias_eval::scenario::Scenario;
 use langbias_eval::xquad::{self, XquadError, XquadLanguage};
 
+/// The package directory: `cargo test` sets it at run time, which stays right when a test
+/// binary built from another checkout is reused from a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+}
+
 const LANGS: [&str; 7] = ["ar", "de", "en", "es", "hi", "ru", "zh"];
 const PARAGRAPHS: usize = 240;
 const QUESTIONS: usize = 1190;
 
 fn xquad_dir() -> PathBuf {
     let dir = std::env::var_os("LANGBIAS_XQUAD_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/xquad"),
+        || PathBuf::from(manifest_dir()).join("../../../shared/data/xquad"),
         PathBuf::from,
     );
     assert!(

@@ -10,8 +10,14 @@ use langbias_train_data::libreoffice::{
 };
 use langbias_train_data::{DataError, PackageInfo, Provenance, validate};
 
+/// The package directory: `cargo test` sets it at run time, which stays right when a test
+/// binary built from another checkout is reused from a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+}
+
 fn fixture_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/help")
+    Path::new(&manifest_dir()).join("tests/fixtures/help")
 }
 
 fn open(langs: &[&str]) -> LibreOfficeHelp {
@@ -310,7 +316,7 @@ fn open_errors() {
     assert!(matches!(err, DataError::DuplicateLanguage { .. }), "{err}");
     let err = LibreOfficeHelp::open(&fixture_root(), &["en-US"]).unwrap_err();
     assert!(err.to_string().contains("English"), "{err}");
-    let err = LibreOfficeHelp::open(Path::new(env!("CARGO_MANIFEST_DIR")), &["de"]).unwrap_err();
+    let err = LibreOfficeHelp::open(Path::new(&manifest_dir()), &["de"]).unwrap_err();
     assert!(matches!(err, DataError::NoHelp { .. }), "{err}");
     // The help directory itself works too, and codes are case-insensitive.
     let help = LibreOfficeHelp::open(
