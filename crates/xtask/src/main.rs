@@ -17,7 +17,11 @@ use anyhow::{Result, bail};
 use tools::run;
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // `cargo xtask` sets CARGO_MANIFEST_DIR at run time; prefer it to the compile-time value,
+    // which names whichever checkout built this binary when a target directory is shared.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .join("../..")
         .canonicalize()
         .unwrap_or_else(|_| PathBuf::from("."))
