@@ -80,7 +80,7 @@ pub struct TrainableLora {
 
 /// Deterministic normal samples (Box–Muller over the data crate's seeded [`Rng`]) so that a
 /// seed fixes the init on every backend.
-fn normals(n: usize, std: f32, seed: u64) -> Vec<f32> {
+pub(crate) fn normals(n: usize, std: f32, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let mut uniform = move || ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     (0..n)

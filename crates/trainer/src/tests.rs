@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use burn::tensor::{Device, Tensor, TensorData};
 use langbias_assets::{EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor, LoraAdapter};
 use langbias_encoder::{ModelAssets, Runtime, TextKind};
-use langbias_train_data::{Rng, Sample};
+use langbias_train_data::Sample;
 
 use crate::config::{TrainConfig, TrainOptions};
-use crate::lora::{Target, TrainableLora};
+use crate::lora::{Target, TrainableLora, normals};
 use crate::run;
 use crate::step::Learner;
 
@@ -24,24 +24,24 @@ fn tiny_assets() -> ModelAssets {
             "model_type": "bert", "layer_norm_eps": 1e-12, "pad_token_id": 0}"#,
     )
     .unwrap();
-    let mut rng = Rng::new(7);
-    let mut normal = move |std: f32| {
-        let u = |r: &mut Rng| ((r.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        let (a, b) = (u(&mut rng), u(&mut rng));
-        ((-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()) as f32 * std
-    };
     let mut tensors = BTreeMap::new();
-    for (name, shape) in EncoderWeights::expected_shapes(&config) {
+    for (k, (name, shape)) in EncoderWeights::expected_shapes(&config)
+        .into_iter()
+        .enumerate()
+    {
         let n: usize = shape.iter().product();
         let data = if name.ends_with("LayerNorm.weight") {
-            (0..n).map(|_| 1.0 + normal(0.1)).collect()
+            normals(n, 0.1, k as u64)
+                .into_iter()
+                .map(|x| 1.0 + x)
+                .collect()
         } else {
-            (0..n).map(|_| normal(0.3)).collect()
+            normals(n, 0.3, k as u64)
         };
         tensors.insert(name, HostTensor { shape, data });
     }
     let table = EmbeddingTable::F32 {
-        data: (0..VOCAB * 16).map(|_| normal(1.0)).collect(),
+        data: normals(VOCAB * 16, 1.0, 7),
         rows: VOCAB,
         cols: 16,
     };
