@@ -11,23 +11,6 @@ use langbias_encoder::{BackendKind, Encoder, ModelAssets, Runtime, TextKind, loa
 /// Where the shipped aligned adapter lives in the repository.
 pub const SHIPPED_ADAPTER: &str = "public/adapters/aligned.safetensors";
 
-/// The shipped adapter: relative to the working directory (the repository root), else in the
-/// checkout this binary was built from.
-fn shipped_adapter() -> PathBuf {
-    let relative = PathBuf::from(SHIPPED_ADAPTER);
-    if relative.exists() {
-        return relative;
-    }
-    let in_checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(SHIPPED_ADAPTER);
-    if in_checkout.exists() {
-        in_checkout
-    } else {
-        relative
-    }
-}
-
 /// A model named on the command line: `base`, `aligned`, an adapter (`*.safetensors` in the
 /// `langbias-lora/1` format, applied to the base), an E5S1 `.bin` file or a Hugging Face dir.
 #[derive(Debug, Clone)]
@@ -57,7 +40,7 @@ impl ModelSpec {
             "aligned" => Self {
                 name: name.unwrap_or_else(|| "aligned".into()),
                 path: None,
-                adapter: Some(shipped_adapter()),
+                adapter: Some(PathBuf::from(SHIPPED_ADAPTER)),
             },
             _ if value.ends_with(".safetensors") && !path.is_dir() => Self {
                 name: name.unwrap_or_else(stem),

@@ -114,6 +114,7 @@ fn train(args: TrainArgs) -> Result<()> {
     let assets = langbias_encoder::load::load_model(&config.base_model, true)
         .with_context(|| format!("loading the base model {}", config.base_model.display()))?;
 
+    let by_lang = langbias_train_data::count_by_lang(&samples);
     let mut metadata = BTreeMap::new();
     metadata.insert("base_model".into(), "intfloat/multilingual-e5-small".into());
     metadata.insert(
@@ -130,15 +131,12 @@ fn train(args: TrainArgs) -> Result<()> {
         std::env::args().collect::<Vec<_>>().join(" "),
     );
     metadata.insert("samples".into(), samples.len().to_string());
-    metadata.insert(
-        "languages".into(),
-        serde_json::to_string(&langbias_train_data::count_by_lang(&samples))?,
-    );
+    metadata.insert("languages".into(), serde_json::to_string(&by_lang)?);
 
     eprintln!(
         "training on {} samples ({}), backend {}, loss {:?}, rank {}, batch {}",
         samples.len(),
-        langbias_train_data::count_by_lang(&samples)
+        by_lang
             .iter()
             .map(|(l, n)| format!("{l} {n}"))
             .collect::<Vec<_>>()

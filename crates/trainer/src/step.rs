@@ -122,7 +122,7 @@ impl<'a> Learner<'a> {
         }
         let grads = l.total.backward();
         let mut pending = Vec::with_capacity(self.lora.factors.len());
-        let mut norm_sq = 0.0f64;
+        let mut squares = Vec::with_capacity(2 * self.lora.factors.len());
         for (&key, f) in &self.lora.factors {
             let grad_a =
                 f.a.grad(&grads)
@@ -130,12 +130,13 @@ impl<'a> Learner<'a> {
             let grad_b =
                 f.b.grad(&grads)
                     .with_context(|| format!("no gradient for {key:?} B"))?;
-            for g in [&grad_a, &grad_b] {
-                norm_sq += f64::from(g.clone().powi_scalar(2).sum().into_scalar::<f32>());
-            }
+            squares.push(grad_a.clone().powi_scalar(2).sum());
+            squares.push(grad_b.clone().powi_scalar(2).sum());
             pending.push((key, grad_a, grad_b));
         }
-        let grad_norm = norm_sq.sqrt() as f32;
+        // One read-back for the global norm instead of one per factor.
+        let norm_sq = Tensor::cat(squares, 0).sum().into_scalar::<f32>();
+        let grad_norm = norm_sq.sqrt();
         if !grad_norm.is_finite() {
             bail!("the gradient norm is {grad_norm} (loss {loss})");
         }

@@ -107,6 +107,25 @@ fn tiny_config(out: &std::path::Path, steps: usize) -> TrainConfig {
     .unwrap()
 }
 
+/// A quiet run without adapter metadata.
+fn train_tiny(
+    config: &TrainConfig,
+    assets: &ModelAssets,
+    samples: &[Sample],
+    resume: bool,
+    stop_after: Option<usize>,
+) -> anyhow::Result<run::RunSummary> {
+    run::train(
+        config,
+        assets,
+        samples,
+        resume,
+        BTreeMap::new(),
+        true,
+        stop_after,
+    )
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("trainer-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -203,16 +222,7 @@ fn training_lowers_the_loss_and_resume_reproduces_an_uninterrupted_run() {
 
     let straight = temp_dir("straight");
     let config = tiny_config(&straight, 12);
-    let summary = run::train(
-        &config,
-        &assets,
-        &samples,
-        false,
-        BTreeMap::new(),
-        true,
-        None,
-    )
-    .unwrap();
+    let summary = train_tiny(&config, &assets, &samples, false, None).unwrap();
     assert_eq!(summary.steps, 12);
     let losses = losses_logged(&straight);
     let first: f64 = losses[..3].iter().sum::<f64>() / 3.0;
@@ -222,44 +232,19 @@ fn training_lowers_the_loss_and_resume_reproduces_an_uninterrupted_run() {
     // The same run interrupted after step 7 (last checkpoint: step 6), then resumed.
     let resumed = temp_dir("resumed");
     let config_r = tiny_config(&resumed, 12);
-    let stopped = run::train(
-        &config_r,
-        &assets,
-        &samples,
-        false,
-        BTreeMap::new(),
-        true,
-        Some(7),
-    );
+    let stopped = train_tiny(&config_r, &assets, &samples, false, Some(7));
     assert!(
         stopped
             .unwrap_err()
             .to_string()
             .contains("stopped after step 7")
     );
-    let again = run::train(
-        &config_r,
-        &assets,
-        &samples,
-        false,
-        BTreeMap::new(),
-        true,
-        None,
-    );
+    let again = train_tiny(&config_r, &assets, &samples, false, None);
     assert!(
         again.is_err(),
         "starting over an existing run must ask for --resume"
     );
-    run::train(
-        &config_r,
-        &assets,
-        &samples,
-        true,
-        BTreeMap::new(),
-        true,
-        None,
-    )
-    .unwrap();
+    train_tiny(&config_r, &assets, &samples, true, None).unwrap();
 
     let read = |dir: &std::path::Path| {
         let bytes = std::fs::read(dir.join("adapter.safetensors")).unwrap();
@@ -344,33 +329,17 @@ fn bad_runs_fail_clearly() {
     let dir = temp_dir("bad");
     let mut config = tiny_config(&dir, 2);
     config.batch_size = 32;
-    let err = run::train(
-        &config,
-        &assets,
-        &samples,
-        false,
-        BTreeMap::new(),
-        true,
-        None,
-    )
-    .unwrap_err()
-    .to_string();
+    let err = train_tiny(&config, &assets, &samples, false, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("larger than the data"), "{err}");
 
     let file = dir.with_extension("file");
     std::fs::write(&file, b"x").unwrap();
     let config = tiny_config(&file.join("sub"), 2);
-    let err = run::train(
-        &config,
-        &assets,
-        &samples,
-        false,
-        BTreeMap::new(),
-        true,
-        None,
-    )
-    .unwrap_err()
-    .to_string();
+    let err = train_tiny(&config, &assets, &samples, false, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("output directory"), "{err}");
 
     let mut config = tiny_config(&dir, 6);
@@ -378,16 +347,7 @@ fn bad_runs_fail_clearly() {
     config.clip_norm = 0.0;
     let err = format!(
         "{:#}",
-        run::train(
-            &config,
-            &assets,
-            &samples,
-            false,
-            BTreeMap::new(),
-            true,
-            None
-        )
-        .unwrap_err()
+        train_tiny(&config, &assets, &samples, false, None).unwrap_err()
     );
     assert!(err.contains("last good checkpoint"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
