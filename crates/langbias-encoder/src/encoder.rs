@@ -91,8 +91,10 @@ impl ModelAssets {
         runtime: &Runtime,
         tensors: &BTreeMap<String, HostTensor>,
     ) -> Result<Encoder, EncoderError> {
+        let cpu = runtime.kind == crate::BackendKind::Cpu;
         let config = BertEncoderConfig {
-            fused_attention: runtime.kind == crate::BackendKind::Cpu,
+            fused_attention: cpu,
+            host_kernels: cpu,
             ..BertEncoderConfig::from(&self.config)
         };
         let model = config.init_with_weights(tensors, &runtime.device)?;

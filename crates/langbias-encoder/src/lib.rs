@@ -14,6 +14,7 @@
 mod backend;
 mod encoder;
 mod error;
+pub mod host_ops;
 #[cfg(not(target_family = "wasm"))]
 pub mod load;
 pub mod model;

@@ -13,7 +13,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use langbias_assets::{EncoderConfig, HostTensor};
 
-use crate::EncoderError;
+use crate::{EncoderError, host_ops};
 
 /// Architecture hyper-parameters of a [`BertEncoder`] (`XxxConfig` → `Xxx`).
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct BertEncoderConfig {
     pub layer_norm_eps: f64,
     /// See [`BertLayer::fused_attention`]; set it on the CPU backend.
     pub fused_attention: bool,
+    /// See [`BertLayer::host_kernels`]; set it for inference on the CPU backend.
+    pub host_kernels: bool,
 }
 
 impl From<&EncoderConfig> for BertEncoderConfig {
@@ -41,6 +43,7 @@ impl From<&EncoderConfig> for BertEncoderConfig {
             position_offset: c.position_offset(),
             layer_norm_eps: c.layer_norm_eps,
             fused_attention: false,
+            host_kernels: false,
         }
     }
 }
@@ -60,6 +63,9 @@ pub struct BertLayer {
     /// Use burn's fused attention op (fast on the CPU backend) instead of explicit
     /// `softmax(QKᵀ/√d + bias)·V` (kept for wgpu/WebGPU, where it is tested in browsers).
     pub fused_attention: bool,
+    /// Run the GELU and the attention with [`host_ops`] (several times faster on the CPU
+    /// backend; not differentiable, so never while training).
+    pub host_kernels: bool,
 }
 
 /// A trainable low-rank update of one linear layer in burn's `[in, out]` layout:
@@ -201,6 +207,7 @@ impl BertEncoderConfig {
                     output_norm: up.layer_norm(&format!("{p}.output.LayerNorm"), eps)?,
                     num_heads: self.num_heads,
                     fused_attention: self.fused_attention,
+                    host_kernels: self.host_kernels,
                 })
             })
             .collect::<Result<Vec<_>, EncoderError>>()?;
@@ -215,56 +222,104 @@ impl BertEncoderConfig {
 }
 
 impl BertLayer {
-    /// `x [B, S, H]`, `attention_bias [B, 1, S, S]` (0 for tokens, −1e9 for padded keys) →
-    /// `[B, S, H]`.
-    pub fn forward(&self, x: Tensor<3>, attention_bias: Tensor<4>) -> Tensor<3> {
-        self.forward_with(x, attention_bias, &LayerDeltas::default())
+    /// `x [B, S, H]` → `[B, S, H]`, padded keys masked by `mask`.
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
+        self.forward_with(x, mask, &LayerDeltas::default())
     }
 
     /// [`forward`](Self::forward) with low-rank deltas on some linears.
     pub fn forward_with(
         &self,
         x: Tensor<3>,
-        attention_bias: Tensor<4>,
+        mask: &AttentionMask,
         deltas: &LayerDeltas,
     ) -> Tensor<3> {
-        let [b, s, h] = x.dims();
-        let heads = self.num_heads;
-        let head_dim = h / heads;
-        let split = |t: Tensor<3>| t.reshape([b, s, heads, head_dim]).swap_dims(1, 2);
-        let q = split(linear_with(&self.query, deltas.query.as_ref(), x.clone()));
-        let k = split(linear_with(&self.key, deltas.key.as_ref(), x.clone()));
-        let v = split(linear_with(&self.value, deltas.value.as_ref(), x.clone()));
-        let context = if self.fused_attention {
-            attention(
-                q,
-                k,
-                v,
-                None,
-                Some(attention_bias),
-                AttentionModuleOptions::default(),
-            )
-        } else {
-            let scores = q
-                .matmul(k.swap_dims(2, 3))
-                .div_scalar((head_dim as f32).sqrt())
-                + attention_bias;
-            softmax(scores, 3).matmul(v)
-        };
-        let context = context.swap_dims(1, 2).reshape([b, s, h]);
+        let q = linear_with(&self.query, deltas.query.as_ref(), x.clone());
+        let k = linear_with(&self.key, deltas.key.as_ref(), x.clone());
+        let v = linear_with(&self.value, deltas.value.as_ref(), x.clone());
+        let context = self.attention(q, k, v, mask);
         let attended = linear_with(
             &self.attention_output,
             deltas.attention_output.as_ref(),
             context,
         );
         let x = self.attention_norm.forward(attended + x);
-        let inner = gelu(linear_with(
-            &self.intermediate,
-            deltas.intermediate.as_ref(),
-            x.clone(),
-        ));
+        let inner = linear_with(&self.intermediate, deltas.intermediate.as_ref(), x.clone());
+        let inner = if self.host_kernels {
+            host_ops::gelu(inner)
+        } else {
+            gelu(inner)
+        };
         let ff = linear_with(&self.output, deltas.output.as_ref(), inner);
         self.output_norm.forward(ff + x)
+    }
+}
+
+impl BertLayer {
+    /// Multi-head attention of the projections `q`, `k`, `v` (`[B, S, H]`) → context
+    /// `[B, S, H]`, on the path this layer is configured for.
+    fn attention(
+        &self,
+        q: Tensor<3>,
+        k: Tensor<3>,
+        v: Tensor<3>,
+        mask: &AttentionMask,
+    ) -> Tensor<3> {
+        let heads = self.num_heads;
+        if self.host_kernels
+            && let Some(valid) = &mask.host_keys
+            && let Some(context) = host_ops::attention(&q, &k, &v, heads, valid)
+        {
+            return context;
+        }
+        let [b, s, h] = q.dims();
+        let head_dim = h / heads;
+        let split = |t: Tensor<3>| t.reshape([b, s, heads, head_dim]).swap_dims(1, 2);
+        let (q, k, v) = (split(q), split(k), split(v));
+        let bias = mask.bias.clone();
+        let context = if self.fused_attention {
+            attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
+        } else {
+            let scores = q
+                .matmul(k.swap_dims(2, 3))
+                .div_scalar((head_dim as f32).sqrt())
+                + bias;
+            softmax(scores, 3).matmul(v)
+        };
+        context.swap_dims(1, 2).reshape([b, s, h])
+    }
+}
+
+/// The padding mask of a batch, in the forms the attention paths use.
+#[derive(Debug, Clone)]
+pub struct AttentionMask {
+    /// `[B, 1, S, S]`: 0 for real keys, −1e9 for padded ones (burn's attention paths).
+    pub bias: Tensor<4>,
+    /// `[B·S]` key validity on the host, for [`host_ops::attention`]; read back only when a
+    /// layer uses host kernels.
+    pub host_keys: Option<Vec<bool>>,
+}
+
+impl AttentionMask {
+    /// From `mask [B, S]` (1 token, 0 padding).
+    pub fn new(mask: Tensor<2>, with_host_keys: bool) -> Self {
+        let [b, s] = mask.dims();
+        let host_keys = if with_host_keys {
+            mask.clone()
+                .into_data()
+                .try_into_vec::<f32>()
+                .ok()
+                .map(|m| m.iter().map(|&x| x > 0.5).collect())
+        } else {
+            None
+        };
+        // Keys that are padding get −1e9 for every query row: [B, 1, 1, S] → [B, 1, S, S]
+        // (the fused op wants full trailing dimensions; heads broadcast).
+        let bias = (mask - 1.0)
+            .mul_scalar(1e9)
+            .reshape([b, 1, 1, s])
+            .expand([b, 1, s, s]);
+        Self { bias, host_keys }
     }
 }
 
@@ -282,7 +337,7 @@ impl BertEncoder {
         mask: Tensor<2>,
         deltas: &[LayerDeltas],
     ) -> Tensor<3> {
-        let [b, s, h] = word.dims();
+        let [_, s, h] = word.dims();
         let positions = self
             .position
             .val()
@@ -290,15 +345,11 @@ impl BertEncoder {
             .reshape([1, s, h]);
         let token_type = self.token_type.val().reshape([1, 1, h]);
         let mut x = self.embedding_norm.forward(word + positions + token_type);
-        // Keys that are padding get −1e9 for every query row: [B, 1, 1, S] → [B, 1, S, S]
-        // (the fused op wants full trailing dimensions; heads broadcast).
-        let attention_bias = (mask - 1.0)
-            .mul_scalar(1e9)
-            .reshape([b, 1, 1, s])
-            .expand([b, 1, s, s]);
+        let host_kernels = self.layers.iter().any(|l| l.host_kernels);
+        let mask = AttentionMask::new(mask, host_kernels);
         let none = LayerDeltas::default();
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward_with(x, attention_bias.clone(), deltas.get(i).unwrap_or(&none));
+            x = layer.forward_with(x, &mask, deltas.get(i).unwrap_or(&none));
         }
         x
     }

@@ -1,0 +1,411 @@
+//! Kernels that burn's CPU backend runs slowly, done on the host (inference on the CPU only).
+//!
+//! - [`gelu`]: burn's GELU on the CPU backend is five element-wise passes, one of them libm's
+//!   scalar `erff`; on `[B, S, 1536]` activations it cost as much as the matrix product before
+//!   it. Here it is one pass with a branch-free `erf` that the compiler vectorises.
+//! - [`attention`]: burn's fused attention on the CPU backend spends most of its time in scalar
+//!   `exp` calls of the softmax and in copies that split the heads. Here each (sequence, head)
+//!   pair is two `gemm` calls on strided views of the `[B, S, H]` projections (no copies) and a
+//!   vectorised softmax that skips padded keys.
+//!
+//! Both read their inputs back (a move on the CPU backend), work split over all cores, and
+//! upload the result: they leave burn's autodiff graph, so the trainer keeps burn's ops.
+
+use burn::tensor::{Tensor, TensorData};
+
+/// The tensor's values on the host (`None` if they are not f32, never the case for this
+/// crate's models; callers then use burn's op).
+fn host_values<const D: usize>(x: &Tensor<D>) -> Option<Vec<f32>> {
+    x.clone().into_data().try_into_vec::<f32>().ok()
+}
+
+/// Exact (erf) GELU of `x [B, S, N]` computed on the host; see the module docs.
+pub fn gelu(x: Tensor<3>) -> Tensor<3> {
+    match host_values(&x) {
+        Some(mut values) => {
+            gelu_in_place(&mut values);
+            Tensor::from_data(TensorData::new(values, x.dims()), &x.device())
+        }
+        None => burn::tensor::activation::gelu(x),
+    }
+}
+
+/// Multi-head scaled dot-product attention on the host.
+///
+/// `q`, `k`, `v`: `[B, S, H]` as the projections produce them (head `h` is columns
+/// `h·d .. (h+1)·d`, `d = H / heads`); `key_valid`: `[B·S]`, false for padded keys, which get
+/// no weight. Returns the context `[B, S, H]` in the same layout (heads already merged).
+/// `None` if the inputs are not f32 or `key_valid` has the wrong length.
+pub fn attention(
+    q: &Tensor<3>,
+    k: &Tensor<3>,
+    v: &Tensor<3>,
+    heads: usize,
+    key_valid: &[bool],
+) -> Option<Tensor<3>> {
+    let [b, s, h] = q.dims();
+    if heads == 0 || h % heads != 0 || key_valid.len() != b * s {
+        return None;
+    }
+    let (q_host, k_host, v_host) = (host_values(q)?, host_values(k)?, host_values(v)?);
+    let context = attention_host(&q_host, &k_host, &v_host, [b, s, h], heads, key_valid);
+    Some(Tensor::from_data(
+        TensorData::new(context, [b, s, h]),
+        &q.device(),
+    ))
+}
+
+/// [`attention`] on host slices (all `[B, S, H]` row-major).
+pub fn attention_host(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    [b, s, h]: [usize; 3],
+    heads: usize,
+    key_valid: &[bool],
+) -> Vec<f32> {
+    let d = h / heads;
+    let scale = 1.0 / (d as f32).sqrt();
+    // One task per (sequence, head): scores [S, S] → softmax → its [S, d] context block.
+    let head_context = |task: usize| -> Vec<f32> {
+        let (seq, head) = (task / heads, task % heads);
+        let offset = seq * s * h + head * d;
+        let valid: Vec<f32> = key_valid[seq * s..(seq + 1) * s]
+            .iter()
+            .map(|&ok| if ok { 1.0 } else { 0.0 })
+            .collect();
+        let mut scores = vec![0.0f32; s * s];
+        // scores = scale · Q_sh [S, d] · K_shᵀ [d, S]
+        strided_matmul(
+            [s, s, d],
+            (&mut scores, s),
+            (&q[offset..], h, 1),
+            (&k[offset..], 1, h),
+            scale,
+        );
+        with_wide_simd(
+            &mut scores,
+            #[inline(always)]
+            |scores| {
+                for row in scores.chunks_exact_mut(s) {
+                    softmax_masked(row, &valid);
+                }
+            },
+        );
+        let mut context = vec![0.0f32; s * d];
+        // context = P [S, S] · V_sh [S, d]
+        strided_matmul(
+            [s, d, s],
+            (&mut context, d),
+            (&scores, s, 1),
+            (&v[offset..], h, 1),
+            1.0,
+        );
+        context
+    };
+    #[cfg(not(target_family = "wasm"))]
+    let blocks: Vec<Vec<f32>> = {
+        use rayon::prelude::*;
+        (0..b * heads).into_par_iter().map(head_context).collect()
+    };
+    #[cfg(target_family = "wasm")]
+    let blocks: Vec<Vec<f32>> = (0..b * heads).map(head_context).collect();
+
+    let mut out = vec![0.0f32; b * s * h];
+    for (task, block) in blocks.iter().enumerate() {
+        let (seq, head) = (task / heads, task % heads);
+        for (row, values) in block.chunks_exact(d).enumerate() {
+            let at = (seq * s + row) * h + head * d;
+            out[at..at + d].copy_from_slice(values);
+        }
+    }
+    out
+}
+
+/// In-place softmax of one row of scores over the keys with `valid = 1` (others get 0).
+#[inline(always)]
+fn softmax_masked(row: &mut [f32], valid: &[f32]) {
+    let max = lanes_fold(
+        row.iter()
+            .zip(valid)
+            .map(|(&x, &ok)| if ok > 0.0 { x } else { f32::NEG_INFINITY }),
+        f32::NEG_INFINITY,
+        f32::max,
+    );
+    if max == f32::NEG_INFINITY {
+        row.fill(0.0); // no real key (cannot happen for tokenized text): attend to nothing
+        return;
+    }
+    for (x, &ok) in row.iter_mut().zip(valid) {
+        *x = exp_non_positive((*x - max).min(0.0)) * ok;
+    }
+    let inverse = 1.0 / lanes_fold(row.iter().copied(), 0.0, |a, b| a + b);
+    for x in row.iter_mut() {
+        *x *= inverse;
+    }
+}
+
+/// Folds with 8 independent accumulators, so that the compiler can keep them in one vector
+/// register (a single running accumulator would serialise on floating-point ordering).
+#[inline(always)]
+fn lanes_fold(values: impl Iterator<Item = f32>, init: f32, op: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut lanes = [init; 8];
+    for (i, x) in values.enumerate() {
+        lanes[i % 8] = op(lanes[i % 8], x);
+    }
+    lanes.into_iter().fold(init, op)
+}
+
+/// `dst [m, n] (row stride dst_rs) = scale · lhs [m, k] · rhs [k, n]`, operands given as
+/// `(slice, row stride, column stride)` starting at element (0, 0).
+///
+/// # Panics
+/// If a view reaches past its slice (a bug in the caller, checked before the unsafe call).
+fn strided_matmul(
+    [m, n, k]: [usize; 3],
+    (dst, dst_rs): (&mut [f32], usize),
+    (lhs, lhs_rs, lhs_cs): (&[f32], usize, usize),
+    (rhs, rhs_rs, rhs_cs): (&[f32], usize, usize),
+    scale: f32,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(last(m, n, dst_rs, 1) < dst.len(), "dst view out of bounds");
+    if k == 0 {
+        dst.iter_mut().for_each(|x| *x = 0.0);
+        return;
+    }
+    assert!(
+        last(m, k, lhs_rs, lhs_cs) < lhs.len(),
+        "lhs view out of bounds"
+    );
+    assert!(
+        last(k, n, rhs_rs, rhs_cs) < rhs.len(),
+        "rhs view out of bounds"
+    );
+    // SAFETY: every element the three strided views address lies inside its slice (asserted
+    // above), `dst` is exclusively borrowed and does not overlap the operands, and with
+    // `read_dst = false` gemm never reads `dst`.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `v ← v · ½ · (1 + erf(v / √2))` for every element.
+pub fn gelu_in_place(values: &mut [f32]) {
+    // 16k elements per task: large enough to amortise scheduling, small enough to balance.
+    const CHUNK: usize = 1 << 14;
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        values.par_chunks_mut(CHUNK).for_each(gelu_chunk);
+    }
+    #[cfg(target_family = "wasm")]
+    values.chunks_mut(CHUNK).for_each(gelu_chunk);
+}
+
+fn gelu_chunk(chunk: &mut [f32]) {
+    with_wide_simd(
+        chunk,
+        #[inline(always)]
+        |chunk| {
+            for v in chunk.iter_mut() {
+                let x = *v;
+                *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+            }
+        },
+    );
+}
+
+/// Runs `kernel` compiled for AVX2 (8 lanes) where the CPU has it, else for the build's
+/// baseline (SSE2 on x86-64, 4 lanes; scalar or simd128 in wasm). `kernel` must be inlined
+/// into the caller for the wider instructions to apply, hence `#[inline(always)]` bodies.
+#[inline(always)]
+fn with_wide_simd<T>(data: &mut [f32], kernel: impl Fn(&mut [f32]) -> T) -> T {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2<T>(data: &mut [f32], kernel: impl Fn(&mut [f32]) -> T) -> T {
+            kernel(data)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
+            // calling a `target_feature(enable = "avx2")` function.
+            #[allow(unsafe_code)]
+            return unsafe { avx2(data, kernel) };
+        }
+    }
+    kernel(data)
+}
+
+/// erf with absolute error ≤ 6e-7 (Abramowitz & Stegun 7.1.26, whose 1.5e-7 bound grows by
+/// f32 rounding, with a polynomial `exp`): branch-free so that loops over it vectorise. In
+/// the GELU that is ≤ 3e-7·|x|, below the f32 rounding of the matrix products around it.
+#[inline(always)]
+pub fn erf(x: f32) -> f32 {
+    const P: f32 = 0.327_591_1;
+    const A1: f32 = 0.254_829_6;
+    const A2: f32 = -0.284_496_74;
+    const A3: f32 = 1.421_413_8;
+    const A4: f32 = -1.453_152;
+    const A5: f32 = 1.061_405_4;
+    let a = x.abs();
+    let t = 1.0 / (1.0 + P * a);
+    let poly = ((((A5 * t + A4) * t + A3) * t + A2) * t + A1) * t;
+    let magnitude = 1.0 - poly * exp_non_positive(-a * a);
+    magnitude.copysign(x)
+}
+
+/// `e^z` for `z ≤ 0` (relative error ~1e-7; 0 below −87): Cephes' `expf` range reduction and
+/// polynomial, with rounding and `2^n` done by bit tricks instead of calls.
+#[inline(always)]
+fn exp_non_positive(z: f32) -> f32 {
+    // 1.5 · 2^23: adding it rounds to an integer kept in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let z = z.max(-87.0);
+    let shifted = z * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = z - n * LN2_HI - n * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let e_r = 1.0 + r + r * r * p;
+    // The low bits of `shifted` hold n + 2^22; rebuild 2^n as an exponent field.
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let two_n = f32::from_bits(n_bits.wrapping_add(127) << 23);
+    e_r * two_n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_matches_libm_over_the_whole_range() {
+        let mut worst = 0.0f64;
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 1e-4; // −20 … 20, including 0 and the tails
+            let err = (erf(x) as f64 - libm::erf(x as f64)).abs();
+            worst = worst.max(err);
+        }
+        assert!(worst <= 6e-7, "worst |erf error| {worst:e}");
+        assert_eq!(erf(0.0), 0.0);
+        assert_eq!(erf(f32::INFINITY), 1.0);
+        assert_eq!(erf(f32::NEG_INFINITY), -1.0);
+    }
+
+    #[test]
+    fn exp_matches_std_for_non_positive_inputs() {
+        for i in 0..=86_900 {
+            let z = -(i as f32) * 1e-3;
+            let (ours, std) = (exp_non_positive(z), z.exp());
+            assert!(
+                (ours - std).abs() <= 2e-7 * std,
+                "exp({z}) = {ours}, std {std}"
+            );
+        }
+        assert_eq!(exp_non_positive(-1000.0), exp_non_positive(-87.0));
+    }
+
+    /// Reference: plain loops over the definition, with padded keys at −∞.
+    fn naive_attention(
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        [b, s, h]: [usize; 3],
+        heads: usize,
+        valid: &[bool],
+    ) -> Vec<f64> {
+        let d = h / heads;
+        let mut out = vec![0.0f64; b * s * h];
+        for seq in 0..b {
+            for head in 0..heads {
+                for i in 0..s {
+                    let at = |t: usize, c: usize| (seq * s + t) * h + head * d + c;
+                    let scores: Vec<f64> = (0..s)
+                        .map(|j| {
+                            let dot: f64 = (0..d).map(|c| (q[at(i, c)] * k[at(j, c)]) as f64).sum();
+                            if valid[seq * s + j] {
+                                dot / (d as f64).sqrt()
+                            } else {
+                                f64::NEG_INFINITY
+                            }
+                        })
+                        .collect();
+                    let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let exps: Vec<f64> = scores.iter().map(|x| (x - max).exp()).collect();
+                    let sum: f64 = exps.iter().sum();
+                    for c in 0..d {
+                        out[at(i, c)] = (0..s).map(|j| exps[j] / sum * v[at(j, c)] as f64).sum();
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn host_attention_matches_the_definition_with_padding() {
+        let (b, s, h, heads) = (3, 7, 12, 3);
+        let mut state = 1u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
+        };
+        let q: Vec<f32> = (0..b * s * h).map(|_| next()).collect();
+        let k: Vec<f32> = (0..b * s * h).map(|_| next()).collect();
+        let v: Vec<f32> = (0..b * s * h).map(|_| next()).collect();
+        // Sequence lengths 7, 4 and 1; the last also masks a middle key to test non-prefix masks.
+        let lengths = [7, 4, 1];
+        let valid: Vec<bool> = (0..b * s).map(|i| i % s < lengths[i / s]).collect();
+        let got = attention_host(&q, &k, &v, [b, s, h], heads, &valid);
+        let want = naive_attention(&q, &k, &v, [b, s, h], heads, &valid);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((*g as f64 - w).abs() <= 1e-5, "element {i}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn gelu_in_place_matches_the_exact_definition() {
+        let mut values: Vec<f32> = (-4000..4000).map(|i| i as f32 * 2.5e-3).collect();
+        let expected: Vec<f64> = values
+            .iter()
+            .map(|&x| {
+                let x = x as f64;
+                0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
+            })
+            .collect();
+        gelu_in_place(&mut values);
+        for (got, want) in values.iter().zip(&expected) {
+            assert!((*got as f64 - want).abs() <= 1e-6, "{got} vs {want}");
+        }
+    }
+}
