@@ -7,6 +7,8 @@
 //! - [`Encoder`]: `ModelAssets` on a `Runtime` (optionally with a LoRA adapter merged in) that
 //!   turns texts into unit-length [`Embeddings`]; base and aligned encoders share the table.
 //! - [`model::BertEncoder`]: the burn module itself (`[B, S, H]` gathered word rows → `[B, H]`).
+//! - [`host_ops`]: GELU and attention kernels that the CPU backend's inference uses instead of
+//!   burn's slower element-wise ops (the trainer keeps burn's differentiable ones).
 //!
 //! Inputs longer than the model's 512 positions are truncated at the end, as Hugging Face
 //! `transformers` does with `truncation=True`.
