@@ -294,7 +294,7 @@ fn exp_non_positive(z: f32) -> f32 {
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let e_r = 1.0 + r + r * r * p;
     // The low bits of `shifted` hold n + 2^22; rebuild 2^n as an exponent field.
     let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
