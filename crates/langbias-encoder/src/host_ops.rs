@@ -11,48 +11,55 @@
 //! Both read their inputs back (a move on the CPU backend), work split over all cores, and
 //! upload the result: they leave burn's autodiff graph, so the trainer keeps burn's ops.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
-/// The tensor's values on the host (`None` if they are not f32, never the case for this
-/// crate's models; callers then use burn's op).
-fn host_values<const D: usize>(x: &Tensor<D>) -> Option<Vec<f32>> {
-    x.clone().into_data().try_into_vec::<f32>().ok()
+/// `x`'s values on the host. The caller has checked that `x` is f32; on the CPU backend this is
+/// a move, not a copy, because `x` is not shared.
+fn into_host<const D: usize>(x: Tensor<D>) -> Vec<f32> {
+    x.into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor data (dtype checked by the caller)")
 }
 
-/// Exact (erf) GELU of `x [B, S, N]` computed on the host; see the module docs.
+/// Exact (erf) GELU of `x [B, S, N]` computed on the host; see the module docs. Tensors that
+/// are not f32 (never the case for this crate's models) go to burn's op.
 pub fn gelu(x: Tensor<3>) -> Tensor<3> {
-    match host_values(&x) {
-        Some(mut values) => {
-            gelu_in_place(&mut values);
-            Tensor::from_data(TensorData::new(values, x.dims()), &x.device())
-        }
-        None => burn::tensor::activation::gelu(x),
+    if x.dtype() != DType::F32 {
+        return burn::tensor::activation::gelu(x);
     }
+    let (dims, device) = (x.dims(), x.device());
+    let mut values = into_host(x);
+    gelu_in_place(&mut values);
+    Tensor::from_data(TensorData::new(values, dims), &device)
 }
 
 /// Multi-head scaled dot-product attention on the host.
 ///
 /// `q`, `k`, `v`: `[B, S, H]` as the projections produce them (head `h` is columns
 /// `h·d .. (h+1)·d`, `d = H / heads`); `key_valid`: `[B·S]`, false for padded keys, which get
-/// no weight. Returns the context `[B, S, H]` in the same layout (heads already merged).
-/// `None` if the inputs are not f32 or `key_valid` has the wrong length.
+/// no weight. Returns the context `[B, S, H]` in the same layout (heads already merged), or
+/// the inputs back if they are not f32 or the shapes do not fit (the caller then uses burn).
 pub fn attention(
-    q: &Tensor<3>,
-    k: &Tensor<3>,
-    v: &Tensor<3>,
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
     heads: usize,
     key_valid: &[bool],
-) -> Option<Tensor<3>> {
-    let [b, s, h] = q.dims();
-    if heads == 0 || h % heads != 0 || key_valid.len() != b * s {
-        return None;
+) -> Result<Tensor<3>, Box<[Tensor<3>; 3]>> {
+    let dims @ [b, s, h] = q.dims();
+    let fits = heads > 0
+        && h % heads == 0
+        && key_valid.len() == b * s
+        && [&q, &k, &v]
+            .iter()
+            .all(|t| t.dtype() == DType::F32 && t.dims() == dims);
+    if !fits {
+        return Err(Box::new([q, k, v]));
     }
-    let (q_host, k_host, v_host) = (host_values(q)?, host_values(k)?, host_values(v)?);
-    let context = attention_host(&q_host, &k_host, &v_host, [b, s, h], heads, key_valid);
-    Some(Tensor::from_data(
-        TensorData::new(context, [b, s, h]),
-        &q.device(),
-    ))
+    let device = q.device();
+    let (q, k, v) = (into_host(q), into_host(k), into_host(v));
+    let context = attention_host(&q, &k, &v, dims, heads, key_valid);
+    Ok(Tensor::from_data(TensorData::new(context, dims), &device))
 }
 
 /// [`attention`] on host slices (all `[B, S, H]` row-major).

@@ -266,12 +266,16 @@ impl BertLayer {
         mask: &AttentionMask,
     ) -> Tensor<3> {
         let heads = self.num_heads;
-        if self.host_kernels
-            && let Some(valid) = &mask.host_keys
-            && let Some(context) = host_ops::attention(&q, &k, &v, heads, valid)
-        {
-            return context;
-        }
+        let (q, k, v) = match &mask.host_keys {
+            Some(valid) if self.host_kernels => match host_ops::attention(q, k, v, heads, valid) {
+                Ok(context) => return context,
+                Err(inputs) => {
+                    let [q, k, v] = *inputs;
+                    (q, k, v)
+                }
+            },
+            _ => (q, k, v),
+        };
         let [b, s, h] = q.dims();
         let head_dim = h / heads;
         let split = |t: Tensor<3>| t.reshape([b, s, heads, head_dim]).swap_dims(1, 2);
