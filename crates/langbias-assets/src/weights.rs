@@ -217,6 +217,36 @@ impl EncoderWeights {
         })
     }
 
+    /// The same model with BERT position ids (0..L): RoBERTa/XLM-R models number real tokens
+    /// from `pad + 1`, so their position table loses its first `pad + 1` rows (only padding
+    /// used them, and padding is masked). Outputs are unchanged; BERT models pass through.
+    pub fn with_bert_positions(mut self) -> Result<Self, AssetError> {
+        let offset = self.config.position_offset();
+        if offset == 0 {
+            return Ok(self);
+        }
+        let key = "embeddings.position_embeddings.weight";
+        let table = self
+            .tensors
+            .get_mut(key)
+            .ok_or_else(|| AssetError::MissingTensor {
+                what: "weights".into(),
+                name: key.into(),
+            })?;
+        let (rows, cols) = (table.shape[0], table.shape[1]);
+        if rows <= offset {
+            return Err(AssetError::corrupt(
+                "weights",
+                format!("{rows} positions for a position offset of {offset}"),
+            ));
+        }
+        table.data.drain(..offset * cols);
+        table.shape[0] = rows - offset;
+        self.config.max_position_embeddings = rows - offset;
+        self.config.model_type = "bert".into();
+        Ok(self)
+    }
+
     /// Serialises all weights as an fp32 `model.safetensors` loadable by `transformers`' `BertModel`.
     pub fn to_safetensors(&self) -> Result<Vec<u8>, AssetError> {
         let word = self.word_embeddings.to_f32();

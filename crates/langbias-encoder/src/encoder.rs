@@ -44,11 +44,13 @@ impl ModelAssets {
     }
 
     /// From an E5S1 file and a `tokenizer.json` — either complete or a skeleton without
-    /// vocabulary, in which case the vocabulary inside the E5S1 file is used.
+    /// vocabulary, in which case the vocabulary inside the E5S1 file is used. `use_prefixes`
+    /// applies the e5 `query: `/`passage: ` prefixes.
     pub fn from_e5s1(
         what: &str,
         bytes: Vec<u8>,
         tokenizer_json: &str,
+        use_prefixes: bool,
     ) -> Result<Self, EncoderError> {
         let e5 = E5s1::parse(what, bytes)?;
         let weights = e5.to_weights()?;
@@ -61,12 +63,12 @@ impl ModelAssets {
             })
             .unwrap_or(false);
         if is_skeleton {
-            let full = tokenizer_skeleton::fill_unigram_vocab(tokenizer_json, &e5.vocab)?;
+            let full = tokenizer_skeleton::fill_unigram_vocab(tokenizer_json, &e5.vocab.pieces)?;
             drop(e5);
-            Self::from_weights(weights, &full, true)
+            Self::from_weights(weights, &full, use_prefixes)
         } else {
             drop(e5);
-            Self::from_weights(weights, tokenizer_json, true)
+            Self::from_weights(weights, tokenizer_json, use_prefixes)
         }
     }
 

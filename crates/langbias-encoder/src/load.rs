@@ -24,7 +24,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EncoderError + '_ {
 }
 
 /// Loads a model from an E5S1 file or a Hugging Face directory. `use_prefixes` applies the e5
-/// `query: `/`passage: ` prefixes (always on for E5S1 files, which are e5 models).
+/// `query: `/`passage: ` prefixes.
 pub fn load_model(path: &Path, use_prefixes: bool) -> Result<ModelAssets, EncoderError> {
     if path.is_dir() {
         let (weights, tokenizer) = hf_dir::load(path)?;
@@ -42,7 +42,7 @@ pub fn load_model(path: &Path, use_prefixes: bool) -> Result<ModelAssets, Encode
     })?;
     let tokenizer_path = path.with_file_name("tokenizer.json");
     let tokenizer = std::fs::read_to_string(&tokenizer_path).map_err(io(&tokenizer_path))?;
-    ModelAssets::from_e5s1(&path.display().to_string(), bytes, &tokenizer)
+    ModelAssets::from_e5s1(&path.display().to_string(), bytes, &tokenizer, use_prefixes)
 }
 
 /// Peak resident memory of this process in MB (Linux `VmHWM`; `None` elsewhere), for the

