@@ -34,12 +34,17 @@ fn cargo(repo: &Path, args: &[&str]) -> Result<()> {
     run(Command::new(env!("CARGO")).args(args).current_dir(repo))
 }
 
-fn build_site(repo: &Path) -> Result<()> {
+/// Installs the wasm tools and downloads every crate (Trunk runs cargo offline, Trunk.toml).
+fn prepare_site_build(repo: &Path) -> Result<()> {
     tools::ensure_wasm_tools(repo)?;
-    // Trunk runs cargo offline (Trunk.toml): make sure every crate is already downloaded.
-    cargo(repo, &["fetch"])?;
+    cargo(repo, &["fetch"])
+}
+
+fn build_site(repo: &Path) -> Result<()> {
+    prepare_site_build(repo)?;
     run(Command::new("trunk")
         .args(["build", "--release"])
+        .env("PATH", tools::trunk_path(repo))
         .current_dir(repo))
 }
 
@@ -94,8 +99,9 @@ fn test(repo: &Path) -> Result<()> {
 
 fn demo(repo: &Path, custom: Option<&CustomModel>) -> Result<()> {
     step("model assets", || assets::setup(repo, custom).map(drop))?;
-    step("site build (trunk, release)", || build_site(repo))?;
-    println!("\nlangbias demo: http://127.0.0.1:8080/  (Ctrl-C to stop)\n");
+    step("wasm tools", || prepare_site_build(repo))?;
+    // `trunk serve` builds the site (release, wasm-opt) before it serves.
+    println!("\nlangbias demo: building, then serving http://127.0.0.1:8080/  (Ctrl-C to stop)\n");
     run(Command::new("trunk")
         .args([
             "serve",
@@ -106,6 +112,7 @@ fn demo(repo: &Path, custom: Option<&CustomModel>) -> Result<()> {
             "--port",
             "8080",
         ])
+        .env("PATH", tools::trunk_path(repo))
         .current_dir(repo))
 }
 

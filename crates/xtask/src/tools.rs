@@ -1,8 +1,10 @@
 //! Installs what the site build and the browser tests need, idempotently, from the package
 //! registries only: the wasm target, Trunk, wasm-bindgen-cli (the version in Cargo.lock),
-//! Debian's Chromium + ChromeDriver, and playwright-core from npm (never a downloaded browser).
+//! binaryen's wasm-opt from npm (`web/package.json`), Debian's Chromium + ChromeDriver, and
+//! playwright-core from npm (never a downloaded browser).
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -43,6 +45,19 @@ pub fn wasm_bindgen_version(repo: &Path) -> Result<String> {
     bail!("wasm-bindgen is not in Cargo.lock")
 }
 
+/// Where `npm ci` in `web/` puts wasm-opt.
+fn wasm_opt_dir(repo: &Path) -> PathBuf {
+    repo.join("web").join("node_modules").join(".bin")
+}
+
+/// `PATH` with `web/node_modules/.bin` first, for Trunk: it runs the wasm-opt it finds there
+/// only if the version matches `[tools] wasm_opt` in Trunk.toml, and never downloads one.
+pub fn trunk_path(repo: &Path) -> OsString {
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(wasm_opt_dir(repo)).chain(std::env::split_paths(&rest)))
+        .unwrap_or(rest)
+}
+
 pub fn ensure_wasm_tools(repo: &Path) -> Result<()> {
     let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
     if !targets
@@ -66,6 +81,13 @@ pub fn ensure_wasm_tools(repo: &Path) -> Result<()> {
     if !have.contains(&wbg) {
         // Not --locked: the CLI's own lockfile names a crate version the registry lacks.
         run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &wbg]))?;
+    }
+    let wasm_opt = wasm_opt_dir(repo).join("wasm-opt");
+    let have = output(&wasm_opt.display().to_string(), &["--version"]).unwrap_or_default();
+    if !have.contains("version_132") {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(repo.join("web")))?;
     }
     Ok(())
 }
