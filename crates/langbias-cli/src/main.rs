@@ -146,6 +146,19 @@ struct EmbedArgs {
     /// Do not add the e5 `query: `/`passage: ` prefixes (for non-e5 Hugging Face models).
     #[arg(long)]
     no_prefix: bool,
+    /// Texts longer than the model's 512 tokens: `truncate` keeps the start, as Hugging Face
+    /// does; `window` covers the whole text with overlapping windows and averages them.
+    #[arg(long, default_value = "truncate")]
+    long_text: LongTextArg,
+    /// Text tokens that consecutive windows share (`--long-text window`).
+    #[arg(long, default_value_t = 128)]
+    overlap: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LongTextArg {
+    Truncate,
+    Window,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -200,20 +213,39 @@ fn embed(args: EmbedArgs) -> Result<()> {
     let model = models.load(&models::ModelSpec::parse(&args.model))?;
     let encoder = &model.encoder;
     let kind = TextKind::from(args.kind);
-    let ids = encoder.tokenize(kind, &texts)?;
     let bar = progress_bar(texts.len() as u64, "embedding");
     if texts.len() < 64 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let emb = encoder.embed_ids_blocking(&ids, &mut |done, _| bar.set_position(done as u64))?;
+    let mut progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    // Per text: the tokens the model reads (all windows' when windowed) and the window count.
+    let (emb, sizes) = match args.long_text {
+        LongTextArg::Truncate => {
+            let ids = encoder.tokenize(kind, &texts)?;
+            let sizes: Vec<(usize, usize)> = ids.iter().map(|i| (i.len(), 1)).collect();
+            (encoder.embed_ids_blocking(&ids, &mut progress)?, sizes)
+        }
+        LongTextArg::Window => {
+            let mut sizes = Vec::with_capacity(texts.len());
+            for t in &texts {
+                let windows = encoder.tokenizer().encode_windows(kind, t, args.overlap)?;
+                sizes.push((windows.iter().map(|(w, _)| w.len()).sum(), windows.len()));
+            }
+            let emb = encoder.embed_windowed_blocking(kind, &texts, args.overlap, &mut progress)?;
+            (emb, sizes)
+        }
+    };
     bar.finish_and_clear();
     let bytes = match args.format {
         Format::Json => {
             let rows: Vec<serde_json::Value> = texts
                 .iter()
                 .zip(emb.rows())
-                .zip(&ids)
-                .map(|((t, e), ids)| serde_json::json!({"text": t, "tokens": ids.len(), "embedding": e}))
+                .zip(&sizes)
+                .map(|((t, e), &(tokens, windows))| serde_json::json!({"text": t, "tokens": tokens, "windows": windows, "embedding": e}))
                 .collect();
             let mut s = serde_json::to_string_pretty(&serde_json::json!({
                 "model": args.model, "backend": args.backend, "kind": kind, "dim": emb.dim, "embeddings": rows,

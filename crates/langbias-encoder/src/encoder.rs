@@ -355,6 +355,58 @@ impl Encoder {
         self.embed_ids(&ids, &mut |_, _| {}).await
     }
 
+    /// Embeds whole texts however long: every window of every text
+    /// ([`TextTokenizer::encode_windows`]) is encoded, then each text's windows are averaged,
+    /// weighted by the text tokens each adds, and normalised again.
+    /// Texts that fit give exactly [`Encoder::embed`]'s vectors. `progress(done, total)` counts
+    /// windows.
+    pub async fn embed_windowed<S: AsRef<str>>(
+        &self,
+        kind: TextKind,
+        texts: &[S],
+        overlap: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Embeddings, EncoderError> {
+        let mut ids = Vec::new();
+        let mut owners = Vec::new();
+        for (t, text) in texts.iter().enumerate() {
+            for (window, weight) in self
+                .tokenizer
+                .encode_windows(kind, text.as_ref(), overlap)?
+            {
+                ids.push(window);
+                owners.push((t, weight as f32));
+            }
+        }
+        let windows = self.embed_ids(&ids, progress).await?;
+        let h = self.dim();
+        let mut out = vec![0.0f32; texts.len() * h];
+        for (row, &(t, weight)) in windows.rows().zip(&owners) {
+            for (o, x) in out[t * h..(t + 1) * h].iter_mut().zip(row) {
+                *o += weight * x;
+            }
+        }
+        for row in out.chunks_mut(h) {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                row.iter_mut().for_each(|x| *x /= norm);
+            }
+        }
+        Ok(Embeddings { dim: h, data: out })
+    }
+
+    /// Native, synchronous version of [`Encoder::embed_windowed`].
+    #[cfg(not(target_family = "wasm"))]
+    pub fn embed_windowed_blocking<S: AsRef<str>>(
+        &self,
+        kind: TextKind,
+        texts: &[S],
+        overlap: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Embeddings, EncoderError> {
+        block_on(self.embed_windowed(kind, texts, overlap, progress))
+    }
+
     /// Native, synchronous version of [`Encoder::embed_ids`].
     #[cfg(not(target_family = "wasm"))]
     pub fn embed_ids_blocking(

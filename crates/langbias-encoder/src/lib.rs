@@ -11,7 +11,8 @@
 //!   burn's slower element-wise ops (the trainer keeps burn's differentiable ones).
 //!
 //! Inputs longer than the model's 512 positions are truncated at the end, as Hugging Face
-//! `transformers` does with `truncation=True`.
+//! `transformers` does with `truncation=True`; [`Encoder::embed_windowed`] instead covers the
+//! whole text with overlapping windows and averages their embeddings.
 
 mod backend;
 mod encoder;

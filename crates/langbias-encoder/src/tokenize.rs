@@ -1,7 +1,8 @@
 //! Text → token ids with the model's own Hugging Face `tokenizer.json` (XLM-R Unigram for e5),
-//! the e5 prefixes and Hugging Face-style truncation.
+//! the e5 prefixes and Hugging Face-style truncation, or overlapping windows for long texts.
 
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
@@ -32,6 +33,9 @@ pub struct TextTokenizer {
     max_tokens: usize,
     /// Prefix texts with `query: `/`passage: ` (e5 models); off for other encoders.
     use_prefixes: bool,
+    /// The same tokenizer without truncation, made on the first windowed call only (it costs
+    /// as much memory as the tokenizer).
+    untruncated: OnceLock<Tokenizer>,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -63,16 +67,24 @@ impl TextTokenizer {
             inner,
             max_tokens,
             use_prefixes,
+            untruncated: OnceLock::new(),
         })
     }
 
-    /// The `tokenizer.json` text (without the truncation this wrapper adds), for exports.
-    pub fn to_json(&self) -> Result<String, EncoderError> {
+    fn untruncated(&self) -> Result<&Tokenizer, EncoderError> {
+        if let Some(t) = self.untruncated.get() {
+            return Ok(t);
+        }
         let mut plain = self.inner.clone();
         plain
             .with_truncation(None)
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        plain
+        Ok(self.untruncated.get_or_init(|| plain))
+    }
+
+    /// The `tokenizer.json` text (without the truncation this wrapper adds), for exports.
+    pub fn to_json(&self) -> Result<String, EncoderError> {
+        self.untruncated()?
             .to_string(false)
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))
     }
@@ -81,17 +93,81 @@ impl TextTokenizer {
         self.max_tokens
     }
 
-    /// Token ids of one text, with special tokens, truncated to `max_tokens`.
-    pub fn encode(&self, kind: TextKind, text: &str) -> Result<Vec<u32>, EncoderError> {
-        let input = if self.use_prefixes {
+    fn prefixed(&self, kind: TextKind, text: &str) -> String {
+        if self.use_prefixes {
             format!("{}{text}", kind.prefix())
         } else {
             text.to_owned()
-        };
+        }
+    }
+
+    /// Token ids of one text, with special tokens, truncated to `max_tokens`.
+    pub fn encode(&self, kind: TextKind, text: &str) -> Result<Vec<u32>, EncoderError> {
         let encoding = self
             .inner
-            .encode(input, true)
+            .encode(self.prefixed(kind, text), true)
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
         Ok(encoding.get_ids().to_vec())
+    }
+
+    /// The whole text as windows of at most `max_tokens` ids whose text parts overlap by
+    /// `overlap` tokens, each keeping the special tokens and the e5 prefix, with its weight: the
+    /// number of text tokens it adds to the windows before it. A text that fits gives one
+    /// window equal to [`TextTokenizer::encode`].
+    pub fn encode_windows(
+        &self,
+        kind: TextKind,
+        text: &str,
+        overlap: usize,
+    ) -> Result<Vec<(Vec<u32>, usize)>, EncoderError> {
+        let full = self
+            .untruncated()?
+            .encode(self.prefixed(kind, text), true)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        let ids = full.get_ids();
+        if ids.len() <= self.max_tokens {
+            return Ok(vec![(ids.to_vec(), ids.len())]);
+        }
+        // Between the leading and trailing special tokens: the prefix's tokens (those inside its
+        // characters), which start every window, then the text's.
+        let mask = full.get_special_tokens_mask();
+        let head = mask.iter().take_while(|&&m| m == 1).count();
+        let end = ids.len() - mask[head..].iter().rev().take_while(|&&m| m == 1).count();
+        let (specials_head, specials_tail) = (&ids[..head], &ids[end..]);
+        let prefix_chars = if self.use_prefixes {
+            kind.prefix().len()
+        } else {
+            0
+        };
+        let prefix_len = full.get_offsets()[head..end]
+            .iter()
+            .take_while(|&&(_, stop)| prefix_chars > 0 && stop <= prefix_chars)
+            .count();
+        let prefix = &ids[head..head + prefix_len];
+        let body = &ids[head + prefix_len..end];
+        let width = self
+            .max_tokens
+            .saturating_sub(head + (ids.len() - end) + prefix_len);
+        if overlap >= width {
+            return Err(EncoderError::Input(format!(
+                "window overlap {overlap} must be below the {width} text tokens a window holds"
+            )));
+        }
+        let mut windows = Vec::new();
+        let (mut start, mut covered) = (0, 0);
+        loop {
+            let stop = (start + width).min(body.len());
+            let mut window = Vec::with_capacity(self.max_tokens);
+            window.extend_from_slice(specials_head);
+            window.extend_from_slice(prefix);
+            window.extend_from_slice(&body[start..stop]);
+            window.extend_from_slice(specials_tail);
+            windows.push((window, stop - covered));
+            covered = stop;
+            if stop == body.len() {
+                return Ok(windows);
+            }
+            start = stop - overlap;
+        }
     }
 }

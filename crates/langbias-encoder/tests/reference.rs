@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use langbias_encoder::{Encoder, ModelAssets, Runtime, TextKind, load};
+use langbias_encoder::{Encoder, ModelAssets, Runtime, TextKind, TextTokenizer, load};
 use serde_json::Value;
 
 /// The package directory: `cargo test` sets it at run time, which stays right when a test
@@ -281,4 +281,73 @@ fn xlm_roberta_positions_match_bert() {
             .fold(0.0, f32::max);
         assert!(diff < 1e-6, "{diff}");
     }
+}
+
+/// Long texts in windows: the windows fit, keep `<s>`, the `passage: ` prefix and `</s>`, and
+/// their new tokens rebuild the untruncated token sequence; embeddings are the weighted mean of
+/// the windows', and texts that fit embed exactly as without windows.
+#[test]
+fn windows_cover_long_texts() {
+    let (cases, _) = fixture();
+    let long = &cases.iter().find(|c| c.id == "edge_long_en").unwrap().text;
+    let encoder = assets().encoder(&Runtime::cpu()).unwrap();
+    let tokenizer = encoder.tokenizer();
+    let untruncated = TextTokenizer::from_json(&tokenizer.to_json().unwrap(), 1 << 20, true)
+        .unwrap()
+        .encode(TextKind::Passage, long)
+        .unwrap();
+    assert!(untruncated.len() > 700, "{}", untruncated.len());
+    let windows = tokenizer
+        .encode_windows(TextKind::Passage, long, 64)
+        .unwrap();
+    assert_eq!(windows.len(), 2);
+    assert_eq!(
+        windows[0].0,
+        tokenizer.encode(TextKind::Passage, long).unwrap()
+    );
+    let head = &untruncated[..3]; // <s> ▁passage :
+    assert_eq!(head, [0, 46692, 12]);
+    let mut rebuilt = head.to_vec();
+    for (window, weight) in &windows {
+        assert!(window.len() <= 512);
+        assert_eq!(&window[..3], head);
+        assert_eq!(window.last(), Some(&2));
+        let text = &window[3..window.len() - 1];
+        rebuilt.extend_from_slice(&text[text.len() - weight..]);
+    }
+    rebuilt.push(2);
+    assert_eq!(rebuilt, untruncated);
+    // Consecutive windows share 64 text tokens.
+    let (a, b) = (&windows[0].0, &windows[1].0);
+    assert_eq!(a[a.len() - 1 - 64..a.len() - 1], b[3..3 + 64]);
+
+    let texts = ["short text", long.as_str(), "ein kurzer Satz"];
+    let windowed = encoder
+        .embed_windowed_blocking(TextKind::Passage, &texts, 64, &mut |_, _| {})
+        .unwrap();
+    let plain = encoder.embed_blocking(TextKind::Passage, &texts).unwrap();
+    for i in [0, 2] {
+        let diff = windowed
+            .row(i)
+            .iter()
+            .zip(plain.row(i))
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-6, "text {i}: {diff}");
+    }
+    let ids: Vec<Vec<u32>> = windows.iter().map(|(w, _)| w.clone()).collect();
+    let parts = encoder.embed_ids_blocking(&ids, &mut |_, _| {}).unwrap();
+    let mut mean = vec![0.0f32; parts.dim];
+    for (row, (_, weight)) in parts.rows().zip(&windows) {
+        mean.iter_mut()
+            .zip(row)
+            .for_each(|(m, x)| *m += *weight as f32 * x);
+    }
+    let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let diff = mean
+        .iter()
+        .zip(windowed.row(1))
+        .map(|(m, x)| (m / norm - x).abs())
+        .fold(0.0, f32::max);
+    assert!(diff < 1e-6, "{diff}");
 }
