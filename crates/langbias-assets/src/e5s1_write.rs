@@ -265,7 +265,11 @@ pub fn write_e5s1(
         out.extend_from_slice(&(name.len() as u16).to_le_bytes());
         out.extend_from_slice(name.as_bytes());
         out.push(*dtype);
-        out.extend_from_slice(&u32::try_from(*n).unwrap_or(u32::MAX).to_le_bytes());
+        let n = u32::try_from(*n).map_err(|_| AssetError::Unsupported {
+            what: WHAT.into(),
+            detail: format!("tensor `{name}` has {n} elements, more than the format's u32 count"),
+        })?;
+        out.extend_from_slice(&n.to_le_bytes());
         out.extend_from_slice(&(data_at as u64).to_le_bytes());
         out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         data_at = align(data_at + bytes.len());
