@@ -137,9 +137,14 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
     assert.match(url, /ql=de/);
     assert.match(url, /text=/);
     const again = await context.newPage();
+    const reloadStart = Date.now();
     await again.goto(url);
     await again.waitForSelector('#stage[data-stage="ready"]', { timeout: 600_000 });
+    const reloadReady = Date.now() - reloadStart;
     await again.waitForFunction(() => document.querySelectorAll('#col-base ol.hits li').length > 0, null, { timeout: 300_000 });
+    const cacheBadge = await again.textContent('#cache');
+    console.log(`cpu: reload with the model in the Cache API: ready ${reloadReady} ms, first ranking ${Date.now() - reloadStart} ms; ${cacheBadge}`);
+    assert.match(cacheBadge, /from the browser cache/, 'the reload does not download the model again');
     assert.equal(await again.inputValue('#query'), 'Wie entsteht ein Regenbogen am Himmel?');
     assert.equal(Number(await again.textContent('#col-base .max-r')), maxR);
     // A malformed upload shows an error and keeps the current pool.

@@ -757,7 +757,7 @@ pub fn App() -> impl IntoView {
             <div class="badges">
                 <span class="badge" id="backend">{move || if backend.get().is_empty() { "backend: …".to_string() } else { backend.get() }}</span>
                 <span class="badge" id="stage" data-stage=move || stage.get()>{move || stage.get()}</span>
-                <span class="badge">{move || cache_info.get()}</span>
+                <span class="badge" id="cache">{move || cache_info.get()}</span>
                 <button on:click=move |_| spawn_local(async move {
                     match fetch::clear_cache().await {
                         Ok(_) => notice.set(Some("Model cache cleared: the next reload downloads the model again.".into())),
