@@ -229,13 +229,15 @@ fn embed(args: EmbedArgs) -> Result<()> {
             (encoder.embed_ids_blocking(&ids, &mut progress)?, sizes)
         }
         LongTextArg::Window => {
-            let mut sizes = Vec::with_capacity(texts.len());
-            for t in &texts {
-                let windows = encoder.tokenizer().encode_windows(kind, t, args.overlap)?;
-                sizes.push((windows.iter().map(|(w, _)| w.len()).sum(), windows.len()));
-            }
-            let emb = encoder.embed_windowed_blocking(kind, &texts, args.overlap, &mut progress)?;
-            (emb, sizes)
+            let windows = encoder.tokenize_windows(kind, &texts, args.overlap)?;
+            let sizes = windows
+                .iter()
+                .map(|w| (w.iter().map(|(ids, _)| ids.len()).sum(), w.len()))
+                .collect();
+            (
+                encoder.embed_windows_blocking(&windows, &mut progress)?,
+                sizes,
+            )
         }
     };
     bar.finish_and_clear();

@@ -10,7 +10,7 @@ use langbias_assets::{
 };
 
 use crate::model::{BertEncoder, BertEncoderConfig};
-use crate::{EncoderError, Runtime, TextKind, TextTokenizer};
+use crate::{EncoderError, Runtime, TextKind, TextTokenizer, TextWindows};
 
 /// A model as loaded on the host: config, tokenizer, the compact word-embedding table (shared
 /// by every [`Encoder`] made from it) and the remaining weights in f32.
@@ -355,33 +355,41 @@ impl Encoder {
         self.embed_ids(&ids, &mut |_, _| {}).await
     }
 
-    /// Embeds whole texts however long: every window of every text
-    /// ([`TextTokenizer::encode_windows`]) is encoded, then each text's windows are averaged,
-    /// weighted by the text tokens each adds, and normalised again.
-    /// Texts that fit give exactly [`Encoder::embed`]'s vectors. `progress(done, total)` counts
-    /// windows.
-    pub async fn embed_windowed<S: AsRef<str>>(
+    /// The windows of every text ([`TextTokenizer::encode_windows`]), per text: token ids and
+    /// weight of each window. Feed them to [`Encoder::embed_windows`].
+    pub fn tokenize_windows<S: AsRef<str>>(
         &self,
         kind: TextKind,
         texts: &[S],
         overlap: usize,
+    ) -> Result<Vec<TextWindows>, EncoderError> {
+        texts
+            .iter()
+            .map(|t| self.tokenizer.encode_windows(kind, t.as_ref(), overlap))
+            .collect()
+    }
+
+    /// Embeds whole texts however long, from [`Encoder::tokenize_windows`]: every window is
+    /// encoded, then each text's windows are averaged, weighted by the text tokens each adds,
+    /// and normalised again. Texts that fit give exactly [`Encoder::embed`]'s vectors.
+    /// `progress(done, total)` counts windows.
+    pub async fn embed_windows(
+        &self,
+        windows: &[TextWindows],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Embeddings, EncoderError> {
-        let mut ids = Vec::new();
-        let mut owners = Vec::new();
-        for (t, text) in texts.iter().enumerate() {
-            for (window, weight) in self
-                .tokenizer
-                .encode_windows(kind, text.as_ref(), overlap)?
-            {
-                ids.push(window);
-                owners.push((t, weight as f32));
-            }
-        }
-        let windows = self.embed_ids(&ids, progress).await?;
+        let (ids, owners): (Vec<Vec<u32>>, Vec<(usize, f32)>) = windows
+            .iter()
+            .enumerate()
+            .flat_map(|(t, text)| {
+                text.iter()
+                    .map(move |(ids, weight)| (ids.clone(), (t, *weight as f32)))
+            })
+            .unzip();
+        let embedded = self.embed_ids(&ids, progress).await?;
         let h = self.dim();
-        let mut out = vec![0.0f32; texts.len() * h];
-        for (row, &(t, weight)) in windows.rows().zip(&owners) {
+        let mut out = vec![0.0f32; windows.len() * h];
+        for (row, &(t, weight)) in embedded.rows().zip(&owners) {
             for (o, x) in out[t * h..(t + 1) * h].iter_mut().zip(row) {
                 *o += weight * x;
             }
@@ -395,16 +403,14 @@ impl Encoder {
         Ok(Embeddings { dim: h, data: out })
     }
 
-    /// Native, synchronous version of [`Encoder::embed_windowed`].
+    /// Native, synchronous version of [`Encoder::embed_windows`].
     #[cfg(not(target_family = "wasm"))]
-    pub fn embed_windowed_blocking<S: AsRef<str>>(
+    pub fn embed_windows_blocking(
         &self,
-        kind: TextKind,
-        texts: &[S],
-        overlap: usize,
+        windows: &[TextWindows],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Embeddings, EncoderError> {
-        block_on(self.embed_windowed(kind, texts, overlap, progress))
+        block_on(self.embed_windows(windows, progress))
     }
 
     /// Native, synchronous version of [`Encoder::embed_ids`].

@@ -11,7 +11,7 @@
 //!   burn's slower element-wise ops (the trainer keeps burn's differentiable ones).
 //!
 //! Inputs longer than the model's 512 positions are truncated at the end, as Hugging Face
-//! `transformers` does with `truncation=True`; [`Encoder::embed_windowed`] instead covers the
+//! `transformers` does with `truncation=True`; [`Encoder::embed_windows`] instead covers the
 //! whole text with overlapping windows and averages their embeddings.
 
 mod backend;
@@ -26,4 +26,4 @@ mod tokenize;
 pub use backend::{BackendKind, Runtime};
 pub use encoder::{Batching, Embeddings, Encoder, ModelAssets, PaddedBatch};
 pub use error::EncoderError;
-pub use tokenize::{TextKind, TextTokenizer};
+pub use tokenize::{TextKind, TextTokenizer, TextWindows};

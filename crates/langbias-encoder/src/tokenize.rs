@@ -8,6 +8,9 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::EncoderError;
 
+/// One text's windows: the token ids of each and its weight (the text tokens it adds).
+pub type TextWindows = Vec<(Vec<u32>, usize)>;
+
 /// What a text is: e5 models are trained with `"query: "` and `"passage: "` prefixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,7 +122,7 @@ impl TextTokenizer {
         kind: TextKind,
         text: &str,
         overlap: usize,
-    ) -> Result<Vec<(Vec<u32>, usize)>, EncoderError> {
+    ) -> Result<TextWindows, EncoderError> {
         let full = self
             .untruncated()?
             .encode(self.prefixed(kind, text), true)

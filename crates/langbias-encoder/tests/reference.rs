@@ -323,7 +323,12 @@ fn windows_cover_long_texts() {
 
     let texts = ["short text", long.as_str(), "ein kurzer Satz"];
     let windowed = encoder
-        .embed_windowed_blocking(TextKind::Passage, &texts, 64, &mut |_, _| {})
+        .embed_windows_blocking(
+            &encoder
+                .tokenize_windows(TextKind::Passage, &texts, 64)
+                .unwrap(),
+            &mut |_, _| {},
+        )
         .unwrap();
     let plain = encoder.embed_blocking(TextKind::Passage, &texts).unwrap();
     for i in [0, 2] {
