@@ -9,7 +9,7 @@ use langbias_encoder::BackendKind;
 use serde::{Deserialize, Serialize};
 
 use crate::lora::Target;
-use crate::loss::{JsdOn, LossConfig, LossKind, NceDirections};
+use crate::loss::{AnchorTo, JsdOn, LossConfig, LossKind, NceDirections};
 
 /// Options as given (file or flags); `None` means "not given here".
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
@@ -46,6 +46,13 @@ pub struct TrainOptions {
     /// JSD over `queries` (en vs L query over the documents), `documents` or `both` [default: queries].
     #[arg(long, value_enum)]
     pub jsd_on: Option<JsdOn>,
+    /// Weight μ of the anchor term `1 − cos(adapted, base target)` (0 = off) [default: 0].
+    #[arg(long)]
+    pub anchor: Option<f32>,
+    /// Anchor target: `english` (the base embedding of the text's English version) or `own`
+    /// (of the text itself) [default: english].
+    #[arg(long, value_enum)]
+    pub anchor_to: Option<AnchorTo>,
     /// LoRA rank [default: 8].
     #[arg(long)]
     pub rank: Option<usize>,
@@ -55,6 +62,10 @@ pub struct TrainOptions {
     /// Adapted linears [default: all six: query,key,value,attention-output,intermediate,output].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub targets: Option<Vec<Target>>,
+    /// Devices for data-parallel training (wgpu only): N discrete GPUs, or 0 for all found
+    /// [default: 1].
+    #[arg(long)]
+    pub devices: Option<usize>,
     /// Samples per batch (in-batch negatives: 2·batch documents) [default: 16].
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -101,7 +112,7 @@ impl TrainOptions {
     /// `other`'s given values win.
     pub fn merge(mut self, other: TrainOptions) -> Self {
         merge_fields!(self, other; data, base_model, out, backend, loss, lambda, tau, jsd_tau,
-            nce_directions, jsd_on, rank, alpha, targets, batch_size, epochs, max_steps, lr,
+            nce_directions, jsd_on, anchor, anchor_to, rank, alpha, targets, devices, batch_size, epochs, max_steps, lr,
             warmup, weight_decay, clip_norm, max_tokens, seed, checkpoint_every);
         self
     }
@@ -122,10 +133,13 @@ impl TrainOptions {
                 jsd_tau: self.jsd_tau.unwrap_or(tau),
                 nce_directions: self.nce_directions.unwrap_or(NceDirections::All),
                 jsd_on: self.jsd_on.unwrap_or(JsdOn::Queries),
+                anchor: self.anchor.unwrap_or(0.0),
+                anchor_to: self.anchor_to.unwrap_or_default(),
             },
             rank: self.rank.unwrap_or(8),
             alpha: self.alpha.unwrap_or(16.0),
             targets: self.targets.unwrap_or_else(|| Target::ALL.to_vec()),
+            devices: self.devices.unwrap_or(1),
             batch_size: self.batch_size.unwrap_or(16),
             epochs: self.epochs.unwrap_or(1),
             max_steps: self.max_steps,
@@ -153,6 +167,8 @@ pub struct TrainConfig {
     pub rank: usize,
     pub alpha: f32,
     pub targets: Vec<Target>,
+    /// Devices for data parallelism (0 = every discrete GPU found).
+    pub devices: usize,
     pub batch_size: usize,
     pub epochs: usize,
     pub max_steps: Option<usize>,
@@ -176,8 +192,16 @@ impl TrainConfig {
         if self.loss.lambda.is_nan() || self.loss.lambda < 0.0 {
             bail!("--lambda must be non-negative");
         }
+        if self.loss.anchor.is_nan() || self.loss.anchor < 0.0 {
+            bail!("--anchor must be non-negative");
+        }
         if self.lr.is_nan() || self.lr <= 0.0 || !(0.0..1.0).contains(&self.warmup) {
             bail!("--lr must be positive and --warmup in [0, 1)");
+        }
+        if self.devices != 1 && self.backend == BackendKind::Cpu {
+            bail!(
+                "the CPU backend is one device; data-parallel training (--devices) needs --backend wgpu"
+            );
         }
         if self.max_tokens < 8 {
             bail!("--max-tokens must be at least 8");

@@ -155,6 +155,29 @@ impl TrainableLora {
             .sum()
     }
 
+    /// [`deltas`](Self::deltas) moved to `device`, differentiably (gradients flow back to
+    /// these factors).
+    pub fn deltas_on(&self, device: &Device) -> Vec<LayerDeltas> {
+        let mut deltas = self.deltas();
+        for layer in &mut deltas {
+            for delta in [
+                &mut layer.query,
+                &mut layer.key,
+                &mut layer.value,
+                &mut layer.attention_output,
+                &mut layer.intermediate,
+                &mut layer.output,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                delta.a = delta.a.clone().to_device(device);
+                delta.b = delta.b.clone().to_device(device);
+            }
+        }
+        deltas
+    }
+
     /// Per-layer deltas for [`BertEncoder::forward_with`](langbias_encoder::model::BertEncoder::forward_with).
     pub fn deltas(&self) -> Vec<LayerDeltas> {
         let scale = self.scale();

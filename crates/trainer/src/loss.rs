@@ -9,6 +9,11 @@
 //!   distributions of the parallel pair over the in-batch candidates: by default the English
 //!   query and its L query over the `2B` documents; optionally the two document versions over
 //!   the `2B` queries.
+//! * Anchor (optional, weight μ): `1 − cos` between each adapted embedding and a target from
+//!   the frozen base model — by default the base embedding of the text's *English* version
+//!   (multilingual distillation, Reimers & Gurevych 2020), so English stays where the base put
+//!   it and L moves onto it; or the base embedding of the text itself. It holds the space the
+//!   base model ranks well in while InfoNCE and JSD pull the languages together.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -48,6 +53,17 @@ pub enum LossKind {
     Both,
 }
 
+/// What the anchor pulls each adapted embedding towards (always a frozen base embedding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnchorTo {
+    /// The base embedding of the text's English version (L and English both map onto it).
+    #[default]
+    English,
+    /// The base embedding of the text itself (resists every change, alignment included).
+    Own,
+}
+
 /// Loss hyper-parameters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LossConfig {
@@ -60,6 +76,11 @@ pub struct LossConfig {
     pub jsd_tau: f32,
     pub nce_directions: NceDirections,
     pub jsd_on: JsdOn,
+    /// Weight μ of the anchor term (0 = off).
+    #[serde(default)]
+    pub anchor: f32,
+    #[serde(default)]
+    pub anchor_to: AnchorTo,
 }
 
 impl Default for LossConfig {
@@ -71,6 +92,8 @@ impl Default for LossConfig {
             jsd_tau: 0.05,
             nce_directions: NceDirections::All,
             jsd_on: JsdOn::Queries,
+            anchor: 0.0,
+            anchor_to: AnchorTo::English,
         }
     }
 }
@@ -81,6 +104,27 @@ pub struct Losses {
     pub total: Tensor<1>,
     pub nce: Tensor<1>,
     pub jsd: Tensor<1>,
+    /// The anchor term before its weight (0 when off).
+    pub anchor: Tensor<1>,
+}
+
+impl Losses {
+    /// Adds `weight · anchor` to the total.
+    pub fn with_anchor(mut self, anchor: Tensor<1>, weight: f32) -> Self {
+        self.total = self.total + anchor.clone().mul_scalar(weight);
+        self.anchor = anchor;
+        self
+    }
+}
+
+/// Mean `1 − cos` between the rows of `student` and `teacher`, both unit-length `[N, H]`.
+pub fn anchor_loss(student: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
+    let [n, _] = student.dims();
+    (student * teacher)
+        .sum()
+        .neg()
+        .add_scalar(n as f32)
+        .div_scalar(n as f32)
 }
 
 /// InfoNCE of `queries [B, H]` against `candidates [2B, H]` where the positive of row `i` is
@@ -185,7 +229,12 @@ pub fn losses(
         LossKind::Jsd => jsd.clone(),
         LossKind::Both => nce.clone() + jsd.clone().mul_scalar(config.lambda),
     };
-    Losses { total, nce, jsd }
+    Losses {
+        total,
+        nce,
+        jsd,
+        anchor: zero(&device),
+    }
 }
 
 fn host<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
@@ -250,6 +299,16 @@ mod tests {
     }
 
     #[test]
+    fn anchor_is_one_minus_cosine() {
+        let r = std::f32::consts::FRAC_1_SQRT_2;
+        // cos = 1, 0 and 1/√2: mean(1 − cos) = (0 + 1 + (1 − 1/√2)) / 3.
+        let student = t2(&[&[1.0, 0.0], &[1.0, 0.0], &[r, r]]);
+        let teacher = t2(&[&[1.0, 0.0], &[0.0, 1.0], &[0.0, 1.0]]);
+        let want = (2.0 - std::f64::consts::FRAC_1_SQRT_2) / 3.0;
+        assert!((scalar(anchor_loss(student, teacher)) - want).abs() < 1e-6);
+    }
+
+    #[test]
     fn losses_follow_the_kind() {
         let e = |v: [f32; 2]| {
             let n = (v[0] * v[0] + v[1] * v[1]).sqrt();
@@ -261,9 +320,16 @@ mod tests {
         let de = t2(&[&e([1.0, 0.1]), &e([0.2, 1.0])]);
         let mut config = LossConfig::default();
         let both = losses(&config, ql.clone(), qe.clone(), dl.clone(), de.clone());
-        let (total, nce, jsd) = (scalar(both.total), scalar(both.nce), scalar(both.jsd));
+        let (total, nce, jsd) = (
+            scalar(both.total.clone()),
+            scalar(both.nce.clone()),
+            scalar(both.jsd.clone()),
+        );
         assert!(nce > 0.0 && jsd > 0.0 && jsd <= std::f64::consts::LN_2);
         assert!((total - (nce + jsd)).abs() < 1e-5);
+        assert_eq!(scalar(both.anchor.clone()), 0.0);
+        let anchored = both.with_anchor(t2(&[&[0.25]]).reshape([1]), 2.0);
+        assert!((scalar(anchored.total) - (nce + jsd + 0.5)).abs() < 1e-5);
         config.kind = LossKind::Nce;
         let only = losses(&config, ql.clone(), qe.clone(), dl.clone(), de.clone());
         assert!((scalar(only.total) - nce).abs() < 1e-6);

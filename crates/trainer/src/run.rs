@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use langbias_assets::LoraAdapter;
 use langbias_encoder::model::BertEncoderConfig;
@@ -68,6 +68,42 @@ pub fn tokenize_samples(
 /// The device to train on, with autodiff.
 pub fn training_device(backend: BackendKind) -> Result<Device> {
     Ok(Runtime::new(backend)?.device.autodiff())
+}
+
+/// The devices to train on, with autodiff: one of `backend`, or for `--devices N` (wgpu) the
+/// first N discrete GPUs (N = 0: all of them).
+pub fn training_devices(backend: BackendKind, count: usize) -> Result<Vec<Device>> {
+    if count == 1 {
+        return Ok(vec![training_device(backend)?]);
+    }
+    if backend != BackendKind::Wgpu {
+        bail!("data-parallel training (--devices {count}) needs --backend wgpu");
+    }
+    let wanted = if count == 0 { 64 } else { count };
+    let mut devices = Vec::new();
+    for index in 0..wanted {
+        // Adapter acquisition reports a missing GPU as an error; the unwind guard is for
+        // drivers that panic instead.
+        let init = std::panic::catch_unwind(|| {
+            Device::wgpu_options()
+                .device_kind(DeviceKind::DiscreteGpu(index))
+                .init()
+        });
+        match init {
+            Ok(Ok(device)) => devices.push(device.autodiff()),
+            Ok(Err(e)) if count != 0 => {
+                bail!("--devices {count}: discrete GPU {index} is not usable: {e}")
+            }
+            Err(_) if count != 0 => {
+                bail!("--devices {count}: initialising discrete GPU {index} failed")
+            }
+            _ => break,
+        }
+    }
+    if devices.is_empty() {
+        bail!("--devices 0: no discrete GPU found (train on the default device with --devices 1)");
+    }
+    Ok(devices)
 }
 
 /// The base encoder on `device`, every parameter frozen.
@@ -279,8 +315,12 @@ pub fn train(
     }
 
     let tokenized = tokenize_samples(assets, samples, config.max_tokens)?;
-    let device = training_device(config.backend)?;
+    let mut devices = training_devices(config.backend, config.devices)?.into_iter();
+    let device = devices.next().context("no training device")?;
     let model = frozen_model(assets, config.backend, &device)?;
+    let replicas = devices
+        .map(|d| Ok((frozen_model(assets, config.backend, &d)?, d)))
+        .collect::<Result<Vec<_>>>()?;
     let c = &assets.config;
     let lora = TrainableLora::new(
         config.rank,
@@ -294,6 +334,12 @@ pub fn train(
     )?;
     if !quiet {
         eprintln!("LoRA adapter: {} trainable parameters", lora.num_params());
+        if !replicas.is_empty() {
+            eprintln!(
+                "data parallel over {} devices (each batch's texts split between them)",
+                1 + replicas.len()
+            );
+        }
     }
     let mut learner = Learner::new(
         model,
@@ -302,7 +348,8 @@ pub fn train(
         config.weight_decay,
         config.loss.clone(),
         config.clip_norm,
-    );
+    )
+    .with_replicas(replicas);
 
     let steps_per_epoch = n / config.batch_size;
     let total_steps = config.max_steps.unwrap_or(steps_per_epoch * config.epochs);
@@ -386,12 +433,17 @@ pub fn train(
         let samples_per_s = config.batch_size as f64 / dt;
         let line = serde_json::json!({
             "step": state.step, "epoch": epoch, "lr": lr, "loss": stats.loss, "nce": stats.nce,
-            "jsd": stats.jsd, "grad_norm": stats.grad_norm, "samples_per_s": samples_per_s,
+            "jsd": stats.jsd, "anchor": stats.anchor, "grad_norm": stats.grad_norm, "samples_per_s": samples_per_s,
             "train_seconds": state.train_seconds,
         });
         writeln!(log, "{line}").with_context(|| format!("writing {}", log_path.display()))?;
+        let anchor = if config.loss.anchor > 0.0 {
+            format!(" anchor {:.4}", stats.anchor)
+        } else {
+            String::new()
+        };
         bar.set_message(format!(
-            "loss {:.4} nce {:.4} jsd {:.4} | {:.1} samples/s",
+            "loss {:.4} nce {:.4} jsd {:.4}{anchor} | {:.1} samples/s",
             stats.loss, stats.nce, stats.jsd, samples_per_s
         ));
         bar.inc(1);

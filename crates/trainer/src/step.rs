@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, Optimizer};
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use langbias_assets::EmbeddingTable;
 use langbias_encoder::PaddedBatch;
 use langbias_encoder::model::BertEncoder;
 
 use crate::lora::{Target, TrainableLora};
-use crate::loss::{LossConfig, losses};
+use crate::loss::{AnchorTo, LossConfig, Losses, anchor_loss, losses};
 
 /// A training sample as token ids (prefixes and truncation already applied).
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct StepStats {
     pub loss: f32,
     pub nce: f32,
     pub jsd: f32,
+    /// The anchor term before its weight (0 when off).
+    pub anchor: f32,
     /// Global gradient norm before clipping.
     pub grad_norm: f32,
 }
@@ -39,6 +41,11 @@ pub type FactorStates = (Option<AdamWState<2>>, Option<AdamWState<2>>);
 pub struct Learner<'a> {
     /// On an autodiff device, every base parameter frozen.
     pub model: BertEncoder,
+    /// Copies of the frozen model on further devices (data parallelism; empty = one device).
+    /// Each embeds its share of a batch with the adapter moved to its device; the embeddings
+    /// come back to the first device for the losses, so the gradients of the one adapter sum
+    /// every device's contribution.
+    pub replicas: Vec<(BertEncoder, Device)>,
     pub table: &'a EmbeddingTable,
     pub lora: TrainableLora,
     pub optimizer: AdamW,
@@ -59,6 +66,7 @@ impl<'a> Learner<'a> {
     ) -> Self {
         Self {
             model,
+            replicas: Vec::new(),
             table,
             lora,
             optimizer: AdamWConfig::new().with_weight_decay(weight_decay).build(),
@@ -68,8 +76,28 @@ impl<'a> Learner<'a> {
         }
     }
 
+    /// Spreads the encoding of every batch over `replicas` as well (see [`Self::replicas`]).
+    pub fn with_replicas(mut self, replicas: Vec<(BertEncoder, Device)>) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
     /// Sentence embeddings `[n, H]` of token sequences through the adapted encoder.
     pub fn embed(&self, ids: &[&[u32]]) -> Result<Tensor<2>> {
+        self.embed_sharded(ids, true)
+    }
+
+    /// Sentence embeddings `[n, H]` through the frozen base model, outside the graph.
+    fn embed_base(&self, ids: &[&[u32]]) -> Result<Tensor<2>> {
+        Ok(self.embed_sharded(ids, false)?.detach())
+    }
+
+    /// Embeds consecutive shards of `ids` on the first device and the replicas, gathered on the
+    /// first device in input order.
+    fn embed_sharded(&self, ids: &[&[u32]], adapted: bool) -> Result<Tensor<2>> {
+        if ids.is_empty() {
+            bail!("nothing to embed");
+        }
         let device = self
             .lora
             .factors
@@ -78,13 +106,59 @@ impl<'a> Learner<'a> {
             .context("adapter without factors")?
             .a
             .device();
-        let batch = PaddedBatch::gather(self.table, ids.iter().copied())?;
-        let (word, mask) = batch.to_tensors(&device);
-        Ok(self.model.forward_with(word, mask, &self.lora.deltas()))
+        let per_device = ids.len().div_ceil(1 + self.replicas.len());
+        let mut parts = Vec::with_capacity(1 + self.replicas.len());
+        for (k, shard) in ids.chunks(per_device).enumerate() {
+            let batch = PaddedBatch::gather(self.table, shard.iter().copied())?;
+            let part = if k == 0 {
+                let deltas = if adapted {
+                    self.lora.deltas()
+                } else {
+                    Vec::new()
+                };
+                let (word, mask) = batch.to_tensors(&device);
+                self.model.forward_with(word, mask, &deltas)
+            } else {
+                let (model, replica_device) = &self.replicas[k - 1];
+                let deltas = if adapted {
+                    self.lora.deltas_on(replica_device)
+                } else {
+                    Vec::new()
+                };
+                let (word, mask) = batch.to_tensors(replica_device);
+                model.forward_with(word, mask, &deltas).to_device(&device)
+            };
+            parts.push(part);
+        }
+        Ok(Tensor::cat(parts, 0))
+    }
+
+    /// Anchor targets `[4B, H]` in the order `[ql; qe; dl; de]` (see [`AnchorTo`]).
+    fn anchor_targets(&self, batch: &[&TokenizedSample]) -> Result<Tensor<2>> {
+        let b = batch.len();
+        let pick = |f: fn(&TokenizedSample) -> &[u32]| batch.iter().map(move |s| f(s));
+        match self.loss.anchor_to {
+            AnchorTo::English => {
+                let texts: Vec<&[u32]> = pick(|s| &s.query_en).chain(pick(|s| &s.doc_en)).collect();
+                let base = self.embed_base(&texts)?;
+                let h = base.dims()[1];
+                let qe = base.clone().slice([0..b, 0..h]);
+                let de = base.slice([b..2 * b, 0..h]);
+                Ok(Tensor::cat(vec![qe.clone(), qe, de.clone(), de], 0))
+            }
+            AnchorTo::Own => {
+                let texts: Vec<&[u32]> = pick(|s| &s.query_l)
+                    .chain(pick(|s| &s.query_en))
+                    .chain(pick(|s| &s.doc_l))
+                    .chain(pick(|s| &s.doc_en))
+                    .collect();
+                self.embed_base(&texts)
+            }
+        }
     }
 
     /// The losses of a batch (graph attached, nothing updated).
-    pub fn losses(&self, batch: &[&TokenizedSample]) -> Result<crate::loss::Losses> {
+    pub fn losses(&self, batch: &[&TokenizedSample]) -> Result<Losses> {
         let b = batch.len();
         if b < 2 {
             bail!("a batch needs at least 2 samples for in-batch negatives");
@@ -97,13 +171,19 @@ impl<'a> Learner<'a> {
         let d = self.embed(&docs)?;
         let h = q.dims()[1];
         let half = |t: &Tensor<2>, k: usize| t.clone().slice([k * b..(k + 1) * b, 0..h]);
-        Ok(losses(
+        let l = losses(
             &self.loss,
             half(&q, 0),
             half(&q, 1),
             half(&d, 0),
             half(&d, 1),
-        ))
+        );
+        if self.loss.anchor <= 0.0 {
+            return Ok(l);
+        }
+        let targets = self.anchor_targets(batch)?;
+        let anchor = anchor_loss(Tensor::cat(vec![q, d], 0), targets);
+        Ok(l.with_anchor(anchor, self.loss.anchor))
     }
 
     /// Forward, backward, clip, AdamW at learning rate `lr`. Returns an error, changing nothing,
@@ -116,7 +196,12 @@ impl<'a> Learner<'a> {
                 .and_then(|v| v.first().copied())
                 .context("reading a loss back")
         };
-        let (loss, nce, jsd) = (scalar(&l.total)?, scalar(&l.nce)?, scalar(&l.jsd)?);
+        let (loss, nce, jsd, anchor) = (
+            scalar(&l.total)?,
+            scalar(&l.nce)?,
+            scalar(&l.jsd)?,
+            scalar(&l.anchor)?,
+        );
         if !loss.is_finite() {
             bail!("the loss is {loss} (NCE {nce}, JSD {jsd})");
         }
@@ -162,6 +247,7 @@ impl<'a> Learner<'a> {
             loss,
             nce,
             jsd,
+            anchor,
             grad_norm,
         })
     }

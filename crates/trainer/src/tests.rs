@@ -11,6 +11,7 @@ use langbias_train_data::Sample;
 
 use crate::config::{TrainConfig, TrainOptions};
 use crate::lora::{Target, TrainableLora, normals};
+use crate::loss::{AnchorTo, LossConfig};
 use crate::run;
 use crate::step::Learner;
 
@@ -145,6 +146,107 @@ fn losses_logged(out: &std::path::Path) -> Vec<f64> {
 }
 
 #[test]
+fn anchor_targets_come_from_the_frozen_base() {
+    let assets = tiny_assets();
+    let device = Runtime::cpu().device.autodiff();
+    let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
+    let batch: Vec<_> = samples.iter().take(4).collect();
+    let anchor_with = |anchor_to| {
+        let model =
+            run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+        // A fresh adapter has B = 0: the adapted model is the base model.
+        let lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, &device).unwrap();
+        let config = LossConfig {
+            anchor: 1.0,
+            anchor_to,
+            ..Default::default()
+        };
+        let learner = Learner::new(model, &assets.embeddings, lora, 0.0, config, 0.0);
+        let v: Vec<f32> = learner
+            .losses(&batch)
+            .unwrap()
+            .anchor
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        v[0]
+    };
+    let own = anchor_with(AnchorTo::Own);
+    assert!(
+        own.abs() < 1e-6,
+        "own-text anchor of the unchanged model: {own}"
+    );
+    let english = anchor_with(AnchorTo::English);
+    assert!(
+        english > 1e-3,
+        "L texts differ from their English versions: {english}"
+    );
+}
+
+#[test]
+fn data_parallel_shards_give_the_single_device_loss_and_gradients() {
+    // Two replicas on the same CPU device exercise the whole path (sharding, the adapter moved
+    // to each replica, embeddings gathered, gradients summed through the moves).
+    let assets = tiny_assets();
+    let device = Runtime::cpu().device.autodiff();
+    let model = || run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+    let mut lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, &device).unwrap();
+    for f in lora.factors.values_mut() {
+        let [r, out] = f.b.dims();
+        let data: Vec<f32> = (0..r * out)
+            .map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.05)
+            .collect();
+        f.b = Tensor::<2>::from_data(TensorData::new(data, [r, out]), &device).require_grad();
+    }
+    let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
+    let batch: Vec<_> = samples.iter().take(5).collect();
+    let config = LossConfig {
+        anchor: 0.5,
+        ..Default::default()
+    };
+    let single = Learner::new(
+        model(),
+        &assets.embeddings,
+        lora.clone(),
+        0.0,
+        config.clone(),
+        0.0,
+    );
+    let sharded = Learner::new(model(), &assets.embeddings, lora, 0.0, config, 0.0)
+        .with_replicas(vec![(model(), device.clone()), (model(), device.clone())]);
+    let values = |t: Tensor<2>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
+    let run = |learner: &Learner| {
+        let loss = learner.losses(&batch).unwrap().total;
+        let value: Vec<f32> = loss.clone().into_data().try_to_vec().unwrap();
+        let grads = loss.backward();
+        let g: Vec<Vec<f32>> = learner
+            .lora
+            .factors
+            .values()
+            .flat_map(|f| {
+                [
+                    values(f.a.grad(&grads).unwrap()),
+                    values(f.b.grad(&grads).unwrap()),
+                ]
+            })
+            .collect();
+        (value[0], g)
+    };
+    let (loss_1, grads_1) = run(&single);
+    let (loss_3, grads_3) = run(&sharded);
+    assert!((loss_1 - loss_3).abs() < 1e-5, "loss {loss_1} vs {loss_3}");
+    for (a, b) in grads_1.iter().zip(&grads_3) {
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-5 + 1e-3 * x.abs(),
+                "gradient {x} vs {y}"
+            );
+        }
+    }
+    assert!(grads_1.iter().flatten().any(|g| g.abs() > 1e-6));
+}
+
+#[test]
 fn autodiff_gradient_matches_finite_differences() {
     let assets = tiny_assets();
     let device = Runtime::cpu().device.autodiff();
@@ -159,12 +261,17 @@ fn autodiff_gradient_matches_finite_differences() {
     f.b = Tensor::<2>::from_data(TensorData::new(b_data, [2, 16]), &device).require_grad();
     let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
     let batch: Vec<_> = samples.iter().take(4).collect();
+    // The anchor is on so that its gradient (through the adapted side only) is checked too.
+    let loss_config = LossConfig {
+        anchor: 0.5,
+        ..Default::default()
+    };
     let learner = Learner::new(
         model,
         &assets.embeddings,
         lora,
         0.0,
-        Default::default(),
+        loss_config.clone(),
         0.0,
     );
 
@@ -186,7 +293,7 @@ fn autodiff_gradient_matches_finite_differences() {
             learner.table,
             learner.lora.clone(),
             0.0,
-            Default::default(),
+            loss_config.clone(),
             0.0,
         );
         probe.lora.factors.get_mut(&key).unwrap().a =
@@ -289,12 +396,17 @@ fn exported_adapter_merged_into_the_base_gives_the_training_forward() {
     let via_merge = merged.embed_blocking(TextKind::Passage, &texts).unwrap();
 
     let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+    // The anchor is on so that its gradient (through the adapted side only) is checked too.
+    let loss_config = LossConfig {
+        anchor: 0.5,
+        ..Default::default()
+    };
     let learner = Learner::new(
         model,
         &assets.embeddings,
         lora,
         0.0,
-        Default::default(),
+        loss_config.clone(),
         0.0,
     );
     let ids = merged.tokenize(TextKind::Passage, &texts).unwrap();
