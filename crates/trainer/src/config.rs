@@ -11,6 +11,17 @@ use serde::{Deserialize, Serialize};
 use crate::lora::Target;
 use crate::loss::{AnchorTo, JsdOn, LossConfig, LossKind, NceDirections};
 
+/// What a run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Low-rank adapters on the layers' linears; the base weights stay frozen.
+    #[default]
+    Lora,
+    /// Every encoder-layer weight (linears and LayerNorms); the embeddings stay frozen.
+    Full,
+}
+
 /// Options as given (file or flags); `None` means "not given here".
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -53,6 +64,10 @@ pub struct TrainOptions {
     /// (of the text itself) [default: english].
     #[arg(long, value_enum)]
     pub anchor_to: Option<AnchorTo>,
+    /// What is trained: `lora` (low-rank adapters, exported as a small adapter file) or `full`
+    /// (every encoder-layer weight, exported as a Hugging Face directory) [default: lora].
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
     /// LoRA rank [default: 8].
     #[arg(long)]
     pub rank: Option<usize>,
@@ -112,7 +127,7 @@ impl TrainOptions {
     /// `other`'s given values win.
     pub fn merge(mut self, other: TrainOptions) -> Self {
         merge_fields!(self, other; data, base_model, out, backend, loss, lambda, tau, jsd_tau,
-            nce_directions, jsd_on, anchor, anchor_to, rank, alpha, targets, devices, batch_size, epochs, max_steps, lr,
+            nce_directions, jsd_on, anchor, anchor_to, method, rank, alpha, targets, devices, batch_size, epochs, max_steps, lr,
             warmup, weight_decay, clip_norm, max_tokens, seed, checkpoint_every);
         self
     }
@@ -136,6 +151,7 @@ impl TrainOptions {
                 anchor: self.anchor.unwrap_or(0.0),
                 anchor_to: self.anchor_to.unwrap_or_default(),
             },
+            method: self.method.unwrap_or_default(),
             rank: self.rank.unwrap_or(8),
             alpha: self.alpha.unwrap_or(16.0),
             targets: self.targets.unwrap_or_else(|| Target::ALL.to_vec()),
@@ -164,6 +180,7 @@ pub struct TrainConfig {
     pub out: PathBuf,
     pub backend: BackendKind,
     pub loss: LossConfig,
+    pub method: Method,
     pub rank: usize,
     pub alpha: f32,
     pub targets: Vec<Target>,

@@ -10,6 +10,7 @@
 //! (one optimisation step), [`run`] (the loop), [`config`] (TOML + flags).
 
 mod config;
+mod layers;
 mod lora;
 mod loss;
 mod prepare;
@@ -166,11 +167,15 @@ fn train(args: TrainArgs) -> Result<()> {
             .peak_rss_mb
             .map_or("n/a".into(), |m| format!("{m:.0} MB"))
     );
+    let what = match config.method {
+        config::Method::Lora => "adapter",
+        config::Method::Full => "Hugging Face directory",
+    };
     eprintln!(
-        "adapter: {} ({:.2} MB); evaluate it with `langbias eval --model base --model aligned={}`",
-        summary.adapter.display(),
-        summary.adapter_bytes as f64 / 1e6,
-        summary.adapter.display()
+        "{what}: {} ({:.2} MB); evaluate it with `langbias eval --model base --model aligned={}`",
+        summary.output.display(),
+        summary.output_bytes as f64 / 1e6,
+        summary.output.display()
     );
     std::fs::write(
         config.out.join("summary.json"),

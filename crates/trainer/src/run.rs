@@ -16,16 +16,17 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
-use langbias_assets::LoraAdapter;
+use langbias_assets::{EncoderWeights, HostTensor, LoraAdapter, hf_dir};
 use langbias_encoder::model::BertEncoderConfig;
 use langbias_encoder::{BackendKind, ModelAssets, Runtime, TextKind};
 use langbias_train_data::{Sample, epoch_order};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::config::TrainConfig;
+use crate::config::{Method, TrainConfig};
+use crate::layers::TrainableLayers;
 use crate::lora::TrainableLora;
-use crate::step::{Learner, TokenizedSample, adamw_state};
+use crate::step::{Learner, TokenizedSample, Trainable, adamw_state};
 
 /// Where a run stands; saved with every checkpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,8 +134,82 @@ fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
 }
 
-/// Saves factors (f32), AdamW moments and the run state. The state file is written last, so a
-/// checkpoint interrupted half-way is detected on resume (its step does not match).
+/// Writes the base model with the trained layer weights as a Hugging Face directory (what
+/// `langbias eval --model NAME=DIR` and `cargo xtask setup --model DIR` read), plus
+/// `training.json` with the run's metadata. Returns the files written.
+pub fn export_layers(
+    assets: &ModelAssets,
+    layers: &TrainableLayers,
+    metadata: &BTreeMap<String, String>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let mut tensors = assets.tensors().clone();
+    tensors.extend(layers.to_hf()?);
+    let weights = EncoderWeights {
+        config: assets.config.clone(),
+        word_embeddings: (*assets.embeddings).clone(),
+        tensors,
+    };
+    let mut files = hf_dir::export(&weights, &assets.tokenizer.to_json()?, dir)?;
+    let provenance = dir.join("training.json");
+    write_atomic(
+        &provenance,
+        serde_json::to_string_pretty(metadata)?.as_bytes(),
+    )?;
+    files.push(provenance);
+    Ok(files)
+}
+
+/// Serialises f32 tensors (with `meta`) as safetensors.
+fn f32_safetensors(
+    tensors: &BTreeMap<String, HostTensor>,
+    meta: std::collections::HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let bytes: Vec<(&String, &HostTensor, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, t)| (n, t, t.data.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(n, t, b)| TensorView::new(Dtype::F32, t.shape.clone(), b).map(|v| ((*n).clone(), v)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(safetensors::serialize(views, Some(meta))?)
+}
+
+/// Reads the f32 tensors and the metadata of a safetensors file.
+fn read_f32_safetensors(
+    bytes: &[u8],
+) -> Result<(
+    BTreeMap<String, HostTensor>,
+    std::collections::HashMap<String, String>,
+)> {
+    let (_, header) = SafeTensors::read_metadata(bytes)?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    let st = SafeTensors::deserialize(bytes)?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            bail!("checkpoint tensor {name} is not f32");
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        tensors.insert(
+            name,
+            HostTensor {
+                shape: view.shape().to_vec(),
+                data,
+            },
+        );
+    }
+    Ok((tensors, meta))
+}
+
+/// Saves the trained tensors (f32), the AdamW moments and the run state. The state file is
+/// written last, so a checkpoint interrupted half-way is detected on resume (its step does
+/// not match).
 fn save_checkpoint(
     learner: &Learner,
     state: &RunState,
@@ -142,41 +217,36 @@ fn save_checkpoint(
     meta: &BTreeMap<String, String>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut meta = meta.clone();
-    meta.insert("step".into(), state.step.to_string());
-    let adapter = learner.lora.to_adapter(meta)?;
-    write_atomic(
-        &dir.join("adapter.safetensors"),
-        &adapter.to_safetensors(false)?,
-    )?;
-
-    let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (&(layer, target), (sa, sb)) in &learner.states {
-        for (factor, s) in [("a", sa), ("b", sb)] {
-            let Some(s) = s else { continue };
-            for (moment, t) in [("m1", &s.momentum.moment_1), ("m2", &s.momentum.moment_2)] {
-                let data = t
-                    .clone()
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
-                owned.push((
-                    format!("{}.{factor}.{moment}", target.hf_name(layer)),
-                    t.dims().to_vec(),
-                    bytes,
-                ));
-            }
+    let step = std::collections::HashMap::from([("step".to_string(), state.step.to_string())]);
+    match &learner.trainable {
+        Trainable::Lora(lora) => {
+            let mut meta = meta.clone();
+            meta.insert("step".into(), state.step.to_string());
+            write_atomic(
+                &dir.join("adapter.safetensors"),
+                &lora.to_adapter(meta)?.to_safetensors(false)?,
+            )?;
+        }
+        Trainable::Layers(layers) => write_atomic(
+            &dir.join("layers.safetensors"),
+            &f32_safetensors(&layers.to_leaves()?, step.clone())?,
+        )?,
+    }
+    let mut moments = BTreeMap::new();
+    for (name, s) in &learner.states {
+        for (moment, t) in [("m1", &s.momentum.moment_1), ("m2", &s.momentum.moment_2)] {
+            let data = t
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let shape = t.dims().to_vec();
+            moments.insert(format!("{name}.{moment}"), HostTensor { shape, data });
         }
     }
-    let views = owned
-        .iter()
-        .map(|(n, s, b)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (n.clone(), v)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let meta = std::collections::HashMap::from([("time".to_string(), state.step.to_string())]);
     write_atomic(
         &dir.join("optimizer.safetensors"),
-        &safetensors::serialize(views, Some(meta))?,
+        &f32_safetensors(&moments, step)?,
     )?;
     write_atomic(
         &dir.join("state.json"),
@@ -197,54 +267,57 @@ fn load_checkpoint(
     };
     let state: RunState =
         serde_json::from_slice(&read("state.json")?).context("checkpoint state.json")?;
-    let adapter =
-        LoraAdapter::from_safetensors("checkpoint adapter", &read("adapter.safetensors")?)?;
-    if adapter.metadata.get("step").map(String::as_str) != Some(state.step.to_string().as_str()) {
-        bail!(
-            "the checkpoint in {} is incomplete (adapter and state.json disagree on the step)",
+    let step = state.step.to_string();
+    let incomplete = || {
+        anyhow::anyhow!(
+            "the checkpoint in {} is incomplete (its files and state.json disagree on the step)",
             dir.display()
-        );
-    }
-    if adapter.rank != learner.lora.rank {
-        bail!(
-            "the checkpoint has rank {}, the configuration {}",
-            adapter.rank,
-            learner.lora.rank
-        );
-    }
-    learner.lora = TrainableLora::from_adapter(&adapter, num_layers, device)?;
-    let bytes = read("optimizer.safetensors")?;
-    let st = SafeTensors::deserialize(&bytes)?;
-    learner.states.clear();
-    for &(layer, target) in learner.lora.factors.keys() {
-        let get = |factor: &str| -> Result<Option<burn::optim::AdamWState<2>>> {
-            let mut moments = Vec::new();
-            for moment in ["m1", "m2"] {
-                let name = format!("{}.{factor}.{moment}", target.hf_name(layer));
-                let Ok(view) = st.tensor(&name) else {
-                    return Ok(None);
-                };
-                let data: Vec<f32> = view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                let shape = view.shape();
-                if shape.len() != 2 {
-                    bail!("optimizer tensor {name} is not 2-D");
-                }
-                moments.push(
-                    Tensor::<2>::from_data(TensorData::new(data, [shape[0], shape[1]]), device)
-                        .inner(),
+        )
+    };
+    learner.trainable = match &learner.trainable {
+        Trainable::Lora(lora) => {
+            let adapter =
+                LoraAdapter::from_safetensors("checkpoint adapter", &read("adapter.safetensors")?)?;
+            if adapter.metadata.get("step") != Some(&step) {
+                return Err(incomplete());
+            }
+            if adapter.rank != lora.rank {
+                bail!(
+                    "the checkpoint has rank {}, the configuration {}",
+                    adapter.rank,
+                    lora.rank
                 );
             }
-            let m2 = moments.pop().context("moment")?;
-            let m1 = moments.pop().context("moment")?;
-            Ok(Some(adamw_state(state.step, m1, m2)))
+            Trainable::Lora(TrainableLora::from_adapter(&adapter, num_layers, device)?)
+        }
+        Trainable::Layers(layers) => {
+            let (leaves, meta) = read_f32_safetensors(&read("layers.safetensors")?)?;
+            if meta.get("step") != Some(&step) {
+                return Err(incomplete());
+            }
+            Trainable::Layers(layers.with_stored(leaves, device)?)
+        }
+    };
+    let (mut moments, meta) = read_f32_safetensors(&read("optimizer.safetensors")?)?;
+    if meta.get("step") != Some(&step) {
+        return Err(incomplete());
+    }
+    learner.states.clear();
+    for (name, _) in learner.trainable.leaves() {
+        let (Some(m1), Some(m2)) = (
+            moments.remove(&format!("{name}.m1")),
+            moments.remove(&format!("{name}.m2")),
+        ) else {
+            continue;
         };
-        let sa = get("a")?;
-        let sb = get("b")?;
-        learner.states.insert((layer, target), (sa, sb));
+        let tensor = |t: HostTensor| -> Result<Tensor<2>> {
+            let [rows, cols] = t.shape[..] else {
+                bail!("optimizer moment of {name} is not 2-D");
+            };
+            Ok(Tensor::<2>::from_data(TensorData::new(t.data, [rows, cols]), device).inner())
+        };
+        let s = adamw_state(state.step, tensor(m1)?, tensor(m2)?);
+        learner.states.insert(name, s);
     }
     Ok(state)
 }
@@ -257,8 +330,9 @@ pub struct RunSummary {
     pub train_seconds: f64,
     pub samples_per_second: f64,
     pub final_loss: f32,
-    pub adapter: PathBuf,
-    pub adapter_bytes: u64,
+    /// The adapter file (LoRA) or the Hugging Face directory (full fine-tuning).
+    pub output: PathBuf,
+    pub output_bytes: u64,
     pub peak_rss_mb: Option<f64>,
 }
 
@@ -322,18 +396,29 @@ pub fn train(
         .map(|d| Ok((frozen_model(assets, config.backend, &d)?, d)))
         .collect::<Result<Vec<_>>>()?;
     let c = &assets.config;
-    let lora = TrainableLora::new(
-        config.rank,
-        config.alpha,
-        c.num_hidden_layers,
-        c.hidden_size,
-        c.intermediate_size,
-        &config.targets,
-        config.seed,
-        &device,
-    )?;
+    let trainable = match config.method {
+        Method::Lora => Trainable::Lora(TrainableLora::new(
+            config.rank,
+            config.alpha,
+            c.num_hidden_layers,
+            c.hidden_size,
+            c.intermediate_size,
+            &config.targets,
+            config.seed,
+            &device,
+        )?),
+        Method::Full => Trainable::Layers(TrainableLayers::from_hf(
+            assets.tensors(),
+            c.num_hidden_layers,
+            &device,
+        )?),
+    };
     if !quiet {
-        eprintln!("LoRA adapter: {} trainable parameters", lora.num_params());
+        let what = match config.method {
+            Method::Lora => "LoRA adapter",
+            Method::Full => "full fine-tuning of the encoder layers",
+        };
+        eprintln!("{what}: {} trainable parameters", trainable.num_params());
         if !replicas.is_empty() {
             eprintln!(
                 "data parallel over {} devices (each batch's texts split between them)",
@@ -344,7 +429,7 @@ pub fn train(
     let mut learner = Learner::new(
         model,
         &assets.embeddings,
-        lora,
+        trainable,
         config.weight_decay,
         config.loss.clone(),
         config.clip_norm,
@@ -460,10 +545,23 @@ pub fn train(
         "train_seconds".into(),
         format!("{:.0}", state.train_seconds),
     );
-    let adapter = learner.lora.to_adapter(metadata)?;
-    let adapter_path = config.out.join("adapter.safetensors");
-    let bytes = adapter.to_safetensors(true)?;
-    write_atomic(&adapter_path, &bytes)?;
+    let (output, output_bytes) = match &learner.trainable {
+        Trainable::Lora(lora) => {
+            let path = config.out.join("adapter.safetensors");
+            let bytes = lora.to_adapter(metadata)?.to_safetensors(true)?;
+            write_atomic(&path, &bytes)?;
+            (path, bytes.len() as u64)
+        }
+        Trainable::Layers(layers) => {
+            let path = config.out.join("hf");
+            let files = export_layers(assets, layers, &metadata, &path)?;
+            let bytes = files
+                .iter()
+                .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+                .sum();
+            (path, bytes)
+        }
+    };
     let samples_seen = state.step * config.batch_size;
     Ok(RunSummary {
         steps: state.step,
@@ -471,8 +569,8 @@ pub fn train(
         train_seconds: state.train_seconds,
         samples_per_second: samples_seen as f64 / state.train_seconds.max(1e-9),
         final_loss: last.map_or(f32::NAN, |s| s.loss),
-        adapter: adapter_path,
-        adapter_bytes: bytes.len() as u64,
+        output,
+        output_bytes,
         peak_rss_mb: langbias_encoder::load::peak_rss_mb(),
     })
 }

@@ -1,5 +1,6 @@
 //! One optimisation step: embed a batch with the adapted encoder, compute the losses,
-//! back-propagate into the LoRA factors only, clip and apply AdamW.
+//! back-propagate into the trainable tensors only (LoRA factors, or the layer weights for full
+//! fine-tuning), clip and apply AdamW.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,8 @@ use langbias_assets::EmbeddingTable;
 use langbias_encoder::PaddedBatch;
 use langbias_encoder::model::BertEncoder;
 
-use crate::lora::{Target, TrainableLora};
+use crate::layers::TrainableLayers;
+use crate::lora::TrainableLora;
 use crate::loss::{AnchorTo, LossConfig, Losses, anchor_loss, losses};
 
 /// A training sample as token ids (prefixes and truncation already applied).
@@ -34,10 +36,73 @@ pub struct StepStats {
     pub grad_norm: f32,
 }
 
-/// AdamW moments of one factor pair.
-pub type FactorStates = (Option<AdamWState<2>>, Option<AdamWState<2>>);
+/// What a run trains.
+#[derive(Debug, Clone)]
+pub enum Trainable {
+    /// LoRA factors on the frozen layers.
+    Lora(TrainableLora),
+    /// The layers' own weights (full fine-tuning).
+    Layers(TrainableLayers),
+}
 
-/// The frozen encoder, its trainable adapter and the optimiser state.
+impl Trainable {
+    /// Every trainable leaf by a stable name (optimiser state and checkpoints use it).
+    pub fn leaves(&self) -> Vec<(String, &Tensor<2>)> {
+        match self {
+            Trainable::Lora(lora) => lora
+                .factors
+                .iter()
+                .flat_map(|(&(layer, target), f)| {
+                    let name = target.hf_name(layer);
+                    [(format!("{name}.a"), &f.a), (format!("{name}.b"), &f.b)]
+                })
+                .collect(),
+            Trainable::Layers(layers) => {
+                layers.leaves.iter().map(|(n, t)| (n.clone(), t)).collect()
+            }
+        }
+    }
+
+    /// Replaces the leaf called `name` (tests probe the loss with it). Unknown names change
+    /// nothing.
+    #[cfg(test)]
+    pub fn set_leaf(&mut self, name: &str, value: Tensor<2>) {
+        let names: Vec<String> = self.leaves().into_iter().map(|(n, _)| n).collect();
+        if let Some(i) = names.iter().position(|n| n == name) {
+            *self.leaves_mut()[i] = value;
+        }
+    }
+
+    /// [`leaves`](Self::leaves), mutable, in the same order.
+    fn leaves_mut(&mut self) -> Vec<&mut Tensor<2>> {
+        match self {
+            Trainable::Lora(lora) => lora
+                .factors
+                .values_mut()
+                .flat_map(|f| [&mut f.a, &mut f.b])
+                .collect(),
+            Trainable::Layers(layers) => layers.leaves.values_mut().collect(),
+        }
+    }
+
+    pub fn num_params(&self) -> usize {
+        match self {
+            Trainable::Lora(lora) => lora.num_params(),
+            Trainable::Layers(layers) => layers.num_params(),
+        }
+    }
+
+    fn device(&self) -> Result<Device> {
+        Ok(self
+            .leaves()
+            .first()
+            .context("nothing to train")?
+            .1
+            .device())
+    }
+}
+
+/// The frozen encoder, what is trained and the optimiser state.
 pub struct Learner<'a> {
     /// On an autodiff device, every base parameter frozen.
     pub model: BertEncoder,
@@ -47,9 +112,10 @@ pub struct Learner<'a> {
     /// every device's contribution.
     pub replicas: Vec<(BertEncoder, Device)>,
     pub table: &'a EmbeddingTable,
-    pub lora: TrainableLora,
+    pub trainable: Trainable,
     pub optimizer: AdamW,
-    pub states: BTreeMap<(usize, Target), FactorStates>,
+    /// AdamW state per leaf name (absent until the leaf's first step).
+    pub states: BTreeMap<String, AdamWState<2>>,
     pub loss: LossConfig,
     /// Clip the global gradient norm to this (0 = off).
     pub clip_norm: f32,
@@ -59,7 +125,7 @@ impl<'a> Learner<'a> {
     pub fn new(
         model: BertEncoder,
         table: &'a EmbeddingTable,
-        lora: TrainableLora,
+        trainable: Trainable,
         weight_decay: f32,
         loss: LossConfig,
         clip_norm: f32,
@@ -68,7 +134,7 @@ impl<'a> Learner<'a> {
             model,
             replicas: Vec::new(),
             table,
-            lora,
+            trainable,
             optimizer: AdamWConfig::new().with_weight_decay(weight_decay).build(),
             states: BTreeMap::new(),
             loss,
@@ -98,35 +164,35 @@ impl<'a> Learner<'a> {
         if ids.is_empty() {
             bail!("nothing to embed");
         }
-        let device = self
-            .lora
-            .factors
-            .values()
-            .next()
-            .context("adapter without factors")?
-            .a
-            .device();
+        let device = self.trainable.device()?;
         let per_device = ids.len().div_ceil(1 + self.replicas.len());
         let mut parts = Vec::with_capacity(1 + self.replicas.len());
         for (k, shard) in ids.chunks(per_device).enumerate() {
             let batch = PaddedBatch::gather(self.table, shard.iter().copied())?;
-            let part = if k == 0 {
-                let deltas = if adapted {
-                    self.lora.deltas()
-                } else {
-                    Vec::new()
-                };
-                let (word, mask) = batch.to_tensors(&device);
-                self.model.forward_with(word, mask, &deltas)
-            } else {
-                let (model, replica_device) = &self.replicas[k - 1];
-                let deltas = if adapted {
-                    self.lora.deltas_on(replica_device)
-                } else {
-                    Vec::new()
-                };
-                let (word, mask) = batch.to_tensors(replica_device);
-                model.forward_with(word, mask, &deltas).to_device(&device)
+            let (model, target) = match k {
+                0 => (&self.model, None),
+                _ => {
+                    let (model, replica_device) = &self.replicas[k - 1];
+                    (model, Some(replica_device))
+                }
+            };
+            let (word, mask) = batch.to_tensors(target.unwrap_or(&device));
+            let part = match (&self.trainable, adapted) {
+                (_, false) => model.forward(word, mask),
+                (Trainable::Lora(lora), true) => {
+                    let deltas = match target {
+                        None => lora.deltas(),
+                        Some(d) => lora.deltas_on(d),
+                    };
+                    model.forward_with(word, mask, &deltas)
+                }
+                (Trainable::Layers(layers), true) => {
+                    layers.apply(model, target)?.forward(word, mask)
+                }
+            };
+            let part = match target {
+                None => part,
+                Some(_) => part.to_device(&device),
             };
             parts.push(part);
         }
@@ -206,20 +272,17 @@ impl<'a> Learner<'a> {
             bail!("the loss is {loss} (NCE {nce}, JSD {jsd})");
         }
         let grads = l.total.backward();
-        let mut pending = Vec::with_capacity(self.lora.factors.len());
-        let mut squares = Vec::with_capacity(2 * self.lora.factors.len());
-        for (&key, f) in &self.lora.factors {
-            let grad_a =
-                f.a.grad(&grads)
-                    .with_context(|| format!("no gradient for {key:?} A"))?;
-            let grad_b =
-                f.b.grad(&grads)
-                    .with_context(|| format!("no gradient for {key:?} B"))?;
-            squares.push(grad_a.clone().powi_scalar(2).sum());
-            squares.push(grad_b.clone().powi_scalar(2).sum());
-            pending.push((key, grad_a, grad_b));
+        let leaves = self.trainable.leaves();
+        let mut pending = Vec::with_capacity(leaves.len());
+        let mut squares = Vec::with_capacity(leaves.len());
+        for (name, leaf) in leaves {
+            let grad = leaf
+                .grad(&grads)
+                .with_context(|| format!("no gradient for {name}"))?;
+            squares.push(grad.clone().powi_scalar(2).sum());
+            pending.push((name, grad));
         }
-        // One read-back for the global norm instead of one per factor.
+        // One read-back for the global norm instead of one per leaf.
         let norm_sq = Tensor::cat(squares, 0).sum().into_scalar::<f32>();
         let grad_norm = norm_sq.sqrt();
         if !grad_norm.is_finite() {
@@ -230,18 +293,15 @@ impl<'a> Learner<'a> {
         } else {
             1.0
         };
-        for (key, grad_a, grad_b) in pending {
-            let f = self.lora.factors.get_mut(&key).context("factor vanished")?;
-            let (state_a, state_b) = self.states.remove(&key).unwrap_or((None, None));
-            let (a, state_a) =
+        for (leaf, (name, grad)) in self.trainable.leaves_mut().into_iter().zip(pending) {
+            let state = self.states.remove(&name);
+            let (updated, state) =
                 self.optimizer
-                    .step(lr, f.a.clone().inner(), grad_a * factor, state_a);
-            let (b, state_b) =
-                self.optimizer
-                    .step(lr, f.b.clone().inner(), grad_b * factor, state_b);
-            f.a = a.autodiff().require_grad();
-            f.b = b.autodiff().require_grad();
-            self.states.insert(key, (state_a, state_b));
+                    .step(lr, leaf.clone().inner(), grad * factor, state);
+            *leaf = updated.autodiff().require_grad();
+            if let Some(state) = state {
+                self.states.insert(name, state);
+            }
         }
         Ok(StepStats {
             loss,

@@ -9,11 +9,12 @@ use langbias_assets::{EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor,
 use langbias_encoder::{ModelAssets, Runtime, TextKind};
 use langbias_train_data::Sample;
 
-use crate::config::{TrainConfig, TrainOptions};
+use crate::config::{Method, TrainConfig, TrainOptions};
+use crate::layers::TrainableLayers;
 use crate::lora::{Target, TrainableLora, normals};
 use crate::loss::{AnchorTo, LossConfig};
 use crate::run;
-use crate::step::Learner;
+use crate::step::{Learner, TokenizedSample, Trainable};
 
 const VOCAB: usize = 40;
 
@@ -161,7 +162,14 @@ fn anchor_targets_come_from_the_frozen_base() {
             anchor_to,
             ..Default::default()
         };
-        let learner = Learner::new(model, &assets.embeddings, lora, 0.0, config, 0.0);
+        let learner = Learner::new(
+            model,
+            &assets.embeddings,
+            Trainable::Lora(lora),
+            0.0,
+            config,
+            0.0,
+        );
         let v: Vec<f32> = learner
             .losses(&batch)
             .unwrap()
@@ -183,82 +191,93 @@ fn anchor_targets_come_from_the_frozen_base() {
     );
 }
 
-#[test]
-fn data_parallel_shards_give_the_single_device_loss_and_gradients() {
-    // Two replicas on the same CPU device exercise the whole path (sharding, the adapter moved
-    // to each replica, embeddings gathered, gradients summed through the moves).
-    let assets = tiny_assets();
-    let device = Runtime::cpu().device.autodiff();
-    let model = || run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
-    let mut lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, &device).unwrap();
+/// A LoRA adapter with non-zero B (so that A's gradient is not trivially zero), or the full
+/// layer weights, on `device`.
+fn trainables(assets: &ModelAssets, device: &Device) -> Vec<Trainable> {
+    let mut lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, device).unwrap();
     for f in lora.factors.values_mut() {
         let [r, out] = f.b.dims();
         let data: Vec<f32> = (0..r * out)
             .map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.05)
             .collect();
-        f.b = Tensor::<2>::from_data(TensorData::new(data, [r, out]), &device).require_grad();
+        f.b = Tensor::<2>::from_data(TensorData::new(data, [r, out]), device).require_grad();
     }
+    let layers = TrainableLayers::from_hf(assets.tensors(), 2, device).unwrap();
+    vec![Trainable::Lora(lora), Trainable::Layers(layers)]
+}
+
+fn values(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_to_vec().unwrap()
+}
+
+/// The total loss of `batch` and the gradient of every trainable leaf, by name.
+fn loss_and_gradients(
+    learner: &Learner,
+    batch: &[&TokenizedSample],
+) -> (f32, BTreeMap<String, Vec<f32>>) {
+    let loss = learner.losses(batch).unwrap().total;
+    let value: Vec<f32> = loss.clone().into_data().try_to_vec().unwrap();
+    let grads = loss.backward();
+    let g = learner
+        .trainable
+        .leaves()
+        .into_iter()
+        .map(|(name, leaf)| (name, values(leaf.grad(&grads).unwrap())))
+        .collect();
+    (value[0], g)
+}
+
+#[test]
+fn data_parallel_shards_give_the_single_device_loss_and_gradients() {
+    // Two replicas on the same CPU device exercise the whole path (sharding, the trained
+    // tensors moved to each replica, embeddings gathered, gradients summed through the moves).
+    let assets = tiny_assets();
+    let device = Runtime::cpu().device.autodiff();
+    let model = || run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
     let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
     let batch: Vec<_> = samples.iter().take(5).collect();
     let config = LossConfig {
         anchor: 0.5,
         ..Default::default()
     };
-    let single = Learner::new(
-        model(),
-        &assets.embeddings,
-        lora.clone(),
-        0.0,
-        config.clone(),
-        0.0,
-    );
-    let sharded = Learner::new(model(), &assets.embeddings, lora, 0.0, config, 0.0)
+    for trainable in trainables(&assets, &device) {
+        let single = Learner::new(
+            model(),
+            &assets.embeddings,
+            trainable.clone(),
+            0.0,
+            config.clone(),
+            0.0,
+        );
+        let sharded = Learner::new(
+            model(),
+            &assets.embeddings,
+            trainable,
+            0.0,
+            config.clone(),
+            0.0,
+        )
         .with_replicas(vec![(model(), device.clone()), (model(), device.clone())]);
-    let values = |t: Tensor<2>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
-    let run = |learner: &Learner| {
-        let loss = learner.losses(&batch).unwrap().total;
-        let value: Vec<f32> = loss.clone().into_data().try_to_vec().unwrap();
-        let grads = loss.backward();
-        let g: Vec<Vec<f32>> = learner
-            .lora
-            .factors
-            .values()
-            .flat_map(|f| {
-                [
-                    values(f.a.grad(&grads).unwrap()),
-                    values(f.b.grad(&grads).unwrap()),
-                ]
-            })
-            .collect();
-        (value[0], g)
-    };
-    let (loss_1, grads_1) = run(&single);
-    let (loss_3, grads_3) = run(&sharded);
-    assert!((loss_1 - loss_3).abs() < 1e-5, "loss {loss_1} vs {loss_3}");
-    for (a, b) in grads_1.iter().zip(&grads_3) {
-        for (x, y) in a.iter().zip(b) {
-            assert!(
-                (x - y).abs() <= 1e-5 + 1e-3 * x.abs(),
-                "gradient {x} vs {y}"
-            );
+        let (loss_1, grads_1) = loss_and_gradients(&single, &batch);
+        let (loss_3, grads_3) = loss_and_gradients(&sharded, &batch);
+        assert!((loss_1 - loss_3).abs() < 1e-5, "loss {loss_1} vs {loss_3}");
+        assert_eq!(grads_1.len(), grads_3.len());
+        for (name, a) in &grads_1 {
+            for (x, y) in a.iter().zip(&grads_3[name]) {
+                assert!(
+                    (x - y).abs() <= 1e-5 + 1e-3 * x.abs(),
+                    "{name}: gradient {x} vs {y}"
+                );
+            }
         }
+        assert!(grads_1.values().flatten().any(|g| g.abs() > 1e-6));
     }
-    assert!(grads_1.iter().flatten().any(|g| g.abs() > 1e-6));
 }
 
 #[test]
 fn autodiff_gradient_matches_finite_differences() {
     let assets = tiny_assets();
     let device = Runtime::cpu().device.autodiff();
-    let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
-    let mut lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, &device).unwrap();
-    // B starts at zero; give it values so that A's gradient is not trivially zero.
-    let key = (1, Target::Value);
-    let f = lora.factors.get_mut(&key).unwrap();
-    let b_data: Vec<f32> = (0..2 * 16)
-        .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.05)
-        .collect();
-    f.b = Tensor::<2>::from_data(TensorData::new(b_data, [2, 16]), &device).require_grad();
     let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
     let batch: Vec<_> = samples.iter().take(4).collect();
     // The anchor is on so that its gradient (through the adapted side only) is checked too.
@@ -266,59 +285,70 @@ fn autodiff_gradient_matches_finite_differences() {
         anchor: 0.5,
         ..Default::default()
     };
-    let learner = Learner::new(
-        model,
-        &assets.embeddings,
-        lora,
-        0.0,
-        loss_config.clone(),
-        0.0,
-    );
-
-    let loss = learner.losses(&batch).unwrap().total;
-    let grads = loss.backward();
-    let factors = &learner.lora.factors[&key];
-    let analytic: Vec<f32> = factors
-        .a
-        .grad(&grads)
-        .unwrap()
-        .into_data()
-        .try_to_vec()
-        .unwrap();
-    let a0: Vec<f32> = factors.a.clone().detach().into_data().try_to_vec().unwrap();
-
-    let eval = |a: Vec<f32>| -> f64 {
-        let mut probe = Learner::new(
-            learner.model.clone(),
-            learner.table,
-            learner.lora.clone(),
+    let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+    // A LoRA factor, and for full fine-tuning a linear weight, a bias and a LayerNorm gain.
+    let probes = [
+        "encoder.layer.1.attention.self.value.a",
+        "encoder.layer.0.intermediate.dense.weight",
+        "encoder.layer.1.output.dense.bias",
+        "encoder.layer.0.attention.output.LayerNorm.weight",
+    ];
+    for trainable in trainables(&assets, &device) {
+        let learner = Learner::new(
+            model.clone(),
+            &assets.embeddings,
+            trainable,
             0.0,
             loss_config.clone(),
             0.0,
         );
-        probe.lora.factors.get_mut(&key).unwrap().a =
-            Tensor::<2>::from_data(TensorData::new(a, [16, 2]), &device);
-        let v: Vec<f32> = probe
-            .losses(&batch)
-            .unwrap()
-            .total
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        f64::from(v[0])
-    };
-    let eps = 1e-2f32;
-    for idx in [0, 5, 17, 30] {
-        let mut plus = a0.clone();
-        plus[idx] += eps;
-        let mut minus = a0.clone();
-        minus[idx] -= eps;
-        let numeric = (eval(plus) - eval(minus)) / (2.0 * f64::from(eps));
-        let got = f64::from(analytic[idx]);
-        assert!(
-            (numeric - got).abs() <= 2e-3 + 0.05 * numeric.abs(),
-            "d loss / d A[{idx}]: autodiff {got}, finite differences {numeric}"
-        );
+        let (_, analytic) = loss_and_gradients(&learner, &batch);
+        let leaves: BTreeMap<String, Tensor<2>> = learner
+            .trainable
+            .leaves()
+            .into_iter()
+            .map(|(n, t)| (n, t.clone().detach()))
+            .collect();
+        for name in probes.iter().filter(|n| leaves.contains_key(**n)) {
+            let shape = leaves[*name].dims();
+            let original = values(leaves[*name].clone());
+            let eval = |v: Vec<f32>| -> f64 {
+                let mut probe = Learner::new(
+                    learner.model.clone(),
+                    learner.table,
+                    learner.trainable.clone(),
+                    0.0,
+                    loss_config.clone(),
+                    0.0,
+                );
+                probe.trainable.set_leaf(
+                    name,
+                    Tensor::<2>::from_data(TensorData::new(v, shape), &device),
+                );
+                let l: Vec<f32> = probe
+                    .losses(&batch)
+                    .unwrap()
+                    .total
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap();
+                f64::from(l[0])
+            };
+            let eps = 1e-2f32;
+            let n = original.len();
+            for idx in [0, 5 % n, 17 % n, (n - 1)] {
+                let mut plus = original.clone();
+                plus[idx] += eps;
+                let mut minus = original.clone();
+                minus[idx] -= eps;
+                let numeric = (eval(plus) - eval(minus)) / (2.0 * f64::from(eps));
+                let got = f64::from(analytic[*name][idx]);
+                assert!(
+                    (numeric - got).abs() <= 2e-3 + 0.05 * numeric.abs(),
+                    "d loss / d {name}[{idx}]: autodiff {got}, finite differences {numeric}"
+                );
+            }
+        }
     }
 }
 
@@ -326,51 +356,87 @@ fn autodiff_gradient_matches_finite_differences() {
 fn training_lowers_the_loss_and_resume_reproduces_an_uninterrupted_run() {
     let assets = tiny_assets();
     let samples = tiny_samples();
-
-    let straight = temp_dir("straight");
-    let config = tiny_config(&straight, 12);
-    let summary = train_tiny(&config, &assets, &samples, false, None).unwrap();
-    assert_eq!(summary.steps, 12);
-    let losses = losses_logged(&straight);
-    let first: f64 = losses[..3].iter().sum::<f64>() / 3.0;
-    let last: f64 = losses[9..].iter().sum::<f64>() / 3.0;
-    assert!(last < 0.8 * first, "loss did not decrease: {losses:?}");
-
-    // The same run interrupted after step 7 (last checkpoint: step 6), then resumed.
-    let resumed = temp_dir("resumed");
-    let config_r = tiny_config(&resumed, 12);
-    let stopped = train_tiny(&config_r, &assets, &samples, false, Some(7));
-    assert!(
-        stopped
-            .unwrap_err()
-            .to_string()
-            .contains("stopped after step 7")
-    );
-    let again = train_tiny(&config_r, &assets, &samples, false, None);
-    assert!(
-        again.is_err(),
-        "starting over an existing run must ask for --resume"
-    );
-    train_tiny(&config_r, &assets, &samples, true, None).unwrap();
-
-    let read = |dir: &std::path::Path| {
-        let bytes = std::fs::read(dir.join("adapter.safetensors")).unwrap();
-        LoraAdapter::from_safetensors("test", &bytes).unwrap()
-    };
-    let (a, b) = (read(&straight), read(&resumed));
-    for (name, pa) in &a.layers {
-        let pb = &b.layers[name];
-        for (x, y) in
-            pa.a.data
-                .iter()
-                .zip(&pb.a.data)
-                .chain(pa.b.data.iter().zip(&pb.b.data))
-        {
-            assert!((x - y).abs() < 1e-3, "{name}: {x} vs {y}");
+    for method in [Method::Lora, Method::Full] {
+        let name = format!("{method:?}").to_lowercase();
+        let straight = temp_dir(&format!("straight-{name}"));
+        let mut config = tiny_config(&straight, 12);
+        config.method = method;
+        if method == Method::Full {
+            config.lr = 2e-3;
         }
+        let summary = train_tiny(&config, &assets, &samples, false, None).unwrap();
+        assert_eq!(summary.steps, 12);
+        let losses = losses_logged(&straight);
+        let first: f64 = losses[..3].iter().sum::<f64>() / 3.0;
+        let last: f64 = losses[9..].iter().sum::<f64>() / 3.0;
+        assert!(
+            last < 0.8 * first,
+            "{name}: loss did not decrease: {losses:?}"
+        );
+
+        // The same run interrupted after step 7 (last checkpoint: step 6), then resumed.
+        let resumed = temp_dir(&format!("resumed-{name}"));
+        let mut config_r = config.clone();
+        config_r.out = resumed.clone();
+        let stopped = train_tiny(&config_r, &assets, &samples, false, Some(7));
+        assert!(
+            stopped
+                .unwrap_err()
+                .to_string()
+                .contains("stopped after step 7")
+        );
+        let again = train_tiny(&config_r, &assets, &samples, false, None);
+        assert!(
+            again.is_err(),
+            "starting over an existing run must ask for --resume"
+        );
+        let summary_r = train_tiny(&config_r, &assets, &samples, true, None).unwrap();
+
+        let (a, b) = match method {
+            Method::Lora => {
+                let read = |path: &std::path::Path| {
+                    let adapter =
+                        LoraAdapter::from_safetensors("test", &std::fs::read(path).unwrap())
+                            .unwrap();
+                    adapter
+                        .layers
+                        .into_iter()
+                        .flat_map(|(n, p)| {
+                            [(format!("{n}.a"), p.a.data), (format!("{n}.b"), p.b.data)]
+                        })
+                        .collect::<BTreeMap<_, _>>()
+                };
+                (read(&summary.output), read(&summary_r.output))
+            }
+            Method::Full => {
+                let read = |dir: &std::path::Path| {
+                    langbias_encoder::load::load_model(dir, false)
+                        .unwrap()
+                        .tensors()
+                        .iter()
+                        .map(|(n, t)| (n.clone(), t.data.clone()))
+                        .collect::<BTreeMap<_, _>>()
+                };
+                let (a, b) = (read(&summary.output), read(&summary_r.output));
+                let base = assets.tensors();
+                let moved = a.iter().any(|(n, v)| {
+                    v.iter()
+                        .zip(&base[n].data)
+                        .any(|(x, y)| (x - y).abs() > 1e-4)
+                });
+                assert!(moved, "full fine-tuning changed no weight");
+                (a, b)
+            }
+        };
+        assert_eq!(a.len(), b.len());
+        for (n, va) in &a {
+            for (x, y) in va.iter().zip(&b[n]) {
+                assert!((x - y).abs() < 1e-3, "{name} {n}: {x} vs {y}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(straight);
+        let _ = std::fs::remove_dir_all(resumed);
     }
-    let _ = std::fs::remove_dir_all(straight);
-    let _ = std::fs::remove_dir_all(resumed);
 }
 
 #[test]
@@ -396,17 +462,12 @@ fn exported_adapter_merged_into_the_base_gives_the_training_forward() {
     let via_merge = merged.embed_blocking(TextKind::Passage, &texts).unwrap();
 
     let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
-    // The anchor is on so that its gradient (through the adapted side only) is checked too.
-    let loss_config = LossConfig {
-        anchor: 0.5,
-        ..Default::default()
-    };
     let learner = Learner::new(
         model,
         &assets.embeddings,
-        lora,
+        Trainable::Lora(lora),
         0.0,
-        loss_config.clone(),
+        Default::default(),
         0.0,
     );
     let ids = merged.tokenize(TextKind::Passage, &texts).unwrap();
@@ -432,6 +493,63 @@ fn exported_adapter_merged_into_the_base_gives_the_training_forward() {
     for (x, y) in via_merge.data.iter().zip(&via_deltas) {
         assert!((x - y).abs() < 1e-4, "merged {x} vs deltas {y}");
     }
+}
+
+#[test]
+fn exported_full_model_reloads_with_the_training_forward() {
+    let assets = tiny_assets();
+    let device = Device::flex();
+    let mut layers = TrainableLayers::from_hf(assets.tensors(), 2, &device).unwrap();
+    for (k, t) in layers.leaves.values_mut().enumerate() {
+        let [rows, cols] = t.dims();
+        let nudge: Vec<f32> = normals(rows * cols, 0.05, 100 + k as u64);
+        *t = t.clone() + Tensor::from_data(TensorData::new(nudge, [rows, cols]), &device);
+    }
+    let dir = temp_dir("full-export");
+    run::export_layers(&assets, &layers, &BTreeMap::new(), &dir).unwrap();
+    let reloaded = langbias_encoder::load::load_model(&dir, false).unwrap();
+    let texts = ["w1 w2 w3", "w4 w5", "w9 w8 w7 w6 w5"];
+    let runtime = Runtime::cpu();
+    let exported = reloaded
+        .encoder(&runtime)
+        .unwrap()
+        .embed_blocking(TextKind::Passage, &texts)
+        .unwrap();
+
+    let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+    let learner = Learner::new(
+        model,
+        &assets.embeddings,
+        Trainable::Layers(layers),
+        0.0,
+        Default::default(),
+        0.0,
+    );
+    let ids: Vec<Vec<u32>> = texts
+        .iter()
+        .map(|t| reloaded.tokenizer.encode(TextKind::Passage, t).unwrap())
+        .collect();
+    let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+    let trained = values(learner.embed(&refs).unwrap());
+    let base = assets
+        .encoder(&runtime)
+        .unwrap()
+        .embed_blocking(TextKind::Passage, &texts)
+        .unwrap();
+    let moved = base
+        .data
+        .iter()
+        .zip(&exported.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        moved > 1e-3,
+        "the trained weights should change the embeddings"
+    );
+    for (x, y) in exported.data.iter().zip(&trained) {
+        assert!((x - y).abs() < 1e-4, "exported {x} vs training forward {y}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
