@@ -96,6 +96,33 @@ async function warmEmbedSpeed(page, label, maxTokens) {
   console.log(`${label}: warm, ${items.length} short texts (≤ ${maxTokens} tokens) in ${ms.toFixed(0)} ms = ${(items.length / ms * 1000).toFixed(1)} texts/s`);
 }
 
+// A measurement, not an assertion (set LANGBIAS_E2E_SWIFTSHADER_POOL=N to run it): embeds the
+// English and German passages of the first N demo topics as one batch twice (the first pass
+// compiles the shaders for that shape) and one query twice, and logs documents/s and ms per
+// query.
+async function poolIndexingSpeed(page, label, topics) {
+  const pool = JSON.parse(fs.readFileSync(path.join(repo, 'public/pools/everyday.json'), 'utf8'));
+  const groups = new Set(pool.documents.map((d) => d.group));
+  const chosen = [...groups].slice(0, topics);
+  const docs = pool.documents.filter((d) => chosen.includes(d.group) && (d.lang === 'en' || d.lang === 'de')).map((d) => d.text);
+  const times = await page.evaluate(async (docs) => {
+    const t = [];
+    for (let pass = 0; pass < 2; pass++) {
+      const t0 = performance.now();
+      await window.wasmBindings.langbias_embed('passage', docs);
+      t.push(performance.now() - t0);
+    }
+    for (let pass = 0; pass < 2; pass++) {
+      const q0 = performance.now();
+      await window.wasmBindings.langbias_embed('query', ['Wie entsteht ein Regenbogen am Himmel?']);
+      t.push(performance.now() - q0);
+    }
+    return t;
+  }, docs);
+  const rate = (ms) => (docs.length / ms * 1000).toFixed(2);
+  console.log(`${label}: pool indexing, ${docs.length} demo passages (${topics} topics, en+de): first pass ${times[0].toFixed(0)} ms (${rate(times[0])} documents/s, shader compilation included), warm ${times[1].toFixed(0)} ms (${rate(times[1])} documents/s); one query ${times[2].toFixed(0)} ms cold, ${times[3].toFixed(0)} ms warm`);
+}
+
 async function rankGerman(page) {
   await page.fill('#query', 'Wie entsteht ein Regenbogen am Himmel?');
   await page.waitForFunction(() => document.querySelectorAll('#col-base ol.hits li').length > 0, null, { timeout: 300_000 });
@@ -179,6 +206,7 @@ test('software WebGPU (SwiftShader): real model on the GPU path, parity self-tes
     await checkFixtures(page, 'webgpu', 12);
     console.log(`webgpu: first embedding of the fixtures (compiles the shaders) ${Date.now() - t0} ms`);
     await warmEmbedSpeed(page, 'webgpu', 12);
+    if (process.env.LANGBIAS_E2E_SWIFTSHADER_POOL) await poolIndexingSpeed(page, 'webgpu', Number(process.env.LANGBIAS_E2E_SWIFTSHADER_POOL));
     await page.screenshot({ path: path.join(artifacts, 'main-webgpu.png') });
   } finally {
     await context.close();

@@ -107,9 +107,9 @@ pub struct Learner<'a> {
     /// On an autodiff device, every base parameter frozen.
     pub model: BertEncoder,
     /// Copies of the frozen model on further devices (data parallelism; empty = one device).
-    /// Each embeds its share of a batch with the adapter moved to its device; the embeddings
-    /// come back to the first device for the losses, so the gradients of the one adapter sum
-    /// every device's contribution.
+    /// Each embeds its share of a batch with the trained tensors moved to its device; the
+    /// embeddings come back to the first device for the losses, so the gradients of the one
+    /// set of trained tensors sum every device's contribution.
     pub replicas: Vec<(BertEncoder, Device)>,
     pub table: &'a EmbeddingTable,
     pub trainable: Trainable,

@@ -424,3 +424,117 @@ fn site_models(repo: &Path, site: SiteModel) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use langbias_assets::{EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor};
+
+    use super::*;
+
+    /// A tiny random BERT with a WordPiece tokenizer, written as a Hugging Face directory.
+    fn tiny_hf_dir(dir: &Path) -> EncoderWeights {
+        let config = EncoderConfig::from_hf_json(
+            "tiny",
+            r#"{"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                "intermediate_size": 64, "vocab_size": 8, "max_position_embeddings": 16,
+                "model_type": "bert", "layer_norm_eps": 1e-12, "pad_token_id": 0}"#,
+        )
+        .unwrap();
+        let mut k = 0u32;
+        let mut next = || {
+            k = k.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            ((k >> 16) % 1000) as f32 / 1000.0 - 0.5
+        };
+        let mut tensors = BTreeMap::new();
+        for (name, shape) in EncoderWeights::expected_shapes(&config) {
+            let data = (0..shape.iter().product()).map(|_| next()).collect();
+            tensors.insert(name, HostTensor { shape, data });
+        }
+        let weights = EncoderWeights {
+            word_embeddings: EmbeddingTable::F32 {
+                data: (0..8 * 32).map(|_| next()).collect(),
+                rows: 8,
+                cols: 32,
+            },
+            config,
+            tensors,
+        };
+        let tokenizer = serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+            "decoder": null,
+            "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100,
+                "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "hello": 4, "world": 5,
+                    "hallo": 6, "welt": 7}}
+        })
+        .to_string();
+        hf_dir::export(&weights, &tokenizer, dir).unwrap();
+        weights
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_users_model_becomes_the_sites_model() {
+        let root = temp("custom");
+        let model_dir = root.join("my-encoder");
+        let weights = tiny_hf_dir(&model_dir);
+        let repo = root.join("repo");
+        let models = repo.join("public/models");
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::write(models.join("e5-small-q4.bin"), b"stale").unwrap();
+
+        let args: Vec<String> = [
+            "--model",
+            model_dir.to_str().unwrap(),
+            "--no-prefix",
+            "--exact-layers",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let custom = CustomModel::from_args(&args).unwrap().unwrap();
+        site_models(&repo, convert_custom(&custom).unwrap()).unwrap();
+
+        // The previous model is gone; the manifest names what is there, with its hash.
+        assert!(!models.join("e5-small-q4.bin").exists());
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(models.join("manifest.json")).unwrap()).unwrap();
+        let base = &manifest["base"];
+        assert_eq!(base["name"], "my-encoder");
+        assert_eq!(base["prefixes"], false);
+        assert_eq!(base["model"], "custom.e5s1");
+        assert_eq!(base["tokenizer"], "tokenizer.json", "WordPiece ships whole");
+        assert!(manifest["aligned"].is_null());
+        let bytes = std::fs::read(models.join("custom.e5s1")).unwrap();
+        assert_eq!(base["model_sha256"], sha256_hex(&bytes));
+
+        // With --exact-layers every layer tensor comes back exactly.
+        let e5 = E5s1::parse("custom.e5s1", bytes).unwrap();
+        assert_eq!(e5.vocab.pieces.len(), 8);
+        let back = e5.to_weights().unwrap();
+        for (name, t) in &weights.tensors {
+            assert_eq!(back.tensors[name].data, t.data, "{name}");
+        }
+
+        // An adapter for another model is refused before anything is written.
+        let err = CustomModel::from_args(&[
+            "--model".into(),
+            model_dir.display().to_string(),
+            "--adapter".into(),
+            "no-such-adapter.safetensors".into(),
+        ])
+        .map(|c| convert_custom(&c.unwrap()).err().unwrap().to_string())
+        .unwrap();
+        assert!(err.contains("no-such-adapter"), "{err}");
+        assert!(CustomModel::from_args(&["--no-prefix".into()]).is_err());
+        let _ = std::fs::remove_dir_all(root);
+    }
+}
