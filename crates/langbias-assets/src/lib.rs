@@ -29,7 +29,9 @@ pub use e5s1::{
 };
 pub use e5s1_write::{LayerPrecision, quantize_q4_0, write_e5s1};
 pub use error::AssetError;
-pub use weights::{EmbeddingTable, EncoderWeights, HostTensor};
+pub use weights::{
+    EmbeddingTable, EncoderWeights, HostTensor, read_f32_safetensors, write_f32_safetensors,
+};
 
 /// Hex-encoded SHA-256 of some bytes (used to key caches and to verify downloads).
 pub fn sha256_hex(bytes: &[u8]) -> String {

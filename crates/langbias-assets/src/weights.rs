@@ -249,29 +249,98 @@ impl EncoderWeights {
 
     /// Serialises all weights as an fp32 `model.safetensors` loadable by `transformers`' `BertModel`.
     pub fn to_safetensors(&self) -> Result<Vec<u8>, AssetError> {
-        let word = self.word_embeddings.to_f32();
-        let word_shape = vec![self.word_embeddings.rows(), self.word_embeddings.cols()];
-        let as_bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
-        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> =
-            vec![(WORD_KEY.into(), word_shape, as_bytes(&word))];
-        drop(word);
-        for (name, t) in &self.tensors {
-            owned.push((name.clone(), t.shape.clone(), as_bytes(&t.data)));
-        }
-        let views = owned
-            .iter()
-            .map(|(name, shape, bytes)| {
-                TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (name.clone(), v))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AssetError::Safetensors {
-                what: "export".into(),
-                detail: e.to_string(),
-            })?;
+        let word = HostTensor {
+            shape: vec![self.word_embeddings.rows(), self.word_embeddings.cols()],
+            data: self.word_embeddings.to_f32(),
+        };
         let meta = std::collections::HashMap::from([("format".to_owned(), "pt".to_owned())]);
-        safetensors::serialize(views, Some(meta)).map_err(|e| AssetError::Safetensors {
-            what: "export".into(),
-            detail: e.to_string(),
+        write_f32_safetensors(
+            "export",
+            std::iter::once((WORD_KEY, &word))
+                .chain(self.tensors.iter().map(|(n, t)| (n.as_str(), t))),
+            meta,
+        )
+    }
+}
+
+/// Serialises named f32 tensors, with `meta` as the header's metadata.
+pub fn write_f32_safetensors<'a>(
+    what: &str,
+    tensors: impl IntoIterator<Item = (&'a str, &'a HostTensor)>,
+    meta: std::collections::HashMap<String, String>,
+) -> Result<Vec<u8>, AssetError> {
+    let owned: Vec<(&str, &HostTensor, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, t)| {
+            (
+                name,
+                t,
+                t.data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
         })
+        .collect();
+    let error = |e: safetensors::SafeTensorError| AssetError::Safetensors {
+        what: what.into(),
+        detail: e.to_string(),
+    };
+    let views = owned
+        .iter()
+        .map(|(name, t, bytes)| {
+            TensorView::new(Dtype::F32, t.shape.clone(), bytes).map(|v| (name.to_string(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(error)?;
+    safetensors::serialize(views, Some(meta)).map_err(error)
+}
+
+/// Every tensor of a safetensors file as f32 (F32, F16 or BF16 stored), with the header's
+/// metadata.
+pub fn read_f32_safetensors(
+    what: &str,
+    bytes: &[u8],
+) -> Result<
+    (
+        BTreeMap<String, HostTensor>,
+        std::collections::HashMap<String, String>,
+    ),
+    AssetError,
+> {
+    let error = |e: safetensors::SafeTensorError| AssetError::Safetensors {
+        what: what.into(),
+        detail: e.to_string(),
+    };
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(error)?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    let st = SafeTensors::deserialize(bytes).map_err(error)?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        let data = to_f32(what, &name, &view)?;
+        let shape = view.shape().to_vec();
+        tensors.insert(name, HostTensor { shape, data });
+    }
+    Ok((tensors, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_safetensors_round_trip_with_metadata() {
+        let a = HostTensor {
+            shape: vec![2, 3],
+            data: vec![1.0, -2.5, 3.25, 0.0, f32::MIN_POSITIVE, 1e30],
+        };
+        let b = HostTensor {
+            shape: vec![1],
+            data: vec![7.0],
+        };
+        let meta = std::collections::HashMap::from([("step".to_owned(), "12".to_owned())]);
+        let bytes = write_f32_safetensors("t", [("x.a", &a), ("y", &b)], meta.clone()).unwrap();
+        let (tensors, back) = read_f32_safetensors("t", &bytes).unwrap();
+        assert_eq!(back, meta);
+        assert_eq!(tensors["x.a"], a);
+        assert_eq!(tensors["y"], b);
+        assert!(read_f32_safetensors("t", &bytes[..bytes.len() - 4]).is_err());
     }
 }

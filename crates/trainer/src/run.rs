@@ -1,12 +1,14 @@
 //! `trainer train`: the training loop with progress, metrics log, checkpoints, resume, and the
-//! adapter export at the end.
+//! export at the end.
 //!
 //! Output directory layout:
 //! - `config.json`: the resolved configuration (a resumed run must match it);
-//! - `metrics.jsonl`: one line per step (loss, NCE, JSD, gradient norm, lr, samples/s);
-//! - `checkpoint/adapter.safetensors` + `checkpoint/optimizer.safetensors` + `checkpoint/state.json`:
-//!   the last good state, replaced atomically every `checkpoint_every` steps;
-//! - `adapter.safetensors`: the final adapter in f16 (`langbias-lora/1`), what the site loads.
+//! - `metrics.jsonl`: one line per step (loss, NCE, JSD, anchor, gradient norm, lr, samples/s);
+//! - `checkpoint/`: `adapter.safetensors` (LoRA) or `layers.safetensors` (full fine-tuning),
+//!   `optimizer.safetensors` and `state.json`: the last good state, replaced atomically every
+//!   `checkpoint_every` steps;
+//! - `adapter.safetensors`: the final adapter in f16 (`langbias-lora/1`), what the site loads;
+//!   or, for full fine-tuning, `hf/`: the whole model as a Hugging Face directory.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,11 +18,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
-use langbias_assets::{EncoderWeights, HostTensor, LoraAdapter, hf_dir};
+use langbias_assets::{
+    EncoderWeights, HostTensor, LoraAdapter, hf_dir, read_f32_safetensors, write_f32_safetensors,
+};
 use langbias_encoder::model::BertEncoderConfig;
 use langbias_encoder::{BackendKind, ModelAssets, Runtime, TextKind};
 use langbias_train_data::{Sample, epoch_order};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Method, TrainConfig};
@@ -160,53 +163,6 @@ pub fn export_layers(
     Ok(files)
 }
 
-/// Serialises f32 tensors (with `meta`) as safetensors.
-fn f32_safetensors(
-    tensors: &BTreeMap<String, HostTensor>,
-    meta: std::collections::HashMap<String, String>,
-) -> Result<Vec<u8>> {
-    let bytes: Vec<(&String, &HostTensor, Vec<u8>)> = tensors
-        .iter()
-        .map(|(n, t)| (n, t, t.data.iter().flat_map(|x| x.to_le_bytes()).collect()))
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(n, t, b)| TensorView::new(Dtype::F32, t.shape.clone(), b).map(|v| ((*n).clone(), v)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(safetensors::serialize(views, Some(meta))?)
-}
-
-/// Reads the f32 tensors and the metadata of a safetensors file.
-fn read_f32_safetensors(
-    bytes: &[u8],
-) -> Result<(
-    BTreeMap<String, HostTensor>,
-    std::collections::HashMap<String, String>,
-)> {
-    let (_, header) = SafeTensors::read_metadata(bytes)?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let st = SafeTensors::deserialize(bytes)?;
-    let mut tensors = BTreeMap::new();
-    for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            bail!("checkpoint tensor {name} is not f32");
-        }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        tensors.insert(
-            name,
-            HostTensor {
-                shape: view.shape().to_vec(),
-                data,
-            },
-        );
-    }
-    Ok((tensors, meta))
-}
-
 /// Saves the trained tensors (f32), the AdamW moments and the run state. The state file is
 /// written last, so a checkpoint interrupted half-way is detected on resume (its step does
 /// not match).
@@ -229,7 +185,11 @@ fn save_checkpoint(
         }
         Trainable::Layers(layers) => write_atomic(
             &dir.join("layers.safetensors"),
-            &f32_safetensors(&layers.to_leaves()?, step.clone())?,
+            &write_f32_safetensors(
+                "checkpoint",
+                layers.to_leaves()?.iter().map(|(n, t)| (n.as_str(), t)),
+                step.clone(),
+            )?,
         )?,
     }
     let mut moments = BTreeMap::new();
@@ -246,7 +206,11 @@ fn save_checkpoint(
     }
     write_atomic(
         &dir.join("optimizer.safetensors"),
-        &f32_safetensors(&moments, step)?,
+        &write_f32_safetensors(
+            "checkpoint",
+            moments.iter().map(|(n, t)| (n.as_str(), t)),
+            step,
+        )?,
     )?;
     write_atomic(
         &dir.join("state.json"),
@@ -291,15 +255,18 @@ fn load_checkpoint(
             Trainable::Lora(TrainableLora::from_adapter(&adapter, num_layers, device)?)
         }
         Trainable::Layers(layers) => {
-            let (leaves, meta) = read_f32_safetensors(&read("layers.safetensors")?)?;
+            let (leaves, meta) =
+                read_f32_safetensors("checkpoint layers", &read("layers.safetensors")?)?;
             if meta.get("step") != Some(&step) {
                 return Err(incomplete());
             }
             Trainable::Layers(layers.with_stored(leaves, device)?)
         }
     };
-    let (mut moments, meta) = read_f32_safetensors(&read("optimizer.safetensors")?)?;
-    if meta.get("step") != Some(&step) {
+    let (mut moments, meta) =
+        read_f32_safetensors("checkpoint optimizer", &read("optimizer.safetensors")?)?;
+    // Checkpoints written before full fine-tuning existed named the step `time`.
+    if meta.get("step").or(meta.get("time")) != Some(&step) {
         return Err(incomplete());
     }
     learner.states.clear();
