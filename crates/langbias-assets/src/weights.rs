@@ -293,18 +293,15 @@ pub fn write_f32_safetensors<'a>(
     safetensors::serialize(views, Some(meta)).map_err(error)
 }
 
+/// Named tensors and the header's metadata of a safetensors file.
+pub type TensorsWithMetadata = (
+    BTreeMap<String, HostTensor>,
+    std::collections::HashMap<String, String>,
+);
+
 /// Every tensor of a safetensors file as f32 (F32, F16 or BF16 stored), with the header's
 /// metadata.
-pub fn read_f32_safetensors(
-    what: &str,
-    bytes: &[u8],
-) -> Result<
-    (
-        BTreeMap<String, HostTensor>,
-        std::collections::HashMap<String, String>,
-    ),
-    AssetError,
-> {
+pub fn read_f32_safetensors(what: &str, bytes: &[u8]) -> Result<TensorsWithMetadata, AssetError> {
     let error = |e: safetensors::SafeTensorError| AssetError::Safetensors {
         what: what.into(),
         detail: e.to_string(),
