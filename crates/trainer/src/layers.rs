@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use burn::module::{Param, ParamId};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use langbias_assets::HostTensor;
 use langbias_encoder::model::BertEncoder;
 
-use crate::lora::Target;
+use crate::lora::{Target, from_host_transposed, host, host_transposed, leaf};
 
 /// The two LayerNorms of a layer, by Hugging Face name suffix.
 const NORMS: [&str; 2] = ["attention.output.LayerNorm", "output.LayerNorm"];
@@ -25,15 +25,6 @@ const NORMS: [&str; 2] = ["attention.output.LayerNorm", "output.LayerNorm"];
 pub struct TrainableLayers {
     /// Hugging Face name → leaf (`[in, out]` for linear weights, `[1, n]` for vectors).
     pub leaves: BTreeMap<String, Tensor<2>>,
-}
-
-fn leaf(data: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
-    let t = Tensor::from_data(TensorData::new(data, shape), device);
-    if device.is_autodiff() {
-        t.require_grad()
-    } else {
-        t
-    }
 }
 
 fn vector(t: &HostTensor, name: &str) -> Result<Vec<f32>> {
@@ -61,16 +52,11 @@ impl TrainableLayers {
                 let prefix = target.hf_name(layer);
                 let name = format!("{prefix}.weight");
                 let w = get(&name)?;
-                let [out, inp] = w.shape[..] else {
+                if w.shape.len() != 2 {
                     bail!("{name}: expected a matrix, found shape {:?}", w.shape);
-                };
-                let mut t = vec![0.0f32; out * inp];
-                for o in 0..out {
-                    for i in 0..inp {
-                        t[i * out + o] = w.data[o * inp + i];
-                    }
                 }
-                leaves.insert(name, leaf(t, [inp, out], device));
+                // Hugging Face `[out, in]` → burn `[in, out]`.
+                leaves.insert(name, from_host_transposed(w, device));
                 let name = format!("{prefix}.bias");
                 let b = vector(get(&name)?, &name)?;
                 let n = b.len();
@@ -177,42 +163,20 @@ impl TrainableLayers {
     /// The trained tensors under Hugging Face names and layouts (`[out, in]`, 1-D), to merge
     /// over the base model's tensors for export.
     pub fn to_hf(&self) -> Result<BTreeMap<String, HostTensor>> {
-        let mut out = BTreeMap::new();
-        for (name, t) in &self.leaves {
-            let h = host(t)?;
-            let [rows, cols] = h.shape[..] else {
-                unreachable!("leaves are 2-D")
-            };
-            let converted = if rows == 1 {
-                HostTensor {
-                    shape: vec![cols],
-                    data: h.data,
-                }
-            } else {
-                let mut data = vec![0.0f32; rows * cols];
-                for i in 0..rows {
-                    for o in 0..cols {
-                        data[o * rows + i] = h.data[i * cols + o];
+        self.leaves
+            .iter()
+            .map(|(name, t)| {
+                let converted = if t.dims()[0] == 1 {
+                    let h = host(t)?;
+                    HostTensor {
+                        shape: vec![h.data.len()],
+                        data: h.data,
                     }
-                }
-                HostTensor {
-                    shape: vec![cols, rows],
-                    data,
-                }
-            };
-            out.insert(name.clone(), converted);
-        }
-        Ok(out)
+                } else {
+                    host_transposed(t)?
+                };
+                Ok((name.clone(), converted))
+            })
+            .collect()
     }
-}
-
-fn host(t: &Tensor<2>) -> Result<HostTensor> {
-    let shape = t.dims().to_vec();
-    let data = t
-        .clone()
-        .detach()
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading a trained tensor back: {e:?}"))?;
-    Ok(HostTensor { shape, data })
 }

@@ -92,7 +92,7 @@ pub(crate) fn normals(n: usize, std: f32, seed: u64) -> Vec<f32> {
 }
 
 /// A trainable leaf on an autodiff device (a plain tensor elsewhere, e.g. for inference tests).
-fn leaf(data: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
+pub(crate) fn leaf(data: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
     let t = Tensor::from_data(TensorData::new(data, shape), device);
     if device.is_autodiff() {
         t.require_grad()
@@ -251,8 +251,20 @@ impl TrainableLora {
     }
 }
 
+/// `t` on the device → host, same layout.
+pub(crate) fn host(t: &Tensor<2>) -> Result<HostTensor> {
+    let shape = t.dims().to_vec();
+    let data = t
+        .clone()
+        .detach()
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading a trained tensor back: {e:?}"))?;
+    Ok(HostTensor { shape, data })
+}
+
 /// `t [r, c]` on the device → host `[c, r]`.
-fn host_transposed(t: &Tensor<2>) -> Result<HostTensor> {
+pub(crate) fn host_transposed(t: &Tensor<2>) -> Result<HostTensor> {
     let [r, c] = t.dims();
     let data = t
         .clone()
@@ -268,7 +280,7 @@ fn host_transposed(t: &Tensor<2>) -> Result<HostTensor> {
 }
 
 /// Host `[r, c]` → device leaf `[c, r]` (transposed on the host so the result is a plain leaf).
-fn from_host_transposed(t: &HostTensor, device: &Device) -> Tensor<2> {
+pub(crate) fn from_host_transposed(t: &HostTensor, device: &Device) -> Tensor<2> {
     let (r, c) = (t.shape[0], t.shape[1]);
     let mut data = vec![0.0f32; r * c];
     for i in 0..r {

@@ -93,12 +93,11 @@ impl Trainable {
     }
 
     fn device(&self) -> Result<Device> {
-        Ok(self
-            .leaves()
-            .first()
-            .context("nothing to train")?
-            .1
-            .device())
+        let first = match self {
+            Trainable::Lora(lora) => lora.factors.values().next().map(|f| &f.a),
+            Trainable::Layers(layers) => layers.leaves.values().next(),
+        };
+        Ok(first.context("nothing to train")?.device())
     }
 }
 

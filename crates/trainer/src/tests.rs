@@ -439,6 +439,32 @@ fn training_lowers_the_loss_and_resume_reproduces_an_uninterrupted_run() {
     }
 }
 
+/// `exported` (passage embeddings of `texts` from a reloaded export) differs from the base
+/// model's and equals `training` (the training-time forward) to 1e-4.
+fn assert_trained_and_equal(
+    assets: &ModelAssets,
+    texts: &[&str],
+    exported: &[f32],
+    training: &[f32],
+) {
+    let base = assets
+        .encoder(&Runtime::cpu())
+        .unwrap()
+        .embed_blocking(TextKind::Passage, texts)
+        .unwrap();
+    let moved = base
+        .data
+        .iter()
+        .zip(exported)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(moved > 1e-3, "training should change the embeddings");
+    assert_eq!(exported.len(), training.len());
+    for (x, y) in exported.iter().zip(training) {
+        assert!((x - y).abs() < 1e-4, "exported {x} vs training forward {y}");
+    }
+}
+
 #[test]
 fn exported_adapter_merged_into_the_base_gives_the_training_forward() {
     let assets = tiny_assets();
@@ -478,21 +504,7 @@ fn exported_adapter_merged_into_the_base_gives_the_training_forward() {
         .into_data()
         .try_to_vec()
         .unwrap();
-    let base = assets
-        .encoder(&runtime)
-        .unwrap()
-        .embed_blocking(TextKind::Passage, &texts)
-        .unwrap();
-    let moved = base
-        .data
-        .iter()
-        .zip(&via_merge.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
-    assert!(moved > 1e-3, "the adapter should change the embeddings");
-    for (x, y) in via_merge.data.iter().zip(&via_deltas) {
-        assert!((x - y).abs() < 1e-4, "merged {x} vs deltas {y}");
-    }
+    assert_trained_and_equal(&assets, &texts, &via_merge.data, &via_deltas);
 }
 
 #[test]
@@ -531,24 +543,7 @@ fn exported_full_model_reloads_with_the_training_forward() {
         .collect();
     let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
     let trained = values(learner.embed(&refs).unwrap());
-    let base = assets
-        .encoder(&runtime)
-        .unwrap()
-        .embed_blocking(TextKind::Passage, &texts)
-        .unwrap();
-    let moved = base
-        .data
-        .iter()
-        .zip(&exported.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
-    assert!(
-        moved > 1e-3,
-        "the trained weights should change the embeddings"
-    );
-    for (x, y) in exported.data.iter().zip(&trained) {
-        assert!((x - y).abs() < 1e-4, "exported {x} vs training forward {y}");
-    }
+    assert_trained_and_equal(&assets, &texts, &exported.data, &trained);
     let _ = std::fs::remove_dir_all(dir);
 }
 
