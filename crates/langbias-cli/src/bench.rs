@@ -29,21 +29,39 @@ pub struct BenchArgs {
     /// Write the result as JSON here (also printed).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Round padded lengths up to a multiple of this (default: 1 on the CPU, 32 on wgpu).
+    #[arg(long)]
+    seq_multiple: Option<usize>,
+    /// Encode each set this many times; the figures are the last round's, the first round's
+    /// time (kernel compilation and autotuning on wgpu) is reported beside them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
 }
 
-fn time_set(encoder: &Encoder, kind: TextKind, texts: &[&str]) -> Result<serde_json::Value> {
+fn time_set(
+    encoder: &Encoder,
+    kind: TextKind,
+    texts: &[&str],
+    rounds: u32,
+) -> Result<serde_json::Value> {
     let tokens: usize = encoder.tokenize(kind, texts)?.iter().map(Vec::len).sum();
-    let start = Instant::now();
-    let embeddings = encoder.embed_blocking(kind, texts)?;
-    let seconds = start.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        embeddings.len() == texts.len(),
-        "wrong number of embeddings"
-    );
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let embeddings = encoder.embed_blocking(kind, texts)?;
+        times.push(start.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            embeddings.len() == texts.len(),
+            "wrong number of embeddings"
+        );
+    }
+    let seconds = *times.last().expect("rounds >= 1");
     Ok(json!({
         "texts": texts.len(), "tokens": tokens, "seconds": seconds,
         "texts_per_second": texts.len() as f64 / seconds,
         "tokens_per_second": tokens as f64 / seconds,
+        "rounds": rounds,
+        "first_round_seconds": times[0],
     }))
 }
 
@@ -69,7 +87,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     let load = Instant::now();
     let mut models = models::Models::new(args.backend, None, true)?;
-    let encoder = models.load(&models::ModelSpec::parse(&args.model))?.encoder;
+    let mut encoder = models.load(&models::ModelSpec::parse(&args.model))?.encoder;
+    if let Some(m) = args.seq_multiple {
+        encoder.batching.seq_multiple = m.max(1);
+    }
     // Warm-up (kernel compilation on wgpu, allocator pools on the CPU), not timed.
     encoder.embed_blocking(
         TextKind::Query,
@@ -84,12 +105,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         "load_seconds": load_seconds,
         "sets": {
-            "paragraphs": time_set(&encoder, TextKind::Passage, &paragraphs)?,
-            "questions": time_set(&encoder, TextKind::Query, &questions)?,
+            "paragraphs": time_set(&encoder, TextKind::Passage, &paragraphs, args.rounds)?,
+            "questions": time_set(&encoder, TextKind::Query, &questions, args.rounds)?,
         },
         "peak_rss_mb": langbias_encoder::load::peak_rss_mb(),
-        "notes": format!("burn 0.22 {} backend; texts sorted by length, batches of <= {} texts and <= {} padded tokens",
-            args.backend, encoder.batching.max_batch, encoder.batching.max_tokens),
+        "notes": format!("burn 0.22 {} backend; texts sorted by length, batches of <= {} texts and <= {} padded tokens, lengths rounded up to a multiple of {}",
+            args.backend, encoder.batching.max_batch, encoder.batching.max_tokens, encoder.batching.seq_multiple),
     });
     let text = serde_json::to_string_pretty(&result)?;
     println!("{text}");

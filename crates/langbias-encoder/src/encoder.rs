@@ -105,7 +105,7 @@ impl ModelAssets {
             runtime: runtime.clone(),
             tokenizer: self.tokenizer.clone(),
             embeddings: self.embeddings.clone(),
-            batching: Batching::default(),
+            batching: Batching::for_backend(runtime.kind),
         })
     }
 
@@ -122,6 +122,10 @@ impl ModelAssets {
 pub struct Batching {
     pub max_batch: usize,
     pub max_tokens: usize,
+    /// The padded length is rounded up to a multiple of this (1: the longest member's length).
+    /// GPU backends compile and autotune kernels per tensor shape, so a few lengths that
+    /// recur beat many exact ones; padding is masked, so results do not change.
+    pub seq_multiple: usize,
 }
 
 impl Default for Batching {
@@ -129,9 +133,37 @@ impl Default for Batching {
         Self {
             max_batch: 64,
             max_tokens: 8192,
+            seq_multiple: 1,
         }
     }
 }
+
+impl Batching {
+    /// On the GPU ([`BackendKind::Wgpu`]) lengths are rounded to multiples of 32.
+    pub fn for_backend(kind: crate::BackendKind) -> Self {
+        Self {
+            seq_multiple: match kind {
+                crate::BackendKind::Cpu => 1,
+                crate::BackendKind::Wgpu => GPU_SEQ_MULTIPLE,
+            },
+            ..Self::default()
+        }
+    }
+
+    /// The padded length of a batch whose longest member has `longest` tokens, at most
+    /// `limit` (the model's positions) unless `longest` itself is longer.
+    pub fn padded_len(&self, longest: usize, limit: usize) -> usize {
+        let m = self.seq_multiple.max(1);
+        longest
+            .div_ceil(m)
+            .saturating_mul(m)
+            .min(limit)
+            .max(longest)
+    }
+}
+
+/// See [`Batching::for_backend`].
+const GPU_SEQ_MULTIPLE: usize = 32;
 
 /// Unit-length sentence embeddings, row-major `[n, dim]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,13 +218,23 @@ impl PaddedBatch {
         table: &EmbeddingTable,
         ids: impl IntoIterator<Item = &'a [u32]>,
     ) -> Result<Self, EncoderError> {
+        Self::gather_padded(table, ids, 0)
+    }
+
+    /// [`PaddedBatch::gather`] padded to at least `min_seq` positions.
+    pub fn gather_padded<'a>(
+        table: &EmbeddingTable,
+        ids: impl IntoIterator<Item = &'a [u32]>,
+        min_seq: usize,
+    ) -> Result<Self, EncoderError> {
         let ids: Vec<&[u32]> = ids.into_iter().collect();
-        let seq = ids.iter().map(|t| t.len()).max().unwrap_or(0);
-        if seq == 0 {
+        let longest = ids.iter().map(|t| t.len()).max().unwrap_or(0);
+        if longest == 0 {
             return Err(EncoderError::Input(
                 "a text tokenized to zero tokens".into(),
             ));
         }
+        let seq = longest.max(min_seq);
         let hidden = table.cols();
         let mut word = Vec::with_capacity(ids.len() * seq * hidden);
         let mut mask = Vec::with_capacity(ids.len() * seq);
@@ -275,10 +317,7 @@ impl Encoder {
         let mut current: Vec<usize> = Vec::new();
         for i in order {
             // Sorted longest first, so the first member sets the padded length.
-            let seq = current
-                .first()
-                .map_or(ids[i].len(), |&f| ids[f].len())
-                .max(1);
+            let seq = self.padded_len(current.first().map_or(ids[i].len(), |&f| ids[f].len()));
             if !current.is_empty()
                 && (current.len() >= self.batching.max_batch
                     || (current.len() + 1) * seq > self.batching.max_tokens)
@@ -293,9 +332,19 @@ impl Encoder {
         batches
     }
 
+    /// The padded length for a batch whose longest member has `longest` tokens.
+    fn padded_len(&self, longest: usize) -> usize {
+        let limit = self.model.max_positions();
+        self.batching.padded_len(longest, limit).max(1)
+    }
+
     fn gather(&self, ids: &[Vec<u32>], members: Vec<usize>) -> Result<Batch, EncoderError> {
-        let inputs =
-            PaddedBatch::gather(&self.embeddings, members.iter().map(|&i| ids[i].as_slice()))?;
+        let longest = members.iter().map(|&i| ids[i].len()).max().unwrap_or(0);
+        let inputs = PaddedBatch::gather_padded(
+            &self.embeddings,
+            members.iter().map(|&i| ids[i].as_slice()),
+            self.padded_len(longest),
+        )?;
         Ok(Batch { members, inputs })
     }
 

@@ -328,6 +328,11 @@ impl AttentionMask {
 }
 
 impl BertEncoder {
+    /// The longest sequence the position table covers.
+    pub fn max_positions(&self) -> usize {
+        self.position.val().dims()[0].saturating_sub(self.position_offset)
+    }
+
     /// Last hidden states. `word [B, S, H]` (gathered rows), `mask [B, S]` (1 token, 0 padding).
     pub fn hidden_states(&self, word: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
         self.hidden_states_with(word, mask, &[])

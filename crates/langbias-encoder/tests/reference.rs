@@ -152,6 +152,31 @@ fn batching_does_not_change_results() {
     }
 }
 
+#[test]
+fn padding_to_a_multiple_does_not_change_results() {
+    let (cases, _) = fixture();
+    let mut encoder = assets().encoder(&Runtime::cpu()).unwrap();
+    let exact = encode_all(&encoder, &cases);
+    encoder.batching.seq_multiple = 64;
+    let rounded = encode_all(&encoder, &cases);
+    for ((a, b), case) in exact.iter().zip(&rounded).zip(&cases) {
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            diff < 1e-5,
+            "{}: padding changed its embedding by {diff}",
+            case.id
+        );
+    }
+    // Never past the position table: the 512-token text stays 512 (not 576).
+    assert_eq!(encoder.batching.padded_len(500, 512), 512);
+    assert_eq!(encoder.batching.padded_len(513, 512), 513);
+    assert_eq!(encoder.batching.padded_len(33, 512), 64);
+}
+
 /// `shared/docs/e5s1-format.md`: the cross-lingual cosine matrix of four "cat" sentences.
 #[test]
 fn cat_cosine_matrix_to_three_decimals() {

@@ -46,7 +46,7 @@ enum Command {
     Prepare(prepare::PrepareArgs),
     /// Train a LoRA adapter (InfoNCE + λ·JSD) and write it to the output directory.
     Train(TrainArgs),
-    /// Merge an adapter into the base model and write a Hugging Face directory.
+    /// Write a Hugging Face directory: the base model, with an adapter merged into it if given.
     Export(ExportArgs),
 }
 
@@ -67,9 +67,10 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct ExportArgs {
-    /// The adapter (`langbias-lora/1` safetensors).
+    /// The adapter (`langbias-lora/1` safetensors); without one the base model itself is
+    /// written (an E5S1 file converted to a Hugging Face directory).
     #[arg(long)]
-    adapter: PathBuf,
+    adapter: Option<PathBuf>,
     /// Base model (E5S1 `.bin` or Hugging Face directory) [default: the one setup prepared].
     #[arg(long)]
     base_model: Option<PathBuf>,
@@ -185,9 +186,17 @@ fn train(args: TrainArgs) -> Result<()> {
 }
 
 fn export(args: ExportArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.adapter)
-        .with_context(|| format!("reading {}", args.adapter.display()))?;
-    let adapter = LoraAdapter::from_safetensors(&args.adapter.display().to_string(), &bytes)?;
+    let adapter = match &args.adapter {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(LoraAdapter::from_safetensors(
+                &path.display().to_string(),
+                &bytes,
+            )?)
+        }
+        None => None,
+    };
     let base = args
         .base_model
         .unwrap_or_else(langbias_encoder::load::default_model_path);
@@ -196,7 +205,10 @@ fn export(args: ExportArgs) -> Result<()> {
     let weights = EncoderWeights {
         config: assets.config.clone(),
         word_embeddings: (*assets.embeddings).clone(),
-        tensors: adapter.merge_into(assets.tensors())?,
+        tensors: match adapter {
+            Some(adapter) => adapter.merge_into(assets.tensors())?,
+            None => assets.tensors().clone(),
+        },
     };
     let files = hf_dir::export(&weights, &assets.tokenizer.to_json()?, &args.hf_dir)?;
     for f in files {

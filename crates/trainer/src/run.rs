@@ -22,7 +22,7 @@ use langbias_assets::{
     EncoderWeights, HostTensor, LoraAdapter, hf_dir, read_f32_safetensors, write_f32_safetensors,
 };
 use langbias_encoder::model::BertEncoderConfig;
-use langbias_encoder::{BackendKind, ModelAssets, Runtime, TextKind};
+use langbias_encoder::{BackendKind, Batching, ModelAssets, Runtime, TextKind};
 use langbias_train_data::{Sample, epoch_order};
 use serde::{Deserialize, Serialize};
 
@@ -401,7 +401,8 @@ pub fn train(
         config.loss.clone(),
         config.clip_norm,
     )
-    .with_replicas(replicas);
+    .with_replicas(replicas)
+    .with_batching(Batching::for_backend(config.backend));
 
     let steps_per_epoch = n / config.batch_size;
     let total_steps = config.max_steps.unwrap_or(steps_per_epoch * config.epochs);

@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, Optimizer};
 use burn::tensor::{Device, Tensor};
 use langbias_assets::EmbeddingTable;
-use langbias_encoder::PaddedBatch;
 use langbias_encoder::model::BertEncoder;
+use langbias_encoder::{Batching, PaddedBatch};
 
 use crate::layers::TrainableLayers;
 use crate::lora::TrainableLora;
@@ -118,6 +118,8 @@ pub struct Learner<'a> {
     pub loss: LossConfig,
     /// Clip the global gradient norm to this (0 = off).
     pub clip_norm: f32,
+    /// Padded lengths rounded as the encoder does on this backend (see [`Batching`]).
+    pub batching: Batching,
 }
 
 impl<'a> Learner<'a> {
@@ -138,7 +140,14 @@ impl<'a> Learner<'a> {
             states: BTreeMap::new(),
             loss,
             clip_norm,
+            batching: Batching::default(),
         }
+    }
+
+    /// Rounds padded lengths as `batching` says (fewer distinct shapes on the GPU).
+    pub fn with_batching(mut self, batching: Batching) -> Self {
+        self.batching = batching;
+        self
     }
 
     /// Spreads the encoding of every batch over `replicas` as well (see [`Self::replicas`]).
@@ -167,7 +176,11 @@ impl<'a> Learner<'a> {
         let per_device = ids.len().div_ceil(1 + self.replicas.len());
         let mut parts = Vec::with_capacity(1 + self.replicas.len());
         for (k, shard) in ids.chunks(per_device).enumerate() {
-            let batch = PaddedBatch::gather(self.table, shard.iter().copied())?;
+            let longest = shard.iter().map(|t| t.len()).max().unwrap_or(0);
+            let seq = self
+                .batching
+                .padded_len(longest, self.model.max_positions());
+            let batch = PaddedBatch::gather_padded(self.table, shard.iter().copied(), seq)?;
             let (model, target) = match k {
                 0 => (&self.model, None),
                 _ => {
