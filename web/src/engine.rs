@@ -78,8 +78,9 @@ pub fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `navigator.gpu.requestAdapter()` details for the badge (vendor, architecture, limits).
-async fn adapter_description() -> Option<String> {
+/// `navigator.gpu.requestAdapter()` details for the badge (vendor, architecture, limits), and
+/// whether the adapter is a software renderer (SwiftShader, llvmpipe/lavapipe, a fallback).
+async fn adapter_description() -> Option<(String, bool)> {
     let navigator: JsValue = web_sys::window()?.navigator().into();
     let gpu = Reflect::get(&navigator, &"gpu".into())
         .ok()
@@ -120,7 +121,12 @@ async fn adapter_description() -> Option<String> {
     .flatten()
     .collect::<Vec<_>>()
     .join(" ");
-    Some(format!(
+    let lower = name.to_lowercase();
+    let software = fallback
+        || ["swiftshader", "llvmpipe", "lavapipe"]
+            .iter()
+            .any(|s| lower.contains(s));
+    let description = format!(
         "{}{} · max storage buffer {} MiB",
         if name.is_empty() {
             "unnamed adapter".into()
@@ -129,7 +135,8 @@ async fn adapter_description() -> Option<String> {
         },
         if fallback { " (software fallback)" } else { "" },
         (max_buffer / 1048576.0).round()
-    ))
+    );
+    Some((description, software))
 }
 
 /// Parity sentences for the GPU self-test.
@@ -253,16 +260,19 @@ impl Engine {
         let mut backend_note = None;
         let mut runtime = Runtime::cpu();
         let mut backend = "CPU (burn flex)".to_string();
+        // A GPU emulated on the CPU spends its time computing, not compiling, so padding to
+        // fewer shapes only costs it (SwiftShader: the second embedding of the fixtures is as
+        // slow as the first); it keeps exact lengths.
+        let mut software_gpu = false;
         if prefer_gpu {
             on_stage(Stage::Compile("initialising WebGPU".into()));
             match Runtime::wgpu_async().await {
                 Ok(gpu) => {
-                    backend = format!(
-                        "WebGPU: {}",
-                        adapter_description()
-                            .await
-                            .unwrap_or_else(|| "adapter".into())
-                    );
+                    let (description, software) = adapter_description()
+                        .await
+                        .unwrap_or_else(|| ("adapter".into(), false));
+                    backend = format!("WebGPU: {description}");
+                    software_gpu = software;
                     runtime = gpu;
                 }
                 Err(e) => {
@@ -272,7 +282,13 @@ impl Engine {
         }
         on_stage(Stage::Compile("uploading weights".into()));
         TimeoutFuture::new(0).await;
-        let mut base = assets.encoder(&runtime).map_err(|e| e.to_string())?;
+        let exact_lengths = |mut encoder: Encoder| {
+            if software_gpu {
+                encoder.batching.seq_multiple = 1;
+            }
+            encoder
+        };
+        let mut base = exact_lengths(assets.encoder(&runtime).map_err(|e| e.to_string())?);
         if runtime.kind == BackendKind::Wgpu {
             on_stage(Stage::Compile(
                 "GPU/CPU parity self-test (compiling shaders)".into(),
@@ -312,11 +328,11 @@ impl Engine {
             }
         }
         let aligned = match &adapter {
-            Some(a) => Some(
+            Some(a) => Some(exact_lengths(
                 assets
                     .encoder_with_adapter(&runtime, a)
                     .map_err(|e| e.to_string())?,
-            ),
+            )),
             None => None,
         };
         Ok(Engine {

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use langbias_encoder::{Encoder, ModelAssets, Runtime, TextKind, TextTokenizer, load};
+use langbias_encoder::model::BertEncoderConfig;
+use langbias_encoder::{Encoder, ModelAssets, PaddedBatch, Runtime, TextKind, TextTokenizer, load};
 use serde_json::Value;
 
 /// The package directory: `cargo test` sets it at run time, which stays right when a test
@@ -175,6 +176,47 @@ fn padding_to_a_multiple_does_not_change_results() {
     assert_eq!(encoder.batching.padded_len(500, 512), 512);
     assert_eq!(encoder.batching.padded_len(513, 512), 513);
     assert_eq!(encoder.batching.padded_len(33, 512), 64);
+}
+
+/// The wgpu backend runs burn's own ops (unfused attention with an additive mask, no host
+/// kernels); the same code on the CPU device must ignore extra padding too.
+#[test]
+fn padding_is_masked_on_the_gpu_code_path() {
+    let (cases, _) = fixture();
+    let assets = assets();
+    let config = BertEncoderConfig {
+        fused_attention: false,
+        host_kernels: false,
+        ..BertEncoderConfig::from(&assets.config)
+    };
+    let device = Runtime::cpu().device;
+    let model = config.init_with_weights(assets.tensors(), &device).unwrap();
+    let ids: Vec<Vec<u32>> = cases[..8]
+        .iter()
+        .map(|c| assets.tokenizer.encode(c.kind, &c.text).unwrap())
+        .collect();
+    let exact = PaddedBatch::gather(&assets.embeddings, ids.iter().map(Vec::as_slice)).unwrap();
+    let padded = PaddedBatch::gather_padded(
+        &assets.embeddings,
+        ids.iter().map(Vec::as_slice),
+        exact.seq + 37,
+    )
+    .unwrap();
+    assert_eq!(padded.seq, exact.seq + 37);
+    let embed = |batch: &PaddedBatch| {
+        let (word, mask) = batch.to_tensors(&device);
+        model
+            .forward(word, mask)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
+    };
+    let diff = embed(&exact)
+        .iter()
+        .zip(embed(&padded))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(diff < 1e-5, "padding changed an embedding by {diff}");
 }
 
 /// `shared/docs/e5s1-format.md`: the cross-lingual cosine matrix of four "cat" sentences.
