@@ -44,7 +44,8 @@ struct Cli {
 enum Command {
     /// Build the training JSONL (LibreOffice help from Debian packages, XQuAD files, or your JSONL).
     Prepare(prepare::PrepareArgs),
-    /// Train a LoRA adapter (InfoNCE + λ·JSD) and write it to the output directory.
+    /// Train a LoRA adapter or the full encoder layers (InfoNCE + λ·JSD + μ·anchor) and write
+    /// the result to the output directory.
     Train(TrainArgs),
     /// Write a Hugging Face directory: the base model, with an adapter merged into it if given.
     Export(ExportArgs),
