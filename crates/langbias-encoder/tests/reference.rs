@@ -77,17 +77,20 @@ fn encode_all(encoder: &Encoder, cases: &[Case]) -> Vec<Vec<f32>> {
     out.rows().map(<[f32]>::to_vec).collect()
 }
 
+/// The largest absolute difference between two vectors of the same length.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 fn check_against_reference(encoder: &Encoder, cases: &[Case], min_cosine: f32, max_abs: f32) {
     let got = encode_all(encoder, cases);
     let mut failures = Vec::new();
     for (case, emb) in cases.iter().zip(&got) {
         let cos: f32 = case.embedding.iter().zip(emb).map(|(a, b)| a * b).sum();
-        let diff = case
-            .embedding
-            .iter()
-            .zip(emb)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let diff = max_abs_diff(&case.embedding, emb);
         if cos < min_cosine || diff > max_abs {
             failures.push(format!("{}: cosine {cos:.7}, max |Δ| {diff:.2e}", case.id));
         }
@@ -144,11 +147,7 @@ fn batching_does_not_change_results() {
     encoder.batching.max_batch = 1;
     let single = encode_all(&encoder, &cases[..12]);
     for (a, b) in batched.iter().zip(&single) {
-        let diff = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
+        let diff = max_abs_diff(a, b);
         assert!(diff < 1e-5, "padding changed an embedding by {diff}");
     }
 }
@@ -161,11 +160,7 @@ fn padding_to_a_multiple_does_not_change_results() {
     encoder.batching.seq_multiple = 64;
     let rounded = encode_all(&encoder, &cases);
     for ((a, b), case) in exact.iter().zip(&rounded).zip(&cases) {
-        let diff = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
+        let diff = max_abs_diff(a, b);
         assert!(
             diff < 1e-5,
             "{}: padding changed its embedding by {diff}",
@@ -211,11 +206,7 @@ fn padding_is_masked_on_the_gpu_code_path() {
             .try_into_vec::<f32>()
             .unwrap()
     };
-    let diff = embed(&exact)
-        .iter()
-        .zip(embed(&padded))
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let diff = max_abs_diff(&embed(&exact), &embed(&padded));
     assert!(diff < 1e-5, "padding changed an embedding by {diff}");
 }
 
@@ -273,12 +264,7 @@ fn hugging_face_export_matches_e5s1() {
         .unwrap()
         .embed_blocking(TextKind::Query, &texts)
         .unwrap();
-    let diff = a
-        .data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
+    let diff = max_abs_diff(&a.data, &b.data);
     assert!(diff < 1e-6, "{diff}");
 }
 
@@ -340,12 +326,7 @@ fn xlm_roberta_positions_match_bert() {
     let bert = ModelAssets::from_weights(weights.with_bert_positions().unwrap(), &tokenizer, true)
         .unwrap();
     for other in [embed(&xlmr), embed(&bert)] {
-        let diff = reference
-            .data
-            .iter()
-            .zip(&other.data)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
+        let diff = max_abs_diff(&reference.data, &other.data);
         assert!(diff < 1e-6, "{diff}");
     }
 }
@@ -399,12 +380,7 @@ fn windows_cover_long_texts() {
         .unwrap();
     let plain = encoder.embed_blocking(TextKind::Passage, &texts).unwrap();
     for i in [0, 2] {
-        let diff = windowed
-            .row(i)
-            .iter()
-            .zip(plain.row(i))
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
+        let diff = max_abs_diff(windowed.row(i), plain.row(i));
         assert!(diff < 1e-6, "text {i}: {diff}");
     }
     let ids: Vec<Vec<u32>> = windows.iter().map(|(w, _)| w.clone()).collect();
