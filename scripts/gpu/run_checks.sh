@@ -2,7 +2,7 @@
 # Correctness and speed on a real GPU, in one go (a GPU machine is lent for minutes, not hours):
 #   1. the encoder fixtures on the wgpu backend against the committed PyTorch reference;
 #   2. the encoder benchmark (XQuAD en) on wgpu, two rounds each (the first compiles and
-#      autotunes kernels), with lengths rounded to 32 (the default) and exact, beside
+#      autotunes kernels), with lengths rounded to 32 (the default), exact and rounded to 8, beside
 #      PyTorch/transformers on CUDA with the same fp32 weights (the base model exported as a
 #      Hugging Face directory);
 #   3. wgpu training runs (`trainer train --backend wgpu --devices 1` + flags): TRAIN_RUNS is
@@ -10,7 +10,8 @@
 #      OUT/train-NAME (checkpoints removed);
 #   4. an evaluation on all XQuAD languages with the wgpu backend, base vs the shipped adapter
 #      and the adapters step 3 trained: compare with the CPU table;
-#   5. the CPU benchmark on that machine's cores, ours and PyTorch's.
+#   5. the CPU benchmark on that machine's cores: the host engine (`cpu`), the burn module on
+#      burn's CPU backend (`flex`) and PyTorch.
 # Steps run in that order and are skipped once DEADLINE seconds have passed; STEPS (names
 # separated by spaces) runs only those.
 #
@@ -23,7 +24,7 @@ set -u
 : "${LANGBIAS:?the langbias binary}" "${TRAINER:?the trainer binary}" "${XQUAD:?XQuAD dir}" "${OUT:?output dir}"
 PYTHON=${PYTHON:-python3}
 DEADLINE=${DEADLINE:-420}
-STEPS=${STEPS:-fixtures-wgpu bench-wgpu bench-wgpu-exact export-hf bench-torch-cuda train eval-wgpu bench-cpu bench-torch-cpu}
+STEPS=${STEPS:-fixtures-wgpu bench-wgpu bench-wgpu-exact bench-wgpu-8 export-hf bench-torch-cuda train eval-wgpu bench-cpu bench-flex bench-torch-cpu}
 TRAIN_RUNS=${TRAIN_RUNS:-probe --max-steps 24}
 WORK=$(mktemp -d)
 START=$(date +%s)
@@ -55,6 +56,8 @@ step bench-wgpu 120 "$LANGBIAS" bench --backend wgpu --rounds 2 --xquad "$XQUAD/
   --json "$OUT/bench-wgpu.json"
 step bench-wgpu-exact 120 "$LANGBIAS" bench --backend wgpu --rounds 2 --seq-multiple 1 \
   --xquad "$XQUAD/xquad.en.json" --json "$OUT/bench-wgpu-exact.json"
+step bench-wgpu-8 120 "$LANGBIAS" bench --backend wgpu --rounds 2 --seq-multiple 8 \
+  --xquad "$XQUAD/xquad.en.json" --json "$OUT/bench-wgpu-8.json"
 step export-hf 40 "$TRAINER" export --hf-dir "$WORK/hf"
 step bench-torch-cuda 90 "$PYTHON" scripts/bench/encode_xquad.py --engine torch --device cuda --threads "$(nproc)" \
   --xquad "$XQUAD/xquad.en.json" --model-dir "$WORK/hf" --json "$OUT/bench-torch-cuda.json"
@@ -75,6 +78,7 @@ step eval-wgpu 180 "$LANGBIAS" eval --backend wgpu --data "$XQUAD" --langs all -
   --model base --model aligned=public/adapters/aligned.safetensors "${trained[@]}" --no-cache --out "$WORK/eval"
 mkdir -p "$OUT/eval" && cp "$WORK"/eval/report.*.json "$OUT/eval/" 2>/dev/null
 step bench-cpu 90 "$LANGBIAS" bench --backend cpu --xquad "$XQUAD/xquad.en.json" --json "$OUT/bench-cpu.json"
+step bench-flex 90 "$LANGBIAS" bench --backend flex --xquad "$XQUAD/xquad.en.json" --json "$OUT/bench-flex.json"
 step bench-torch-cpu 90 "$PYTHON" scripts/bench/encode_xquad.py --engine torch --device cpu --threads "$(nproc)" \
   --xquad "$XQUAD/xquad.en.json" --model-dir "$WORK/hf" --json "$OUT/bench-torch-cpu.json"
 
@@ -82,7 +86,8 @@ echo "== summary ($(($(date +%s) - START)) s)"
 "$PYTHON" - "$OUT" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
-for name in ("bench-wgpu", "bench-wgpu-exact", "bench-torch-cuda", "bench-cpu", "bench-torch-cpu"):
+for name in ("bench-wgpu", "bench-wgpu-exact", "bench-wgpu-8", "bench-torch-cuda", "bench-cpu", "bench-flex",
+             "bench-torch-cpu"):
     try:
         r = json.load(open(os.path.join(out, name + ".json")))
     except (OSError, ValueError):

@@ -17,7 +17,7 @@ pub struct BenchArgs {
     /// The English XQuAD file.
     #[arg(long, default_value = "../shared/data/xquad/xquad.en.json")]
     xquad: PathBuf,
-    /// Backend: `cpu` or `wgpu`.
+    /// Backend: `cpu` (host engine), `flex` (the burn module on burn's CPU backend) or `wgpu`.
     #[arg(long, default_value = "cpu")]
     backend: BackendKind,
     /// Model (as for `embed`).
@@ -99,7 +99,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let load_seconds = load.elapsed().as_secs_f64();
 
     let result = json!({
-        "engine": format!("langbias ({})", args.backend),
+        "engine": match args.backend {
+            BackendKind::Cpu => "langbias cpu (host engine)".to_owned(),
+            BackendKind::Flex => "langbias flex (burn module)".to_owned(),
+            BackendKind::Wgpu => "langbias wgpu (burn module)".to_owned(),
+        },
         "version": env!("CARGO_PKG_VERSION"),
         "threads": std::env::var("RAYON_NUM_THREADS").ok().and_then(|t| t.parse::<usize>().ok())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
@@ -109,7 +113,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "questions": time_set(&encoder, TextKind::Query, &questions, args.rounds)?,
         },
         "peak_rss_mb": langbias_encoder::load::peak_rss_mb(),
-        "notes": format!("burn 0.22 {} backend; texts sorted by length, batches of <= {} texts and <= {} padded tokens, lengths rounded up to a multiple of {}",
+        "notes": format!("backend {}; texts sorted by length, batches of <= {} texts and <= {} padded tokens, lengths rounded up to a multiple of {}",
             args.backend, encoder.batching.max_batch, encoder.batching.max_tokens, encoder.batching.seq_multiple),
     });
     let text = serde_json::to_string_pretty(&result)?;

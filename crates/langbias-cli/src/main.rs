@@ -64,7 +64,7 @@ struct RankArgs {
     /// Model (as for `embed`).
     #[arg(long, default_value = "base")]
     model: String,
-    /// Backend: `cpu` or `wgpu`.
+    /// Backend: `cpu` (host engine), `flex` (the burn module on burn's CPU backend) or `wgpu`.
     #[arg(long, default_value = "cpu")]
     backend: BackendKind,
     /// How many hits to print.

@@ -8,8 +8,12 @@ use crate::EncoderError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// burn's flex backend on the CPU (SIMD on wasm too).
+    /// The CPU: inference on the host engine ([`HostBert`](crate::host_model::HostBert),
+    /// `gemm` over all cores), training on burn's flex backend.
     Cpu,
+    /// burn's flex CPU backend running the burn module for inference too (with the host
+    /// GELU/attention kernels): the burn reference of the CPU path, slower than [`Self::Cpu`].
+    Flex,
     /// burn's wgpu backend: WebGPU in the browser, Vulkan/Metal/DX12 natively.
     Wgpu,
 }
@@ -18,10 +22,11 @@ impl std::str::FromStr for BackendKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "cpu" | "flex" => Ok(Self::Cpu),
+            "cpu" => Ok(Self::Cpu),
+            "flex" => Ok(Self::Flex),
             "wgpu" | "gpu" | "webgpu" => Ok(Self::Wgpu),
             other => Err(format!(
-                "unknown backend `{other}` (expected `cpu` or `wgpu`)"
+                "unknown backend `{other}` (expected `cpu`, `flex` or `wgpu`)"
             )),
         }
     }
@@ -31,6 +36,7 @@ impl std::fmt::Display for BackendKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Cpu => "cpu",
+            Self::Flex => "flex",
             Self::Wgpu => "wgpu",
         })
     }
@@ -82,6 +88,10 @@ impl Runtime {
     pub fn new(kind: BackendKind) -> Result<Self, EncoderError> {
         match kind {
             BackendKind::Cpu => Ok(Self::cpu()),
+            BackendKind::Flex => Ok(Self {
+                kind: BackendKind::Flex,
+                device: Device::flex(),
+            }),
             BackendKind::Wgpu => Self::wgpu(),
         }
     }

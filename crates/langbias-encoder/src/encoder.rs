@@ -9,6 +9,7 @@ use langbias_assets::{
     tokenizer_skeleton,
 };
 
+use crate::host_model::HostBert;
 use crate::model::{BertEncoder, BertEncoderConfig};
 use crate::{EncoderError, Runtime, TextKind, TextTokenizer, TextWindows};
 
@@ -93,13 +94,18 @@ impl ModelAssets {
         runtime: &Runtime,
         tensors: &BTreeMap<String, HostTensor>,
     ) -> Result<Encoder, EncoderError> {
-        let cpu = runtime.kind == crate::BackendKind::Cpu;
+        let flex = runtime.kind == crate::BackendKind::Flex;
         let config = BertEncoderConfig {
-            fused_attention: cpu,
-            host_kernels: cpu,
+            fused_attention: flex,
+            host_kernels: flex,
             ..BertEncoderConfig::from(&self.config)
         };
-        let model = config.init_with_weights(tensors, &runtime.device)?;
+        let model = match runtime.kind {
+            crate::BackendKind::Cpu => Model::Host(config.init_host(tensors)?),
+            _ => Model::Burn(Box::new(
+                config.init_with_weights(tensors, &runtime.device)?,
+            )),
+        };
         Ok(Encoder {
             model,
             runtime: runtime.clone(),
@@ -143,7 +149,7 @@ impl Batching {
     pub fn for_backend(kind: crate::BackendKind) -> Self {
         Self {
             seq_multiple: match kind {
-                crate::BackendKind::Cpu => 1,
+                crate::BackendKind::Cpu | crate::BackendKind::Flex => 1,
                 crate::BackendKind::Wgpu => GPU_SEQ_MULTIPLE,
             },
             ..Self::default()
@@ -164,6 +170,11 @@ impl Batching {
 
 /// See [`Batching::for_backend`].
 const GPU_SEQ_MULTIPLE: usize = 32;
+
+/// The smallest batch (padded tokens) the host engine shrinks batches to on many cores: a
+/// product over fewer rows than this no longer keeps a core busy with arithmetic.
+#[cfg(not(target_family = "wasm"))]
+const MIN_CONCURRENT_TOKENS: usize = 1024;
 
 /// Unit-length sentence embeddings, row-major `[n, dim]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -272,10 +283,18 @@ struct Batch {
     inputs: PaddedBatch,
 }
 
+/// The network an [`Encoder`] runs: the burn module on a burn device, or the host engine for
+/// CPU inference.
+#[derive(Debug)]
+enum Model {
+    Burn(Box<BertEncoder>),
+    Host(HostBert),
+}
+
 /// A sentence encoder on one device.
 #[derive(Debug)]
 pub struct Encoder {
-    model: BertEncoder,
+    model: Model,
     runtime: Runtime,
     tokenizer: Arc<TextTokenizer>,
     embeddings: Arc<EmbeddingTable>,
@@ -295,10 +314,6 @@ impl Encoder {
         &self.tokenizer
     }
 
-    pub fn model(&self) -> &BertEncoder {
-        &self.model
-    }
-
     pub fn tokenize<S: AsRef<str>>(
         &self,
         kind: TextKind,
@@ -310,7 +325,8 @@ impl Encoder {
             .collect()
     }
 
-    fn plan(&self, ids: &[Vec<u32>]) -> Vec<Vec<usize>> {
+    /// Groups texts into batches of at most `max_tokens` padded tokens (and `max_batch` texts).
+    fn plan(&self, ids: &[Vec<u32>], max_tokens: usize) -> Vec<Vec<usize>> {
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut batches: Vec<Vec<usize>> = Vec::new();
@@ -320,7 +336,7 @@ impl Encoder {
             let seq = self.padded_len(current.first().map_or(ids[i].len(), |&f| ids[f].len()));
             if !current.is_empty()
                 && (current.len() >= self.batching.max_batch
-                    || (current.len() + 1) * seq > self.batching.max_tokens)
+                    || (current.len() + 1) * seq > max_tokens)
             {
                 batches.push(std::mem::take(&mut current));
             }
@@ -334,7 +350,10 @@ impl Encoder {
 
     /// The padded length for a batch whose longest member has `longest` tokens.
     fn padded_len(&self, longest: usize) -> usize {
-        let limit = self.model.max_positions();
+        let limit = match &self.model {
+            Model::Burn(m) => m.max_positions(),
+            Model::Host(m) => m.max_positions(),
+        };
         self.batching.padded_len(longest, limit).max(1)
     }
 
@@ -348,25 +367,28 @@ impl Encoder {
         Ok(Batch { members, inputs })
     }
 
-    fn forward(&self, batch: &Batch) -> Tensor<2> {
-        let (word, mask) = batch.inputs.to_tensors(&self.runtime.device);
-        self.model.forward(word, mask)
+    /// The batch's embeddings `[B, H]`, row-major.
+    async fn forward(&self, batch: &Batch) -> Result<Vec<f32>, EncoderError> {
+        match &self.model {
+            Model::Host(model) => model.forward(&batch.inputs),
+            Model::Burn(model) => {
+                let (word, mask) = batch.inputs.to_tensors(&self.runtime.device);
+                model
+                    .forward(word, mask)
+                    .into_data_async()
+                    .await
+                    .map_err(|e| EncoderError::Readback(format!("{e:?}")))?
+                    .try_into_vec::<f32>()
+                    .map_err(|e| EncoderError::Readback(format!("{e:?}")))
+            }
+        }
     }
 
-    fn scatter(
-        &self,
-        out: &mut [f32],
-        batch: &Batch,
-        data: TensorData,
-    ) -> Result<(), EncoderError> {
-        let values = data
-            .try_into_vec::<f32>()
-            .map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
+    fn scatter(&self, out: &mut [f32], batch: &Batch, values: &[f32]) {
         let h = self.dim();
         for (k, &i) in batch.members.iter().enumerate() {
             out[i * h..(i + 1) * h].copy_from_slice(&values[k * h..(k + 1) * h]);
         }
-        Ok(())
     }
 
     /// Embeds token-id sequences (from [`Encoder::tokenize`]). `progress(done, total)` is called
@@ -376,17 +398,59 @@ impl Encoder {
         ids: &[Vec<u32>],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Embeddings, EncoderError> {
+        #[cfg(not(target_family = "wasm"))]
+        if let Model::Host(model) = &self.model {
+            return self.embed_ids_concurrently(model, ids, progress);
+        }
         let mut out = vec![0.0; ids.len() * self.dim()];
         let mut done = 0;
-        for members in self.plan(ids) {
+        for members in self.plan(ids, self.batching.max_tokens) {
             let batch = self.gather(ids, members)?;
-            let data = self
-                .forward(&batch)
-                .into_data_async()
-                .await
-                .map_err(|e| EncoderError::Readback(format!("{e:?}")))?;
-            self.scatter(&mut out, &batch, data)?;
+            let values = self.forward(&batch).await?;
+            self.scatter(&mut out, &batch, &values);
             done += batch.members.len();
+            progress(done, ids.len());
+        }
+        Ok(Embeddings {
+            dim: self.dim(),
+            data: out,
+        })
+    }
+
+    /// The host engine's [`embed_ids`](Self::embed_ids): one batch per core at a time, each
+    /// batch `2 / cores` of the usual size, so that the cores share out whole batches instead of
+    /// meeting after every operation (which limited them on many cores) while the activations
+    /// in memory stay those of two full batches. Batches that do not fill the cores split
+    /// their operations over the idle ones (rayon's work stealing).
+    #[cfg(not(target_family = "wasm"))]
+    fn embed_ids_concurrently(
+        &self,
+        model: &HostBert,
+        ids: &[Vec<u32>],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Embeddings, EncoderError> {
+        use rayon::prelude::*;
+        let threads = rayon::current_num_threads().max(1);
+        let max_tokens = (self.batching.max_tokens * 2 / threads).clamp(
+            MIN_CONCURRENT_TOKENS.min(self.batching.max_tokens),
+            self.batching.max_tokens,
+        );
+        let mut out = vec![0.0; ids.len() * self.dim()];
+        let mut done = 0;
+        for wave in self.plan(ids, max_tokens).chunks(threads) {
+            let results: Vec<Result<(Batch, Vec<f32>), EncoderError>> = wave
+                .par_iter()
+                .map(|members| {
+                    let batch = self.gather(ids, members.clone())?;
+                    let values = model.forward(&batch.inputs)?;
+                    Ok((batch, values))
+                })
+                .collect();
+            for result in results {
+                let (batch, values) = result?;
+                self.scatter(&mut out, &batch, &values);
+                done += batch.members.len();
+            }
             progress(done, ids.len());
         }
         Ok(Embeddings {

@@ -1,15 +1,19 @@
-//! Kernels that burn's CPU backend runs slowly, done on the host (inference on the CPU only).
+//! Host kernels for inference on the CPU: the building blocks of
+//! [`HostBert`](crate::host_model::HostBert), also used by the burn module on burn's CPU
+//! backend (`host_kernels`), where burn's own ops are slow.
 //!
 //! - [`gelu`]: burn's GELU on the CPU backend is five element-wise passes, one of them libm's
 //!   scalar `erff`; on `[B, S, 1536]` activations it cost as much as the matrix product before
 //!   it. Here it is one pass with a branch-free `erf` that the compiler vectorises.
 //! - [`attention`]: burn's fused attention on the CPU backend spends most of its time in scalar
 //!   `exp` calls of the softmax and in copies that split the heads. Here each (sequence, head)
-//!   pair is two `gemm` calls on strided views of the `[B, S, H]` projections (no copies) and a
+//!   pair is two `gemm` calls on strided views of the projections (no copies) and a
 //!   vectorised softmax that skips padded keys.
+//! - LayerNorm and row-parallel helpers for the host engine.
 //!
-//! Both read their inputs back (a move on the CPU backend), work split over all cores, and
-//! upload the result: they leave burn's autodiff graph, so the trainer keeps burn's ops.
+//! The tensor versions read their inputs back (a move on the CPU backend), work split over
+//! all cores, and upload the result: they leave burn's autodiff graph, so the trainer keeps
+//! burn's ops.
 
 use burn::tensor::{DType, Tensor, TensorData};
 
@@ -67,66 +71,97 @@ pub fn attention_host(
     q: &[f32],
     k: &[f32],
     v: &[f32],
-    [b, s, h]: [usize; 3],
+    dims @ [b, s, h]: [usize; 3],
     heads: usize,
     key_valid: &[bool],
 ) -> Vec<f32> {
+    let mut out = vec![0.0f32; b * s * h];
+    attention_strided([q, k, v], h, dims, heads, key_valid, &mut out);
+    out
+}
+
+/// Multi-head attention over the packed projections of [`crate::host_model`]: `qkv` is
+/// `[B·S, 3H]`, each row `[q | k | v]`; the context `[B·S, H]` (heads merged) goes to `out`.
+pub fn attention_packed(
+    qkv: &[f32],
+    dims @ [_, _, h]: [usize; 3],
+    heads: usize,
+    key_valid: &[bool],
+    out: &mut [f32],
+) {
+    let (q, k, v) = (
+        qkv,
+        &qkv[h.min(qkv.len())..],
+        &qkv[(2 * h).min(qkv.len())..],
+    );
+    attention_strided([q, k, v], 3 * h, dims, heads, key_valid, out);
+}
+
+/// The attention kernel: `q`, `k`, `v` are views whose rows (one per token, `row_stride`
+/// apart) start with the `H` values of that projection; `out` is `[B·S, H]`.
+///
+/// One task per sequence: for each head, scores `[S, S]` = one `gemm` on strided views (no
+/// copies), a vectorised softmax that skips padded keys, and a second `gemm` that writes the
+/// head's `[S, d]` block straight into `out`.
+fn attention_strided(
+    [q, k, v]: [&[f32]; 3],
+    row_stride: usize,
+    [_, s, h]: [usize; 3],
+    heads: usize,
+    key_valid: &[bool],
+    out: &mut [f32],
+) {
     let d = h / heads;
     let scale = 1.0 / (d as f32).sqrt();
-    // One task per (sequence, head): scores [S, S] → softmax → its [S, d] context block.
-    let head_context = |task: usize| -> Vec<f32> {
-        let (seq, head) = (task / heads, task % heads);
-        let offset = seq * s * h + head * d;
+    let sequence = |seq: usize, out: &mut [f32]| {
+        let rows = seq * s * row_stride..;
+        let (q, k, v) = (&q[rows.clone()], &k[rows.clone()], &v[rows]);
         let valid: Vec<f32> = key_valid[seq * s..(seq + 1) * s]
             .iter()
             .map(|&ok| if ok { 1.0 } else { 0.0 })
             .collect();
         let mut scores = vec![0.0f32; s * s];
-        // scores = scale · Q_sh [S, d] · K_shᵀ [d, S]
-        strided_matmul(
-            [s, s, d],
-            (&mut scores, s),
-            (&q[offset..], h, 1),
-            (&k[offset..], 1, h),
-            scale,
-        );
-        with_wide_simd(
-            &mut scores,
-            #[inline(always)]
-            |scores| {
-                for row in scores.chunks_exact_mut(s) {
-                    softmax_masked(row, &valid);
-                }
-            },
-        );
-        let mut context = vec![0.0f32; s * d];
-        // context = P [S, S] · V_sh [S, d]
-        strided_matmul(
-            [s, d, s],
-            (&mut context, d),
-            (&scores, s, 1),
-            (&v[offset..], h, 1),
-            1.0,
-        );
-        context
-    };
-    #[cfg(not(target_family = "wasm"))]
-    let blocks: Vec<Vec<f32>> = {
-        use rayon::prelude::*;
-        (0..b * heads).into_par_iter().map(head_context).collect()
-    };
-    #[cfg(target_family = "wasm")]
-    let blocks: Vec<Vec<f32>> = (0..b * heads).map(head_context).collect();
-
-    let mut out = vec![0.0f32; b * s * h];
-    for (task, block) in blocks.iter().enumerate() {
-        let (seq, head) = (task / heads, task % heads);
-        for (row, values) in block.chunks_exact(d).enumerate() {
-            let at = (seq * s + row) * h + head * d;
-            out[at..at + d].copy_from_slice(values);
+        for head in 0..heads {
+            let col = head * d;
+            // scores = scale · Q_sh [S, d] · K_shᵀ [d, S]
+            strided_matmul(
+                [s, s, d],
+                (&mut scores, s),
+                (&q[col..], row_stride, 1),
+                (&k[col..], 1, row_stride),
+                Product::scaled(scale),
+            );
+            with_wide_simd(
+                &mut scores,
+                #[inline(always)]
+                |scores| {
+                    for row in scores.chunks_exact_mut(s) {
+                        softmax_masked(row, &valid);
+                    }
+                },
+            );
+            // context_sh = P [S, S] · V_sh [S, d], written into its columns of `out`
+            strided_matmul(
+                [s, d, s],
+                (&mut out[col..], h),
+                (&scores, s, 1),
+                (&v[col..], row_stride, 1),
+                Product::scaled(1.0),
+            );
         }
+    };
+    let per_sequence = (s * h).max(1);
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(per_sequence)
+            .enumerate()
+            .for_each(|(seq, out)| sequence(seq, out));
     }
-    out
+    #[cfg(target_family = "wasm")]
+    out.chunks_mut(per_sequence)
+        .enumerate()
+        .for_each(|(seq, out)| sequence(seq, out));
 }
 
 /// In-place softmax of one row of scores over the keys with `valid = 1` (others get 0).
@@ -163,17 +198,39 @@ fn lanes_fold(values: impl Iterator<Item = f32>, init: f32, op: impl Fn(f32, f32
     lanes.into_iter().fold(init, op)
 }
 
-/// `dst [m, n] (row stride dst_rs) = scale · lhs [m, k] · rhs [k, n]`, operands given as
+/// How [`strided_matmul`] combines the product with `dst` and whether it may use all cores.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Product {
+    /// The product is multiplied by this.
+    pub scale: f32,
+    /// Add to `dst`'s current values instead of overwriting them.
+    pub accumulate: bool,
+    /// Split this one product over all cores (for large products; small ones run inside
+    /// already parallel tasks).
+    pub parallel: bool,
+}
+
+impl Product {
+    pub(crate) fn scaled(scale: f32) -> Self {
+        Self {
+            scale,
+            accumulate: false,
+            parallel: false,
+        }
+    }
+}
+
+/// `dst [m, n] (row stride dst_rs) (+)= scale · lhs [m, k] · rhs [k, n]`, operands given as
 /// `(slice, row stride, column stride)` starting at element (0, 0).
 ///
 /// # Panics
 /// If a view reaches past its slice (a bug in the caller, checked before the unsafe call).
-fn strided_matmul(
+pub(crate) fn strided_matmul(
     [m, n, k]: [usize; 3],
     (dst, dst_rs): (&mut [f32], usize),
     (lhs, lhs_rs, lhs_cs): (&[f32], usize, usize),
     (rhs, rhs_rs, rhs_cs): (&[f32], usize, usize),
-    scale: f32,
+    product: Product,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -181,7 +238,11 @@ fn strided_matmul(
     let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
     assert!(last(m, n, dst_rs, 1) < dst.len(), "dst view out of bounds");
     if k == 0 {
-        dst.iter_mut().for_each(|x| *x = 0.0);
+        if !product.accumulate {
+            for row in 0..m {
+                dst[row * dst_rs..row * dst_rs + n].fill(0.0);
+            }
+        }
         return;
     }
     assert!(
@@ -192,9 +253,20 @@ fn strided_matmul(
         last(k, n, rhs_rs, rhs_cs) < rhs.len(),
         "rhs view out of bounds"
     );
+    #[cfg(not(target_family = "wasm"))]
+    let parallelism = if product.parallel {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    #[cfg(target_family = "wasm")]
+    let parallelism = {
+        let _ = product.parallel; // one thread in the browser
+        gemm::Parallelism::None
+    };
     // SAFETY: every element the three strided views address lies inside its slice (asserted
-    // above), `dst` is exclusively borrowed and does not overlap the operands, and with
-    // `read_dst = false` gemm never reads `dst`.
+    // above), `dst` is exclusively borrowed and does not overlap the operands, and gemm reads
+    // `dst` only with `read_dst = true`, when it holds initialised values.
     #[allow(unsafe_code)]
     unsafe {
         gemm::gemm(
@@ -204,19 +276,19 @@ fn strided_matmul(
             dst.as_mut_ptr(),
             1,
             dst_rs as isize,
-            false,
+            product.accumulate,
             lhs.as_ptr(),
             lhs_cs as isize,
             lhs_rs as isize,
             rhs.as_ptr(),
             rhs_cs as isize,
             rhs_rs as isize,
-            0.0,
-            scale,
+            1.0,
+            product.scale,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }
@@ -242,6 +314,51 @@ fn gelu_chunk(chunk: &mut [f32]) {
             for v in chunk.iter_mut() {
                 let x = *v;
                 *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+            }
+        },
+    );
+}
+
+/// Applies `kernel(first_row, rows)` to consecutive groups of whole rows of `data` (rows of
+/// `row_len` values), over all cores natively. Groups hold about 16k values: large enough to
+/// amortise scheduling, small enough to balance.
+pub(crate) fn for_row_groups(
+    data: &mut [f32],
+    row_len: usize,
+    kernel: impl Fn(usize, &mut [f32]) + Send + Sync,
+) {
+    let rows_per_group = ((1 << 14) / row_len.max(1)).max(1);
+    let group_len = rows_per_group * row_len.max(1);
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(group_len)
+            .enumerate()
+            .for_each(|(g, rows)| kernel(g * rows_per_group, rows));
+    }
+    #[cfg(target_family = "wasm")]
+    data.chunks_mut(group_len)
+        .enumerate()
+        .for_each(|(g, rows)| kernel(g * rows_per_group, rows));
+}
+
+/// LayerNorm of every row of `rows` (length a multiple of `gamma.len()`), in place:
+/// `(x − mean) / √(var + eps) · gamma + beta`, biased variance as in PyTorch.
+pub(crate) fn layer_norm_rows(rows: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let n = gamma.len();
+    with_wide_simd(
+        rows,
+        #[inline(always)]
+        |rows| {
+            for row in rows.chunks_exact_mut(n) {
+                let mean = lanes_fold(row.iter().copied(), 0.0, |a, b| a + b) / n as f32;
+                let var = lanes_fold(row.iter().map(|&x| (x - mean) * (x - mean)), 0.0, |a, b| {
+                    a + b
+                }) / n as f32;
+                let inverse = 1.0 / (var + eps).sqrt();
+                for ((x, &g), &b) in row.iter_mut().zip(gamma).zip(beta) {
+                    *x = (*x - mean) * inverse * g + b;
+                }
             }
         },
     );

@@ -151,13 +151,7 @@ impl Uploader<'_> {
     fn linear(&self, prefix: &str) -> Result<Linear, EncoderError> {
         let w = self.host(&format!("{prefix}.weight"))?;
         let (out, inp) = (w.shape[0], w.shape[1]);
-        let mut transposed = vec![0.0f32; out * inp];
-        for o in 0..out {
-            for i in 0..inp {
-                transposed[i * out + o] = w.data[o * inp + i];
-            }
-        }
-        let weight = Tensor::from_data(TensorData::new(transposed, [inp, out]), self.device);
+        let weight = Tensor::from_data(TensorData::new(transposed(w), [inp, out]), self.device);
         Ok(Linear {
             weight: Param::from_tensor(weight),
             bias: Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?)),
@@ -173,6 +167,18 @@ impl Uploader<'_> {
         norm.beta = Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?));
         Ok(norm)
     }
+}
+
+/// A Hugging Face linear weight `[out, in]` in burn's and gemm's `[in, out]` row layout.
+pub(crate) fn transposed(w: &HostTensor) -> Vec<f32> {
+    let (out, inp) = (w.shape[0], w.shape[1]);
+    let mut transposed = vec![0.0f32; out * inp];
+    for o in 0..out {
+        for i in 0..inp {
+            transposed[i * out + o] = w.data[o * inp + i];
+        }
+    }
+    transposed
 }
 
 impl BertEncoderConfig {

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use langbias_encoder::model::BertEncoderConfig;
-use langbias_encoder::{Encoder, ModelAssets, PaddedBatch, Runtime, TextKind, TextTokenizer, load};
+use langbias_encoder::{
+    BackendKind, Encoder, ModelAssets, PaddedBatch, Runtime, TextKind, TextTokenizer, load,
+};
 use serde_json::Value;
 
 /// The package directory: `cargo test` sets it at run time, which stays right when a test
@@ -136,6 +138,17 @@ fn token_ids_match_transformers() {
 fn cpu_embeddings_match_transformers() {
     let (cases, _) = fixture();
     let encoder = assets().encoder(&Runtime::cpu()).unwrap();
+    check_against_reference(&encoder, &cases, 0.99999, 1e-4);
+}
+
+/// The burn module on burn's CPU backend (the path the host engine replaced for inference,
+/// and the one the trainer differentiates) gives the same embeddings.
+#[test]
+fn flex_embeddings_match_transformers() {
+    let (cases, _) = fixture();
+    let encoder = assets()
+        .encoder(&Runtime::new(BackendKind::Flex).unwrap())
+        .unwrap();
     check_against_reference(&encoder, &cases, 0.99999, 1e-4);
 }
 

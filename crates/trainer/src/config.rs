@@ -215,7 +215,7 @@ impl TrainConfig {
         if self.lr.is_nan() || self.lr <= 0.0 || !(0.0..1.0).contains(&self.warmup) {
             bail!("--lr must be positive and --warmup in [0, 1)");
         }
-        if self.devices != 1 && self.backend == BackendKind::Cpu {
+        if self.devices != 1 && self.backend != BackendKind::Wgpu {
             bail!(
                 "the CPU backend is one device; data-parallel training (--devices) needs --backend wgpu"
             );

