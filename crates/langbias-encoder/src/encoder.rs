@@ -435,9 +435,11 @@ impl Encoder {
             MIN_CONCURRENT_TOKENS.min(self.batching.max_tokens),
             self.batching.max_tokens,
         );
+        // At most two full batches' worth of activations at once, however many cores.
+        let per_wave = threads.min((2 * self.batching.max_tokens / max_tokens.max(1)).max(1));
         let mut out = vec![0.0; ids.len() * self.dim()];
         let mut done = 0;
-        for wave in self.plan(ids, max_tokens).chunks(threads) {
+        for wave in self.plan(ids, max_tokens).chunks(per_wave) {
             let results: Vec<Result<(Batch, Vec<f32>), EncoderError>> = wave
                 .par_iter()
                 .map(|members| {

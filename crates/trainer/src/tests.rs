@@ -227,22 +227,24 @@ fn loss_and_gradients(
     (value[0], g)
 }
 
-#[test]
-fn data_parallel_shards_give_the_single_device_loss_and_gradients() {
-    // Two replicas on the same CPU device exercise the whole path (sharding, the trained
-    // tensors moved to each replica, embeddings gathered, gradients summed through the moves).
+/// Trains one batch on `device` alone and sharded over `replicas` (each a device the encoder is
+/// copied to): the loss and every gradient must agree.
+fn check_sharded_matches_single(
+    backend: langbias_encoder::BackendKind,
+    device: &Device,
+    replicas: &[Device],
+) {
     let assets = tiny_assets();
-    let device = Runtime::cpu().device.autodiff();
-    let model = || run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+    let model = |on: &Device| run::frozen_model(&assets, backend, on).unwrap();
     let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
     let batch: Vec<_> = samples.iter().take(5).collect();
     let config = LossConfig {
         anchor: 0.5,
         ..Default::default()
     };
-    for trainable in trainables(&assets, &device) {
+    for trainable in trainables(&assets, device) {
         let single = Learner::new(
-            model(),
+            model(device),
             &assets.embeddings,
             trainable.clone(),
             0.0,
@@ -250,20 +252,20 @@ fn data_parallel_shards_give_the_single_device_loss_and_gradients() {
             0.0,
         );
         let sharded = Learner::new(
-            model(),
+            model(device),
             &assets.embeddings,
             trainable,
             0.0,
             config.clone(),
             0.0,
         )
-        .with_replicas(vec![(model(), device.clone()), (model(), device.clone())]);
+        .with_replicas(replicas.iter().map(|d| (model(d), d.clone())).collect());
         let (loss_1, grads_1) = loss_and_gradients(&single, &batch);
-        let (loss_3, grads_3) = loss_and_gradients(&sharded, &batch);
-        assert!((loss_1 - loss_3).abs() < 1e-5, "loss {loss_1} vs {loss_3}");
-        assert_eq!(grads_1.len(), grads_3.len());
+        let (loss_n, grads_n) = loss_and_gradients(&sharded, &batch);
+        assert!((loss_1 - loss_n).abs() < 1e-5, "loss {loss_1} vs {loss_n}");
+        assert_eq!(grads_1.len(), grads_n.len());
         for (name, a) in &grads_1 {
-            for (x, y) in a.iter().zip(&grads_3[name]) {
+            for (x, y) in a.iter().zip(&grads_n[name]) {
                 assert!(
                     (x - y).abs() <= 1e-5 + 1e-3 * x.abs(),
                     "{name}: gradient {x} vs {y}"
@@ -272,6 +274,48 @@ fn data_parallel_shards_give_the_single_device_loss_and_gradients() {
         }
         assert!(grads_1.values().flatten().any(|g| g.abs() > 1e-6));
     }
+}
+
+#[test]
+fn data_parallel_shards_give_the_single_device_loss_and_gradients() {
+    // Two replicas on the same CPU device exercise the whole path (sharding, the trained
+    // tensors moved to each replica, embeddings gathered, gradients summed through the moves).
+    let device = Runtime::cpu().device.autodiff();
+    check_sharded_matches_single(
+        langbias_encoder::BackendKind::Cpu,
+        &device,
+        &[device.clone(), device.clone()],
+    );
+}
+
+/// The same over two wgpu devices — separate wgpu devices and queues, which may share one
+/// adapter (one GPU, or lavapipe's software Vulkan): tensors really cross devices. Needs a
+/// Vulkan/Metal/DX12 adapter, so it is opt-in:
+/// `cargo test -p trainer -- --ignored data_parallel_over_two_wgpu_devices`.
+#[test]
+#[ignore = "needs a wgpu adapter"]
+fn data_parallel_over_two_wgpu_devices() {
+    use burn::tensor::DeviceKind;
+    let open = |kind: DeviceKind| {
+        Device::wgpu_options()
+            .device_kind(kind)
+            .init()
+            .expect("a wgpu adapter")
+            .autodiff()
+    };
+    let first = open(DeviceKind::DefaultDevice);
+    // A second device on the same adapter: the GPU itself if discrete, else a CPU adapter.
+    let second = Device::wgpu_options()
+        .device_kind(DeviceKind::DiscreteGpu(0))
+        .init()
+        .map(|d| d.autodiff())
+        .unwrap_or_else(|_| open(DeviceKind::Cpu));
+    assert_ne!(first, second, "two distinct wgpu devices");
+    check_sharded_matches_single(
+        langbias_encoder::BackendKind::Wgpu,
+        &first,
+        &[first.clone(), second],
+    );
 }
 
 #[test]

@@ -79,6 +79,22 @@ fn test(repo: &Path) -> Result<()> {
     step("native tests", || {
         cargo(repo, &["test", "--workspace", "--exclude", "langbias-web"])
     })?;
+    // The tests that need a wgpu adapter, on Mesa's software Vulkan (lavapipe): the trainer's
+    // data-parallel step over two wgpu devices.
+    step("software Vulkan", tools::ensure_software_vulkan)?;
+    step("wgpu tests (lavapipe)", || {
+        cargo(
+            repo,
+            &[
+                "test",
+                "-p",
+                "trainer",
+                "--",
+                "--ignored",
+                "data_parallel_over_two_wgpu_devices",
+            ],
+        )
+    })?;
     step("wasm tools", || tools::ensure_wasm_tools(repo))?;
     step("site build (trunk, release)", || build_site(repo))?;
     step("browser", || tools::ensure_browser(repo))?;

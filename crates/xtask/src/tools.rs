@@ -92,24 +92,36 @@ pub fn ensure_wasm_tools(repo: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Installs Debian packages with apt-get (`what` names them for the error without apt).
+fn apt_install(what: &str, packages: &[&str]) -> Result<()> {
+    if !which("apt-get") {
+        bail!("{what} is missing and apt-get is not available: install {packages:?}");
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Mesa's lavapipe (software Vulkan on the CPU) and the Vulkan loader, for the native wgpu
+/// tests on machines without a GPU.
+pub fn ensure_software_vulkan() -> Result<()> {
+    let has_lavapipe = std::fs::read_dir("/usr/share/vulkan/icd.d").is_ok_and(|dir| {
+        dir.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("lvp_icd"))
+    });
+    let has_loader =
+        output("ldconfig", &["-p"]).is_some_and(|libs| libs.contains("libvulkan.so.1"));
+    if has_lavapipe && has_loader {
+        return Ok(());
+    }
+    apt_install("lavapipe", &["mesa-vulkan-drivers", "libvulkan1"])
+}
+
 pub fn ensure_browser(repo: &Path) -> Result<()> {
     if !Path::new("/usr/bin/chromium").exists() || !Path::new("/usr/bin/chromedriver").exists() {
-        if !which("apt-get") {
-            bail!(
-                "Chromium is missing and apt-get is not available: install chromium and chromium-driver"
-            );
-        }
-        run(Command::new("apt-get").args(["update", "-qq"]))?;
-        run(Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "-qq",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        apt_install("Chromium", &["chromium", "chromium-driver"])?;
     }
     let tests = repo.join("tests");
     if !tests
