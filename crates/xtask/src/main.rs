@@ -85,10 +85,12 @@ fn test(repo: &Path) -> Result<()> {
     step("wgpu tests (lavapipe)", || {
         cargo(
             repo,
+            // The native tests' package selection, so nothing is rebuilt with other features.
             &[
                 "test",
-                "-p",
-                "trainer",
+                "--workspace",
+                "--exclude",
+                "langbias-web",
                 "--",
                 "--ignored",
                 "data_parallel_over_two_wgpu_devices",
