@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use langbias_encoder::host_model::profile;
 use langbias_encoder::{BackendKind, Encoder, TextKind};
 use langbias_eval::xquad::XquadLanguage;
 use serde_json::json;
@@ -36,6 +37,10 @@ pub struct BenchArgs {
     /// time (kernel compilation and autotuning on wgpu) is reported beside them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
+    /// Also report the seconds each step of the host engine (`--backend cpu`) took in the last
+    /// round, summed over batches (batches running at the same time each count).
+    #[arg(long)]
+    profile: bool,
 }
 
 fn time_set(
@@ -43,10 +48,13 @@ fn time_set(
     kind: TextKind,
     texts: &[&str],
     rounds: u32,
+    profiled: bool,
 ) -> Result<serde_json::Value> {
     let tokens: usize = encoder.tokenize(kind, texts)?.iter().map(Vec::len).sum();
     let mut times = Vec::new();
-    for _ in 0..rounds {
+    for round in 0..rounds {
+        // The profile, when asked for, covers the last round.
+        profile::enable(profiled && round + 1 == rounds);
         let start = Instant::now();
         let embeddings = encoder.embed_blocking(kind, texts)?;
         times.push(start.elapsed().as_secs_f64());
@@ -56,13 +64,22 @@ fn time_set(
         );
     }
     let seconds = *times.last().expect("rounds >= 1");
-    Ok(json!({
+    let mut result = json!({
         "texts": texts.len(), "tokens": tokens, "seconds": seconds,
         "texts_per_second": texts.len() as f64 / seconds,
         "tokens_per_second": tokens as f64 / seconds,
         "rounds": rounds,
         "first_round_seconds": times[0],
-    }))
+    });
+    if profiled {
+        let steps: serde_json::Map<String, serde_json::Value> = profile::seconds()
+            .into_iter()
+            .map(|(step, s)| (step.to_owned(), json!(s)))
+            .collect();
+        result["profile_seconds"] = steps.into();
+        profile::enable(false);
+    }
+    Ok(result)
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -85,6 +102,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .take(limit)
         .collect();
 
+    anyhow::ensure!(
+        !args.profile || args.backend == BackendKind::Cpu,
+        "--profile times the host engine's steps: it needs --backend cpu"
+    );
     let load = Instant::now();
     let mut models = models::Models::new(args.backend, None, true)?;
     let mut encoder = models.load(&models::ModelSpec::parse(&args.model))?.encoder;
@@ -109,8 +130,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         "load_seconds": load_seconds,
         "sets": {
-            "paragraphs": time_set(&encoder, TextKind::Passage, &paragraphs, args.rounds)?,
-            "questions": time_set(&encoder, TextKind::Query, &questions, args.rounds)?,
+            "paragraphs": time_set(&encoder, TextKind::Passage, &paragraphs, args.rounds, args.profile)?,
+            "questions": time_set(&encoder, TextKind::Query, &questions, args.rounds, args.profile)?,
         },
         "peak_rss_mb": langbias_encoder::load::peak_rss_mb(),
         "notes": format!("backend {}; texts sorted by length, batches of <= {} texts and <= {} padded tokens, lengths rounded up to a multiple of {}",

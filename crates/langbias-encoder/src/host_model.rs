@@ -23,6 +23,69 @@ use crate::host_ops::{
 use crate::model::{BertEncoderConfig, transposed};
 use crate::{EncoderError, PaddedBatch};
 
+/// Where [`HostBert::forward`] spends its time, for `langbias bench --profile`: seconds per
+/// step, summed over batches — batches that run at the same time each count, so on several
+/// cores the sum exceeds the wall time. Off unless [`profile::enable`]d (then a clock read per
+/// step).
+pub mod profile {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    /// The steps, in the order a layer runs them.
+    pub const STEPS: [&str; 8] = [
+        "embeddings",
+        "qkv product",
+        "attention",
+        "attention output product",
+        "layer norms",
+        "intermediate product",
+        "gelu",
+        "output product",
+    ];
+
+    static ENABLED: AtomicBool = AtomicBool::new(false);
+    static NANOS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+
+    /// Starts (or stops) collecting, from zero.
+    pub fn enable(on: bool) {
+        for n in &NANOS {
+            n.store(0, Ordering::Relaxed);
+        }
+        ENABLED.store(on, Ordering::Relaxed);
+    }
+
+    /// The seconds per step collected since [`enable`].
+    pub fn seconds() -> Vec<(&'static str, f64)> {
+        STEPS
+            .iter()
+            .zip(&NANOS)
+            .map(|(&name, n)| (name, n.load(Ordering::Relaxed) as f64 * 1e-9))
+            .collect()
+    }
+
+    /// Charges the time since the previous lap to a step.
+    pub(crate) struct Clock(Option<std::time::Instant>);
+
+    impl Clock {
+        pub(crate) fn start() -> Self {
+            Self(
+                ENABLED
+                    .load(Ordering::Relaxed)
+                    .then(std::time::Instant::now),
+            )
+        }
+
+        /// `step` indexes [`STEPS`].
+        pub(crate) fn lap(&mut self, step: usize) {
+            if let Some(last) = &mut self.0 {
+                let now = std::time::Instant::now();
+                let nanos = now.duration_since(*last).as_nanos() as u64;
+                NANOS[step].fetch_add(nanos, Ordering::Relaxed);
+                *last = now;
+            }
+        }
+    }
+}
+
 /// A dense layer in the layout `gemm` reads: `weight [in, out]` row-major, `bias [out]`.
 #[derive(Debug, Clone)]
 struct Dense {
@@ -260,6 +323,7 @@ impl HostBert {
         let inter = self.layers.first().map_or(0, |l| l.intermediate.outputs());
         let key_valid: Vec<bool> = batch.mask.iter().map(|&m| m > 0.5).collect();
 
+        let mut clock = profile::Clock::start();
         // Embeddings: word + position + token type, then LayerNorm.
         let mut x = batch.word.clone();
         let position = &self.position[self.position_offset * h..];
@@ -273,6 +337,7 @@ impl HostBert {
             }
         });
         self.embedding_norm.forward(&mut x, self.eps);
+        clock.lap(0);
 
         let mut qkv = vec![0.0f32; rows * 3 * h];
         let mut context = vec![0.0f32; rows * h];
@@ -280,17 +345,25 @@ impl HostBert {
         let mut inner = vec![0.0f32; rows * inter];
         for layer in &self.layers {
             layer.qkv.forward(&x, rows, None, &mut qkv);
+            clock.lap(1);
             attention_packed(&qkv, [b, s, h], self.heads, &key_valid, &mut context);
+            clock.lap(2);
             layer
                 .attention_output
                 .forward(&context, rows, Some(&x), &mut attended);
+            clock.lap(3);
             layer.attention_norm.forward(&mut attended, self.eps);
+            clock.lap(4);
             layer
                 .intermediate
                 .forward(&attended, rows, None, &mut inner);
+            clock.lap(5);
             gelu_in_place(&mut inner);
+            clock.lap(6);
             layer.output.forward(&inner, rows, Some(&attended), &mut x);
+            clock.lap(7);
             layer.output_norm.forward(&mut x, self.eps);
+            clock.lap(4);
         }
 
         // Masked mean pooling and L2 normalisation.
