@@ -139,6 +139,9 @@ async fn adapter_description() -> Option<(String, bool)> {
     Some((description, software))
 }
 
+/// The backend badge on the CPU path: the encoder's host engine, one thread, wasm SIMD.
+const CPU_BADGE: &str = "CPU (wasm SIMD)";
+
 /// Parity sentences for the GPU self-test.
 const PARITY: [&str; 3] = [
     "The cat sits on the mat.",
@@ -259,7 +262,7 @@ impl Engine {
 
         let mut backend_note = None;
         let mut runtime = Runtime::cpu();
-        let mut backend = "CPU (burn flex)".to_string();
+        let mut backend = CPU_BADGE.to_string();
         // A GPU emulated on the CPU spends its time computing, not compiling, so padding to
         // fewer shapes only costs it (SwiftShader: the second embedding of the fixtures is as
         // slow as the first); it keeps exact lengths.
@@ -312,7 +315,7 @@ impl Engine {
                         ));
                         base = cpu;
                         runtime = Runtime::cpu();
-                        backend = "CPU (burn flex)".into();
+                        backend = CPU_BADGE.into();
                     } else {
                         backend_note = Some(format!("GPU/CPU parity cosine {min_cos:.6}"));
                     }
@@ -323,7 +326,7 @@ impl Engine {
                     ));
                     base = cpu;
                     runtime = Runtime::cpu();
-                    backend = "CPU (burn flex)".into();
+                    backend = CPU_BADGE.into();
                 }
             }
         }
