@@ -392,64 +392,18 @@ impl Encoder {
     }
 
     /// Embeds token-id sequences (from [`Encoder::tokenize`]). `progress(done, total)` is called
-    /// after every batch. Works on every target: read-backs are awaited.
+    /// after every batch (every group of concurrent batches on the host engine). Works on every
+    /// target: read-backs are awaited.
     pub async fn embed_ids(
         &self,
         ids: &[Vec<u32>],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Embeddings, EncoderError> {
-        #[cfg(not(target_family = "wasm"))]
-        if let Model::Host(model) = &self.model {
-            return self.embed_ids_concurrently(model, ids, progress);
-        }
+        let (max_tokens, concurrent) = self.concurrency();
         let mut out = vec![0.0; ids.len() * self.dim()];
         let mut done = 0;
-        for members in self.plan(ids, self.batching.max_tokens) {
-            let batch = self.gather(ids, members)?;
-            let values = self.forward(&batch).await?;
-            self.scatter(&mut out, &batch, &values);
-            done += batch.members.len();
-            progress(done, ids.len());
-        }
-        Ok(Embeddings {
-            dim: self.dim(),
-            data: out,
-        })
-    }
-
-    /// The host engine's [`embed_ids`](Self::embed_ids): one batch per core at a time, each
-    /// batch `2 / cores` of the usual size, so that the cores share out whole batches instead of
-    /// meeting after every operation (which limited them on many cores) while the activations
-    /// in memory stay those of two full batches. Batches that do not fill the cores split
-    /// their operations over the idle ones (rayon's work stealing).
-    #[cfg(not(target_family = "wasm"))]
-    fn embed_ids_concurrently(
-        &self,
-        model: &HostBert,
-        ids: &[Vec<u32>],
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Embeddings, EncoderError> {
-        use rayon::prelude::*;
-        let threads = rayon::current_num_threads().max(1);
-        let max_tokens = (self.batching.max_tokens * 2 / threads).clamp(
-            MIN_CONCURRENT_TOKENS.min(self.batching.max_tokens),
-            self.batching.max_tokens,
-        );
-        // At most two full batches' worth of activations at once, however many cores.
-        let per_wave = threads.min((2 * self.batching.max_tokens / max_tokens.max(1)).max(1));
-        let mut out = vec![0.0; ids.len() * self.dim()];
-        let mut done = 0;
-        for wave in self.plan(ids, max_tokens).chunks(per_wave) {
-            let results: Vec<Result<(Batch, Vec<f32>), EncoderError>> = wave
-                .par_iter()
-                .map(|members| {
-                    let batch = self.gather(ids, members.clone())?;
-                    let values = model.forward(&batch.inputs)?;
-                    Ok((batch, values))
-                })
-                .collect();
-            for result in results {
-                let (batch, values) = result?;
+        for group in self.plan(ids, max_tokens).chunks(concurrent) {
+            for (batch, values) in self.forward_group(ids, group).await? {
                 self.scatter(&mut out, &batch, &values);
                 done += batch.members.len();
             }
@@ -459,6 +413,52 @@ impl Encoder {
             dim: self.dim(),
             data: out,
         })
+    }
+
+    /// The batch size (padded tokens) and how many batches run at once. One at a time, as
+    /// large as [`Batching`] allows, except natively on the host engine: one batch per core,
+    /// each `2 / cores` of the usual size, so that the cores share out whole batches instead of
+    /// meeting after every operation (which limited them on many cores), while the activations
+    /// in memory stay those of two full batches. Batches that do not fill the cores split
+    /// their operations over the idle ones (rayon's work stealing).
+    fn concurrency(&self) -> (usize, usize) {
+        let max_tokens = self.batching.max_tokens;
+        #[cfg(not(target_family = "wasm"))]
+        if let Model::Host(_) = self.model {
+            let threads = rayon::current_num_threads().max(1);
+            let per_batch =
+                (max_tokens * 2 / threads).clamp(MIN_CONCURRENT_TOKENS.min(max_tokens), max_tokens);
+            let concurrent = threads.min((2 * max_tokens / per_batch.max(1)).max(1));
+            return (per_batch, concurrent);
+        }
+        (max_tokens, 1)
+    }
+
+    /// Gathers and encodes `group`'s batches (at the same time on the host engine).
+    async fn forward_group(
+        &self,
+        ids: &[Vec<u32>],
+        group: &[Vec<usize>],
+    ) -> Result<Vec<(Batch, Vec<f32>)>, EncoderError> {
+        #[cfg(not(target_family = "wasm"))]
+        if let Model::Host(model) = &self.model {
+            use rayon::prelude::*;
+            return group
+                .par_iter()
+                .map(|members| {
+                    let batch = self.gather(ids, members.clone())?;
+                    let values = model.forward(&batch.inputs)?;
+                    Ok((batch, values))
+                })
+                .collect();
+        }
+        let mut results = Vec::with_capacity(group.len());
+        for members in group {
+            let batch = self.gather(ids, members.clone())?;
+            let values = self.forward(&batch).await?;
+            results.push((batch, values));
+        }
+        Ok(results)
     }
 
     pub async fn embed<S: AsRef<str>>(

@@ -22,6 +22,7 @@ use crate::host_ops::{
 };
 use crate::model::{BertEncoderConfig, transposed};
 use crate::{EncoderError, PaddedBatch};
+use profile::Step;
 
 /// Where [`HostBert::forward`] spends its time, for `langbias bench --profile`: seconds per
 /// step, summed over batches — batches that run at the same time each count, so on several
@@ -30,7 +31,20 @@ use crate::{EncoderError, PaddedBatch};
 pub mod profile {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-    /// The steps, in the order a layer runs them.
+    /// The steps, in the order a layer runs them; [`STEPS`] names them.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum Step {
+        Embeddings,
+        QkvProduct,
+        Attention,
+        AttentionOutputProduct,
+        LayerNorms,
+        IntermediateProduct,
+        Gelu,
+        OutputProduct,
+    }
+
+    /// The names of the [`Step`]s, in their order.
     pub const STEPS: [&str; 8] = [
         "embeddings",
         "qkv product",
@@ -74,12 +88,11 @@ pub mod profile {
             )
         }
 
-        /// `step` indexes [`STEPS`].
-        pub(crate) fn lap(&mut self, step: usize) {
+        pub(crate) fn lap(&mut self, step: Step) {
             if let Some(last) = &mut self.0 {
                 let now = std::time::Instant::now();
                 let nanos = now.duration_since(*last).as_nanos() as u64;
-                NANOS[step].fetch_add(nanos, Ordering::Relaxed);
+                NANOS[step as usize].fetch_add(nanos, Ordering::Relaxed);
                 *last = now;
             }
         }
@@ -337,7 +350,7 @@ impl HostBert {
             }
         });
         self.embedding_norm.forward(&mut x, self.eps);
-        clock.lap(0);
+        clock.lap(Step::Embeddings);
 
         let mut qkv = vec![0.0f32; rows * 3 * h];
         let mut context = vec![0.0f32; rows * h];
@@ -345,25 +358,25 @@ impl HostBert {
         let mut inner = vec![0.0f32; rows * inter];
         for layer in &self.layers {
             layer.qkv.forward(&x, rows, None, &mut qkv);
-            clock.lap(1);
+            clock.lap(Step::QkvProduct);
             attention_packed(&qkv, [b, s, h], self.heads, &key_valid, &mut context);
-            clock.lap(2);
+            clock.lap(Step::Attention);
             layer
                 .attention_output
                 .forward(&context, rows, Some(&x), &mut attended);
-            clock.lap(3);
+            clock.lap(Step::AttentionOutputProduct);
             layer.attention_norm.forward(&mut attended, self.eps);
-            clock.lap(4);
+            clock.lap(Step::LayerNorms);
             layer
                 .intermediate
                 .forward(&attended, rows, None, &mut inner);
-            clock.lap(5);
+            clock.lap(Step::IntermediateProduct);
             gelu_in_place(&mut inner);
-            clock.lap(6);
+            clock.lap(Step::Gelu);
             layer.output.forward(&inner, rows, Some(&attended), &mut x);
-            clock.lap(7);
+            clock.lap(Step::OutputProduct);
             layer.output_norm.forward(&mut x, self.eps);
-            clock.lap(4);
+            clock.lap(Step::LayerNorms);
         }
 
         // Masked mean pooling and L2 normalisation.

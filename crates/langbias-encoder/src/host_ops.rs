@@ -150,18 +150,7 @@ fn attention_strided(
             );
         }
     };
-    let per_sequence = (s * h).max(1);
-    #[cfg(not(target_family = "wasm"))]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(per_sequence)
-            .enumerate()
-            .for_each(|(seq, out)| sequence(seq, out));
-    }
-    #[cfg(target_family = "wasm")]
-    out.chunks_mut(per_sequence)
-        .enumerate()
-        .for_each(|(seq, out)| sequence(seq, out));
+    for_each_chunk(out, s * h, sequence);
 }
 
 /// In-place softmax of one row of scores over the keys with `valid = 1` (others get 0).
@@ -293,17 +282,9 @@ pub(crate) fn strided_matmul(
     }
 }
 
-/// `v ← v · ½ · (1 + erf(v / √2))` for every element.
+/// `v ← v · ½ · (1 + erf(v / √2))` for every element, over all cores natively.
 pub fn gelu_in_place(values: &mut [f32]) {
-    // 16k elements per task: large enough to amortise scheduling, small enough to balance.
-    const CHUNK: usize = 1 << 14;
-    #[cfg(not(target_family = "wasm"))]
-    {
-        use rayon::prelude::*;
-        values.par_chunks_mut(CHUNK).for_each(gelu_chunk);
-    }
-    #[cfg(target_family = "wasm")]
-    values.chunks_mut(CHUNK).for_each(gelu_chunk);
+    for_row_groups(values, 1, |_, chunk| gelu_chunk(chunk));
 }
 
 fn gelu_chunk(chunk: &mut [f32]) {
@@ -328,18 +309,26 @@ pub(crate) fn for_row_groups(
     kernel: impl Fn(usize, &mut [f32]) + Send + Sync,
 ) {
     let rows_per_group = ((1 << 14) / row_len.max(1)).max(1);
-    let group_len = rows_per_group * row_len.max(1);
+    for_each_chunk(data, rows_per_group * row_len.max(1), |g, rows| {
+        kernel(g * rows_per_group, rows)
+    });
+}
+
+/// Applies `f(index, chunk)` to consecutive chunks of `chunk_len` values of `data` (the last
+/// may be shorter): in parallel natively, one after another in the browser (one thread).
+fn for_each_chunk(data: &mut [f32], chunk_len: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+    let chunk_len = chunk_len.max(1);
     #[cfg(not(target_family = "wasm"))]
     {
         use rayon::prelude::*;
-        data.par_chunks_mut(group_len)
+        data.par_chunks_mut(chunk_len)
             .enumerate()
-            .for_each(|(g, rows)| kernel(g * rows_per_group, rows));
+            .for_each(|(i, chunk)| f(i, chunk));
     }
     #[cfg(target_family = "wasm")]
-    data.chunks_mut(group_len)
+    data.chunks_mut(chunk_len)
         .enumerate()
-        .for_each(|(g, rows)| kernel(g * rows_per_group, rows));
+        .for_each(|(i, chunk)| f(i, chunk));
 }
 
 /// LayerNorm of every row of `rows` (length a multiple of `gamma.len()`), in place:
