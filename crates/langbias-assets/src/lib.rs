@@ -10,15 +10,21 @@
 //! - [`LoraAdapter`] is the trainer's small aligned delta on top of a base model (safetensors).
 //! - [`tokenizer_skeleton`] strips the vocabulary out of a `tokenizer.json` so the site ships
 //!   the vocabulary once (inside the E5S1 file) and rebuilds the tokenizer from both.
-//! - With the `std-fs` feature: [`hf_dir`] loads and exports Hugging Face model directories.
+//! - With the `std-fs` feature: [`hf_dir`] loads and exports Hugging Face model directories;
+//!   [`atomic`] writes output files so that they are never left half-written.
+//! - With the `test-util` feature (tests only): [`test_util`] holds shared test support.
 
 pub mod adapter;
+#[cfg(feature = "std-fs")]
+pub mod atomic;
 mod config;
 mod e5s1;
 mod e5s1_write;
 mod error;
 #[cfg(feature = "std-fs")]
 pub mod hf_dir;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 pub mod tokenizer_skeleton;
 mod weights;
 
