@@ -12,10 +12,16 @@
 //! own id and every query's group is `beir-query:{id}`, so [`Pool::qrels`] is empty —
 //! use [`BeirData::qrels`] (e.g. with `Scenario::build_with_qrels`).
 //!
-//! `_id` may be a JSON string or integer. Blank lines are skipped. Every malformed line
-//! is reported with file name and 1-based line number.
+//! `_id` may be a JSON string or integer; ids must be unique, non-empty and free of
+//! whitespace, texts non-empty. Other fields (`metadata`, …) are ignored. Blank lines are
+//! skipped and a leading UTF-8 byte order mark is accepted in every file. Every malformed
+//! line is reported with file name and 1-based line number. A qrels line naming a query
+//! that `queries.jsonl` lacks is an error (BEIR's loader fails on it too); one naming a
+//! document that the corpus lacks is kept: the document stays relevant and counts as
+//! never retrieved (trec_eval semantics). An empty corpus, query file or qrels split is
+//! an error.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
@@ -47,6 +53,14 @@ pub enum BeirError {
         /// What is wrong.
         message: String,
     },
+    /// A file has no entries.
+    #[error("{file}: no {what}")]
+    Empty {
+        /// File name.
+        file: String,
+        /// What it should hold (`documents`, `queries`, `judgements`).
+        what: &'static str,
+    },
     /// Reading a file failed.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -68,6 +82,7 @@ pub struct BeirData {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a corpus object with `_id`, `text` and optional `title`")]
 struct RawDoc {
     #[serde(rename = "_id")]
     id: RawId,
@@ -77,24 +92,24 @@ struct RawDoc {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a query object with `_id` and `text`")]
 struct RawQuery {
     #[serde(rename = "_id")]
     id: RawId,
     text: String,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawId {
-    Str(String),
-    Int(i64),
-}
+/// A BEIR `_id`: a JSON string or integer (kept as written).
+struct RawId(String);
 
-impl RawId {
-    fn into_string(self) -> String {
-        match self {
-            RawId::Str(s) => s,
-            RawId::Int(i) => i.to_string(),
+impl<'de> Deserialize<'de> for RawId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(Self(s)),
+            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Self(n.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "`_id` must be a string or an integer, found {other}"
+            ))),
         }
     }
 }
@@ -104,7 +119,7 @@ fn jsonl<T: for<'de> Deserialize<'de>>(
     contents: &str,
 ) -> Result<Vec<(usize, T)>, BeirError> {
     let mut out = Vec::new();
-    for (i, line) in contents.lines().enumerate() {
+    for (i, line) in crate::strip_bom(contents).lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
@@ -137,6 +152,13 @@ fn check_entry(
     if id.trim().is_empty() {
         return Err(line_error(file, line, "empty _id".to_owned()));
     }
+    if id.contains(char::is_whitespace) {
+        return Err(line_error(
+            file,
+            line,
+            format!("_id {id:?} contains whitespace (TREC run files cannot hold it)"),
+        ));
+    }
     if text.trim().is_empty() {
         return Err(line_error(file, line, format!("{id:?}: empty text")));
     }
@@ -151,7 +173,7 @@ pub fn parse_corpus(file: &str, contents: &str, lang: &str) -> Result<Vec<Docume
     let mut seen = HashSet::new();
     let mut docs = Vec::new();
     for (line, raw) in jsonl::<RawDoc>(file, contents)? {
-        let id = raw.id.into_string();
+        let id = raw.id.0;
         check_entry(file, line, &id, &raw.text, &mut seen)?;
         docs.push(Document {
             group: id.clone(),
@@ -169,7 +191,7 @@ pub fn parse_queries(file: &str, contents: &str, lang: &str) -> Result<Vec<Query
     let mut seen = HashSet::new();
     let mut queries = Vec::new();
     for (line, raw) in jsonl::<RawQuery>(file, contents)? {
-        let id = raw.id.into_string();
+        let id = raw.id.0;
         check_entry(file, line, &id, &raw.text, &mut seen)?;
         queries.push(Query {
             group: format!("beir-query:{id}"),
@@ -181,12 +203,22 @@ pub fn parse_queries(file: &str, contents: &str, lang: &str) -> Result<Vec<Query
     Ok(queries)
 }
 
-/// Parses `qrels/<split>.tsv` (`query-id corpus-id score`, integer score, grades kept).
-/// The first line is skipped if it starts with `query-id`. Fields are tab-separated
-/// (any whitespace if the line has no tab). A repeated pair keeps the last grade.
+/// Parses `qrels/<split>.tsv` (`query-id corpus-id score`, integer score, grades kept;
+/// `> 0` is relevant). The first line is skipped if it starts with `query-id`. Fields are
+/// tab-separated (any whitespace if the line has no tab). A repeated pair keeps the last
+/// grade.
 pub fn parse_qrels(file: &str, contents: &str) -> Result<Qrels, BeirError> {
+    Ok(parse_qrels_lines(file, contents)?.0)
+}
+
+/// [`parse_qrels`] plus the first line number of every query id.
+fn parse_qrels_lines(
+    file: &str,
+    contents: &str,
+) -> Result<(Qrels, BTreeMap<String, usize>), BeirError> {
     let mut qrels = Qrels::new();
-    for (i, line) in contents.lines().enumerate() {
+    let mut first_line = BTreeMap::new();
+    for (i, line) in crate::strip_bom(contents).lines().enumerate() {
         let n = i + 1;
         if line.trim().is_empty() || (n == 1 && line.trim_start().starts_with("query-id")) {
             continue;
@@ -213,12 +245,17 @@ pub fn parse_qrels(file: &str, contents: &str) -> Result<Qrels, BeirError> {
                 "empty query-id or corpus-id".to_owned(),
             ));
         }
-        let score: i32 = score
-            .parse()
-            .map_err(|_| line_error(file, n, format!("score {score:?} is not an integer")))?;
+        let score: i32 = score.parse().map_err(|_| {
+            line_error(
+                file,
+                n,
+                format!("score {score:?} is not an integer (expected e.g. 0, 1, 2)"),
+            )
+        })?;
         qrels.insert(*qid, *did, score);
+        first_line.entry((*qid).to_owned()).or_insert(n);
     }
-    Ok(qrels)
+    Ok((qrels, first_line))
 }
 
 /// Builds a [`BeirData`] from file contents: `(file name, contents)` for the corpus,
@@ -231,9 +268,33 @@ pub fn build(
     qrels: (&str, &str),
 ) -> Result<BeirData, BeirError> {
     let documents = parse_corpus(corpus.0, corpus.1, lang)?;
-    let mut queries = parse_queries(queries.0, queries.1, lang)?;
-    let qrels = parse_qrels(qrels.0, qrels.1)?;
-    queries.retain(|q| qrels.get(&q.id).is_some());
+    let mut all_queries = parse_queries(queries.0, queries.1, lang)?;
+    let (judgements, first_line) = parse_qrels_lines(qrels.0, qrels.1)?;
+    for (file, empty, what) in [
+        (corpus.0, documents.is_empty(), "documents"),
+        (queries.0, all_queries.is_empty(), "queries"),
+        (qrels.0, judgements.is_empty(), "judgements"),
+    ] {
+        if empty {
+            return Err(BeirError::Empty {
+                file: file.to_owned(),
+                what,
+            });
+        }
+    }
+    let known: HashSet<&str> = all_queries.iter().map(|q| q.id.as_str()).collect();
+    let unknown = first_line
+        .iter()
+        .filter(|(q, _)| !known.contains(q.as_str()));
+    if let Some((qid, &line)) = unknown.min_by_key(|(_, line)| **line) {
+        return Err(line_error(
+            qrels.0,
+            line,
+            format!("query {qid:?} is not in {}", queries.0),
+        ));
+    }
+    all_queries.retain(|q| judgements.get(&q.id).is_some());
+    let (queries, qrels) = (all_queries, judgements);
     let mut pool = Pool::new(name, documents, queries);
     pool.description = format!("BEIR dataset {name} ({lang})");
     Ok(BeirData { pool, qrels })
@@ -344,9 +405,96 @@ mod tests {
             "t.tsv:3: expected 3 fields (query-id corpus-id score), found 2"
         );
         let err = parse_qrels("t.tsv", "q1 d1 high\n").unwrap_err();
-        assert_eq!(err.to_string(), "t.tsv:1: score \"high\" is not an integer");
+        assert_eq!(
+            err.to_string(),
+            "t.tsv:1: score \"high\" is not an integer (expected e.g. 0, 1, 2)"
+        );
         // Without header the first line is data.
         let q = parse_qrels("t.tsv", "q1 d1 3\n").unwrap();
         assert_eq!(q.get("q1").unwrap()["d1"], 3);
+    }
+
+    fn toy(corpus: &str, queries: &str, qrels: &str) -> Result<BeirData, BeirError> {
+        build(
+            "toy",
+            "en",
+            ("corpus.jsonl", corpus),
+            ("queries.jsonl", queries),
+            ("qrels/test.tsv", qrels),
+        )
+    }
+
+    #[test]
+    fn byte_order_marks_are_accepted() {
+        let bom = |s: &str| format!("\u{feff}{s}");
+        let data = toy(&bom(CORPUS), &bom(QUERIES), &bom(QRELS)).unwrap();
+        assert_eq!(data.pool.documents[0].id, "d1");
+        assert_eq!(data.pool.queries.len(), 2);
+        assert_eq!(data.qrels.get("q1").unwrap()["d1"], 2);
+    }
+
+    /// BEIR queries whose qrels name documents missing from the corpus are evaluated, the
+    /// missing documents stay in `R` (Recall 0.5, trec_eval semantics), and a query with
+    /// only grade-0 judgements is excluded and counted.
+    #[test]
+    fn missing_corpus_documents_stay_relevant_end_to_end() {
+        use crate::{ExclusionReason, MetricsConfig, Scenario};
+        let qrels = "q1\td1\t1\nq1\tgone\t1\nq2\tgone2\t1\nq3\td3\t0\n";
+        let data = toy(CORPUS, QUERIES, qrels).unwrap();
+        let set = Scenario::parse("mono", "en", &[])
+            .unwrap()
+            .build_with_qrels(&data.pool, &data.qrels)
+            .unwrap();
+        assert_eq!(set.query_ids, ["q1", "q2"]);
+        assert_eq!(set.missing_relevant(), 2);
+        let scores = [0.9_f32, 0.1, 0.2];
+        let eval = set
+            .evaluate(
+                MetricsConfig::default(),
+                [("q1", &scores[..]), ("q2", &scores[..])],
+            )
+            .unwrap();
+        assert_eq!(eval.queries[0].recall[&10], 0.5);
+        assert_eq!(eval.queries[1].recall[&10], 0.0);
+        assert_eq!(eval.summary.num_queries, 2);
+        assert_eq!(eval.summary.num_excluded, 1);
+        assert_eq!(eval.excluded[0].query_id, "q3");
+        assert_eq!(
+            eval.excluded[0].reason,
+            ExclusionReason::NoPositiveJudgement
+        );
+    }
+
+    #[test]
+    fn unknown_query_empty_files_and_bad_ids() {
+        let err = toy(CORPUS, QUERIES, "q1\td1\t1\nq9\td1\t1\nq8\td1\t1\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "qrels/test.tsv:2: query \"q9\" is not in queries.jsonl"
+        );
+        let err = toy("\n", QUERIES, QRELS).unwrap_err();
+        assert_eq!(err.to_string(), "corpus.jsonl: no documents");
+        let err = toy(CORPUS, QUERIES, "query-id\tcorpus-id\tscore\n").unwrap_err();
+        assert_eq!(err.to_string(), "qrels/test.tsv: no judgements");
+        let err = parse_corpus("c", "{\"_id\": 1.5, \"text\": \"x\"}", "en").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`_id` must be a string or an integer, found 1.5"),
+            "{err}"
+        );
+        let err = parse_corpus("c", "{\"_id\": \"a b\", \"text\": \"x\"}", "en").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("c:1: _id \"a b\" contains whitespace"),
+            "{err}"
+        );
+        let err = parse_queries("q", "[]", "en").unwrap_err();
+        assert!(err.to_string().contains("expected a query object"), "{err}");
+        let big = parse_corpus(
+            "c",
+            "{\"_id\": 18446744073709551615, \"text\": \"x\"}",
+            "en",
+        );
+        assert_eq!(big.unwrap()[0].id, "18446744073709551615");
     }
 }

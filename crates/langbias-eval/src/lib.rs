@@ -49,10 +49,10 @@ pub mod scenario;
 pub mod xquad;
 
 pub use metrics::{
-    BiasSpec, Evaluation, Evaluator, Gain, MetricsConfig, MetricsError, Qrels, QueryMetrics,
-    Summary, rank, top_k,
+    BiasSpec, Evaluation, Evaluator, Exclusion, ExclusionReason, Gain, MetricsConfig, MetricsError,
+    Qrels, QueryMetrics, Summary, rank, top_k,
 };
-pub use pool::{Document, Pool, PoolError, Query};
+pub use pool::{Document, Pool, PoolError, Query, SubsetError, select_languages};
 pub use scenario::{Scenario, ScenarioError, ScenarioSet};
 
 /// The pivot language code used by the scenarios and the bias counts.
@@ -76,4 +76,13 @@ pub enum Error {
     /// Metrics error.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// Language selection or pool subset error.
+    #[error(transparent)]
+    Subset(#[from] SubsetError),
+}
+
+/// `text` without a leading UTF-8 byte order mark (editors on Windows write one; JSON and
+/// TSV readers accept it).
+pub(crate) fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }

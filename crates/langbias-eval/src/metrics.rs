@@ -339,6 +339,10 @@ pub struct Summary {
     pub num_queries: usize,
     /// Queries excluded because they have no relevant document.
     pub num_excluded: usize,
+    /// Relevant documents of the qrels that are not in the ranked documents, summed over
+    /// the evaluated queries (they count as never retrieved, as in trec_eval).
+    #[serde(default)]
+    pub num_missing_relevant: usize,
     /// Max@R statistics.
     pub max_rank: RankStats,
     /// Min-rank statistics.
@@ -384,6 +388,7 @@ impl Summary {
         Some(Self {
             num_queries: rows.len(),
             num_excluded,
+            num_missing_relevant: rows.iter().map(|q| q.missing_relevant).sum(),
             max_rank: RankStats::from_values(&max)?,
             min_rank: RankStats::from_values(&min)?,
             complete,
@@ -402,6 +407,10 @@ impl Summary {
         let mut out = vec![
             ("num_queries".to_owned(), self.num_queries as f64),
             ("num_excluded".to_owned(), self.num_excluded as f64),
+            (
+                "num_missing_relevant".to_owned(),
+                self.num_missing_relevant as f64,
+            ),
             ("max_at_r_mean".to_owned(), self.max_rank.mean),
             ("max_at_r_median".to_owned(), self.max_rank.median),
             ("max_at_r_p90".to_owned(), self.max_rank.p90),
@@ -431,6 +440,58 @@ impl Summary {
     }
 }
 
+/// Why a query was left out of the means (it has nothing that could be found).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExclusionReason {
+    /// Pool: no document of the pool has the query's group.
+    NoGroupDocument,
+    /// Qrels: no document is judged with a grade above 0 for the query.
+    NoPositiveJudgement,
+    /// Its relevant documents exist, but none is in the scenario's document languages.
+    NoRelevantInScenario,
+}
+
+impl ExclusionReason {
+    /// The name used in JSON and CSV reports (`no_group_document`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NoGroupDocument => "no_group_document",
+            Self::NoPositiveJudgement => "no_positive_judgement",
+            Self::NoRelevantInScenario => "no_relevant_in_scenario",
+        }
+    }
+}
+
+impl std::fmt::Display for ExclusionReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoGroupDocument => "no document of the pool has its group",
+            Self::NoPositiveJudgement => "no document judged relevant (grade > 0)",
+            Self::NoRelevantInScenario => "no relevant document in the scenario's languages",
+        })
+    }
+}
+
+/// A query left out of an evaluation, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exclusion {
+    /// The query id.
+    pub query_id: String,
+    /// Why it was left out.
+    pub reason: ExclusionReason,
+}
+
+impl Exclusion {
+    /// An exclusion of `query_id` for `reason`.
+    pub fn new(query_id: impl Into<String>, reason: ExclusionReason) -> Self {
+        Self {
+            query_id: query_id.into(),
+            reason,
+        }
+    }
+}
+
 /// Result of evaluating a set of queries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -438,8 +499,8 @@ pub struct Evaluation {
     pub summary: Summary,
     /// Per-query rows, in input order.
     pub queries: Vec<QueryMetrics>,
-    /// Ids of queries excluded because they have no relevant document.
-    pub excluded: Vec<String>,
+    /// Queries left out of the means, with the reason (`summary.num_excluded` of them).
+    pub excluded: Vec<Exclusion>,
 }
 
 /// Compares two `(score, id)` pairs in trec_eval order: score descending, then id
@@ -798,7 +859,7 @@ impl Evaluator {
             let rel = qrels.get(qid).unwrap_or(&empty);
             match self.evaluate_query(qid, scores.as_ref(), rel)? {
                 Some(row) => rows.push(row),
-                None => excluded.push(qid.to_owned()),
+                None => excluded.push(Exclusion::new(qid, ExclusionReason::NoPositiveJudgement)),
             }
         }
         let summary = Summary::from_queries(&rows, excluded.len()).ok_or(
@@ -977,7 +1038,11 @@ mod tests {
             .evaluate([("q1", &s1[..]), ("q2", &s1[..]), ("q3", &s1[..])], &qrels)
             .unwrap();
         assert_eq!(out.queries.len(), 1);
-        assert_eq!(out.excluded, ["q2", "q3"]);
+        let reason = ExclusionReason::NoPositiveJudgement;
+        assert_eq!(
+            out.excluded,
+            [Exclusion::new("q2", reason), Exclusion::new("q3", reason)]
+        );
         assert_eq!(out.summary.num_excluded, 2);
         let err = ev.evaluate([("q2", &s1[..])], &qrels).unwrap_err();
         assert_eq!(err, MetricsError::NoEvaluableQueries { excluded: 1 });

@@ -61,6 +61,23 @@ pub enum PoolError {
         /// The empty field (`id`, `group`, `lang` or `text`).
         field: &'static str,
     },
+    /// An id contains whitespace (TREC run and qrels lines could not hold it).
+    #[error("{kind} {id:?}: the id contains whitespace (TREC run files cannot hold it)")]
+    WhitespaceInId {
+        /// `"document"` or `"query"`.
+        kind: &'static str,
+        /// The offending id.
+        id: String,
+    },
+    /// An error in a pool file (only with the `fs` feature): the error with the file name.
+    #[error("{path}: {source}")]
+    File {
+        /// The pool file.
+        path: String,
+        /// What is wrong with it.
+        #[source]
+        source: Box<PoolError>,
+    },
     /// Reading a pool file failed (only with the `fs` feature).
     #[error("cannot read {path}: {source}")]
     Io {
@@ -72,8 +89,131 @@ pub enum PoolError {
     },
 }
 
+/// Errors from choosing languages or a query's pool subset ([`select_languages`],
+/// [`Pool::subset_for_query`]); each says what is available.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubsetError {
+    /// The language list is empty (e.g. `""` or `","`).
+    #[error("no language given in {spec:?} (available: {})", available.join(", "))]
+    NoLanguages {
+        /// The list as given.
+        spec: String,
+        /// The languages that could be chosen.
+        available: Vec<String>,
+    },
+    /// An entry of the language list is empty (e.g. `"de,,es"`).
+    #[error("empty entry in the language list {spec:?} (available: {})", available.join(", "))]
+    EmptyLanguage {
+        /// The list as given.
+        spec: String,
+        /// The languages that could be chosen.
+        available: Vec<String>,
+    },
+    /// A language is not in the pool.
+    #[error("unknown language {lang:?} (available: {})", available.join(", "))]
+    UnknownLanguage {
+        /// The language asked for.
+        lang: String,
+        /// The languages that could be chosen.
+        available: Vec<String>,
+    },
+    /// No query has the id.
+    #[error("no query {id:?} in the pool ({count} queries)")]
+    UnknownQuery {
+        /// The id asked for.
+        id: String,
+        /// Number of queries in the pool.
+        count: usize,
+    },
+    /// No document of the pool has the query's group.
+    #[error("query {query_id:?}: no document of the pool has its topic {group:?}")]
+    TopicWithoutDocuments {
+        /// The query.
+        query_id: String,
+        /// Its group.
+        group: String,
+    },
+    /// The topic limit leaves out the query's own topic.
+    #[error(
+        "query {query_id:?}: its topic {group:?} is topic {position} of {total} in the pool, \
+         but only the first {topics} are kept (keep at least {position})"
+    )]
+    TopicCutOff {
+        /// The query.
+        query_id: String,
+        /// Its group.
+        group: String,
+        /// 1-based position of the group among the topics (groups with queries), in
+        /// document order.
+        position: usize,
+        /// Topics asked for.
+        topics: usize,
+        /// Topics in the pool.
+        total: usize,
+    },
+    /// None of the query's topic documents is in the chosen languages.
+    #[error(
+        "query {query_id:?}: no document of its topic {group:?} is in the languages {} \
+         (the topic has {})",
+        langs.join(","),
+        topic_langs.join(", ")
+    )]
+    TopicNotInLanguages {
+        /// The query.
+        query_id: String,
+        /// Its group.
+        group: String,
+        /// The chosen document languages.
+        langs: Vec<String>,
+        /// The languages of the topic's documents.
+        topic_langs: Vec<String>,
+    },
+}
+
+/// Parses a comma-separated language list against the `available` languages: `all`
+/// gives all of them; entries are trimmed and deduplicated (first occurrence kept).
+/// An empty list (`""`, `","`), an empty entry or an unknown language is an error that
+/// lists the available languages.
+pub fn select_languages(spec: &str, available: &[String]) -> Result<Vec<String>, SubsetError> {
+    if spec.trim() == "all" {
+        return Ok(available.to_vec());
+    }
+    let entries: Vec<&str> = spec.split(',').map(str::trim).collect();
+    let error = |empty_list: bool| {
+        let (spec, available) = (spec.to_owned(), available.to_vec());
+        if empty_list {
+            SubsetError::NoLanguages { spec, available }
+        } else {
+            SubsetError::EmptyLanguage { spec, available }
+        }
+    };
+    if entries.iter().all(|e| e.is_empty()) {
+        return Err(error(true));
+    }
+    if entries.iter().any(|e| e.is_empty()) {
+        return Err(error(false));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for lang in entries {
+        if !available.iter().any(|a| a == lang) {
+            return Err(SubsetError::UnknownLanguage {
+                lang: lang.to_owned(),
+                available: available.to_vec(),
+            });
+        }
+        if !out.iter().any(|l| l == lang) {
+            out.push(lang.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 /// One document of a pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a document object with `id`, `group`, `lang`, `text` and optional `title`"
+)]
 pub struct Document {
     /// Unique document id (e.g. `t01.en`).
     pub id: String,
@@ -90,6 +230,10 @@ pub struct Document {
 
 /// One query of a pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a query object with `id`, `group`, `lang` and `text`"
+)]
 pub struct Query {
     /// Unique query id (e.g. `t01.q1.de`).
     pub id: String,
@@ -103,6 +247,10 @@ pub struct Query {
 
 /// A (possibly multilingual) pool of documents and queries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a langbias-pool/1 object with `format`, `name`, `documents` and `queries`"
+)]
 pub struct Pool {
     /// Must be [`POOL_FORMAT`].
     pub format: String,
@@ -134,32 +282,39 @@ impl Pool {
         }
     }
 
-    /// Parses and validates a pool from JSON text.
+    /// Parses and validates a pool from JSON text (a leading UTF-8 byte order mark is
+    /// skipped).
     ///
-    /// Errors: serde errors (with line and column), an unknown `format`, duplicate ids,
-    /// and empty `id`/`group`/`lang`/`text` fields (naming the offending id).
+    /// Errors: serde errors (with line and column; unknown fields are errors too), an
+    /// unknown `format`, duplicate ids, ids with whitespace, and empty
+    /// `id`/`group`/`lang`/`text` fields (naming the offending id).
     pub fn from_json(json: &str) -> Result<Self, PoolError> {
-        let pool: Pool = serde_json::from_str(json).map_err(json_error)?;
+        let pool: Pool = serde_json::from_str(crate::strip_bom(json)).map_err(json_error)?;
         pool.validate()?;
         Ok(pool)
     }
 
     /// Like [`Pool::from_json`] but from bytes (must be UTF-8 JSON).
     pub fn from_slice(bytes: &[u8]) -> Result<Self, PoolError> {
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         let pool: Pool = serde_json::from_slice(bytes).map_err(json_error)?;
         pool.validate()?;
         Ok(pool)
     }
 
-    /// Reads and validates a pool file.
+    /// Reads and validates a pool file; every error names the file.
     #[cfg(feature = "fs")]
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self, PoolError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PoolError::Io {
+        let in_file = |source| PoolError::File {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        };
+        let bytes = std::fs::read(path).map_err(|source| PoolError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_json(&text)
+        Self::from_slice(&bytes).map_err(in_file)
     }
 
     /// Serializes the pool as pretty-printed JSON.
@@ -168,7 +323,8 @@ impl Pool {
         serde_json::to_string_pretty(self).expect("pool serialization cannot fail")
     }
 
-    /// Checks the format string, id uniqueness and non-empty fields.
+    /// Checks the format string, id uniqueness, ids without whitespace and non-empty
+    /// fields.
     pub fn validate(&self) -> Result<(), PoolError> {
         if self.format != POOL_FORMAT {
             return Err(PoolError::UnknownFormat {
@@ -256,16 +412,9 @@ impl Pool {
         )
     }
 
-    /// The demo's pool builder: the first `topics` groups that have queries and the first
-    /// `distractors` groups without, in document order, restricted to `doc_langs` (documents)
-    /// and `query_lang` (queries). The web app and `langbias rank` share it.
-    pub fn subset(
-        &self,
-        query_lang: &str,
-        doc_langs: &[&str],
-        topics: usize,
-        distractors: usize,
-    ) -> Pool {
+    /// The groups with queries (topics) and those without (distractors), each in order
+    /// of first appearance among the documents.
+    fn topics_and_distractors(&self) -> (Vec<&str>, Vec<&str>) {
         let query_groups: BTreeSet<&str> = self.queries.iter().map(|q| q.group.as_str()).collect();
         let (mut topic_groups, mut distractor_groups): (Vec<&str>, Vec<&str>) =
             (Vec::new(), Vec::new());
@@ -279,6 +428,23 @@ impl Pool {
                 list.push(&d.group);
             }
         }
+        (topic_groups, distractor_groups)
+    }
+
+    /// The demo's pool builder: the first `topics` groups that have queries and the first
+    /// `distractors` groups without, in document order, restricted to `doc_langs` (documents)
+    /// and `query_lang` (queries). The web app and `langbias rank` share it.
+    ///
+    /// A pure filter: languages that are not in the pool match nothing. Use
+    /// [`Pool::subset_for_query`] to check the choice for one query.
+    pub fn subset(
+        &self,
+        query_lang: &str,
+        doc_langs: &[&str],
+        topics: usize,
+        distractors: usize,
+    ) -> Pool {
+        let (topic_groups, distractor_groups) = self.topics_and_distractors();
         let keep: BTreeSet<String> = topic_groups
             .into_iter()
             .take(topics)
@@ -289,6 +455,63 @@ impl Pool {
         pool.documents.retain(|d| keep.contains(&d.group));
         pool.queries.retain(|q| keep.contains(&q.group));
         pool
+    }
+
+    /// [`Pool::subset`] for the query `query_id` (its language is the query language),
+    /// checked so that the query can be judged on it: `doc_langs` is a non-empty list of
+    /// document languages of the pool, the query's topic is among the first `topics`, and
+    /// one of its documents is in `doc_langs`. Returns the subset and the query.
+    pub fn subset_for_query(
+        &self,
+        query_id: &str,
+        doc_langs: &[&str],
+        topics: usize,
+        distractors: usize,
+    ) -> Result<(Pool, &Query), SubsetError> {
+        let available = self.document_languages();
+        select_languages(&doc_langs.join(","), &available)?;
+        let query = self
+            .queries
+            .iter()
+            .find(|q| q.id == query_id)
+            .ok_or_else(|| SubsetError::UnknownQuery {
+                id: query_id.to_owned(),
+                count: self.queries.len(),
+            })?;
+        let (topic_groups, _) = self.topics_and_distractors();
+        let position = topic_groups
+            .iter()
+            .position(|g| *g == query.group)
+            .ok_or_else(|| SubsetError::TopicWithoutDocuments {
+                query_id: query.id.clone(),
+                group: query.group.clone(),
+            })?
+            + 1;
+        if position > topics {
+            return Err(SubsetError::TopicCutOff {
+                query_id: query.id.clone(),
+                group: query.group.clone(),
+                position,
+                topics,
+                total: topic_groups.len(),
+            });
+        }
+        let pool = self.subset(&query.lang, doc_langs, topics, distractors);
+        if !pool.documents.iter().any(|d| d.group == query.group) {
+            let topic_langs: BTreeSet<&str> = self
+                .documents
+                .iter()
+                .filter(|d| d.group == query.group)
+                .map(|d| d.lang.as_str())
+                .collect();
+            return Err(SubsetError::TopicNotInLanguages {
+                query_id: query.id.clone(),
+                group: query.group.clone(),
+                langs: doc_langs.iter().map(|l| (*l).to_owned()).collect(),
+                topic_langs: topic_langs.into_iter().map(str::to_owned).collect(),
+            });
+        }
+        Ok((pool, query))
     }
 
     /// Builds a mixed pool: keeps the queries whose language is `query_lang` and the
@@ -351,6 +574,12 @@ fn check_fields(
             kind,
             id: format!("#{index}"),
             field: "id",
+        });
+    }
+    if id.contains(char::is_whitespace) {
+        return Err(PoolError::WhitespaceInId {
+            kind,
+            id: id.to_owned(),
         });
     }
     for (field, value) in fields {
@@ -488,5 +717,124 @@ mod tests {
         let err = Pool::from_json(&json).unwrap_err();
         assert!(err.to_string().contains("missing field `lang`"), "{err}");
         assert!(err.to_string().contains("line 7"), "{err}");
+    }
+
+    #[test]
+    fn byte_order_mark_is_accepted() {
+        let with_bom = format!("\u{feff}{SAMPLE}");
+        assert_eq!(Pool::from_json(&with_bom).unwrap().name, "tiny");
+        assert_eq!(Pool::from_slice(with_bom.as_bytes()).unwrap().name, "tiny");
+    }
+
+    #[test]
+    fn unknown_fields_and_whitespace_ids_are_errors() {
+        let json = SAMPLE.replace("\"title\": null", "\"tilte\": null");
+        let err = Pool::from_json(&json).unwrap_err();
+        assert!(err.to_string().contains("unknown field `tilte`"), "{err}");
+        assert!(err.to_string().contains("line 7"), "{err}");
+        let json = SAMPLE.replace("\"t02.en\"", "\"t02 en\"");
+        let err = Pool::from_json(&json).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "document \"t02 en\": the id contains whitespace (TREC run files cannot hold it)"
+        );
+        let err = Pool::from_json("42").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected a langbias-pool/1 object"),
+            "{err}"
+        );
+    }
+
+    #[cfg(feature = "fs")]
+    #[test]
+    fn file_errors_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("langbias-pool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.json");
+        std::fs::write(&path, SAMPLE.replace("Dogs bark.", "")).unwrap();
+        let err = Pool::from_path(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: document \"t02.en\": field `text` is empty",
+                path.display()
+            )
+        );
+        std::fs::write(&path, b"{\"format\": \"\xff\"}").unwrap();
+        let err = Pool::from_path(&path).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: invalid pool JSON at line 1", path.display())),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn language_lists_are_checked() {
+        let available = vec!["de".to_owned(), "en".to_owned()];
+        assert_eq!(select_languages("all", &available).unwrap(), available);
+        assert_eq!(
+            select_languages(" en, de,en", &available).unwrap(),
+            ["en", "de"]
+        );
+        for spec in ["", ",", " , "] {
+            let err = select_languages(spec, &available).unwrap_err();
+            assert!(matches!(err, SubsetError::NoLanguages { .. }), "{spec:?}");
+            assert!(err.to_string().ends_with("(available: de, en)"), "{err}");
+        }
+        assert!(matches!(
+            select_languages("de,,en", &available),
+            Err(SubsetError::EmptyLanguage { .. })
+        ));
+        let err = select_languages("en,xx", &available).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown language \"xx\" (available: de, en)"
+        );
+    }
+
+    #[test]
+    fn subset_for_query_checks_languages_and_topic() {
+        let pool = Pool::from_json(SAMPLE).unwrap();
+        let (sub, q) = pool
+            .subset_for_query("t01.q1.de", &["en", "de"], 1, 1)
+            .unwrap();
+        assert_eq!(q.lang, "de");
+        assert_eq!(sub.documents.len(), 3);
+        let err = pool
+            .subset_for_query("t01.q1.de", &["en", "xx"], 1, 1)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown language \"xx\" (available: de, en)"
+        );
+        let err = pool.subset_for_query("t01.q1.de", &[], 1, 1).unwrap_err();
+        assert!(matches!(err, SubsetError::NoLanguages { .. }), "{err}");
+        let err = pool.subset_for_query("nope", &["en"], 1, 1).unwrap_err();
+        assert_eq!(err.to_string(), "no query \"nope\" in the pool (2 queries)");
+        let err = pool
+            .subset_for_query("t01.q1.de", &["en"], 0, 1)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "query \"t01.q1.de\": its topic \"t01\" is topic 1 of 1 in the pool, but only \
+             the first 0 are kept (keep at least 1)"
+        );
+        let mut p = pool.clone();
+        p.documents.retain(|d| d.id != "t01.de");
+        let err = p.subset_for_query("t01.q1.de", &["de"], 5, 5).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "query \"t01.q1.de\": no document of its topic \"t01\" is in the languages de \
+             (the topic has en)"
+        );
+        p.queries[0].group = "none".into();
+        let err = p.subset_for_query("t01.q1.de", &["de"], 5, 5).unwrap_err();
+        assert!(
+            matches!(err, SubsetError::TopicWithoutDocuments { .. }),
+            "{err}"
+        );
     }
 }

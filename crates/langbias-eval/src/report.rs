@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Evaluation, Qrels, QueryMetrics, Summary, top_k};
+use crate::metrics::{Evaluation, Exclusion, Qrels, QueryMetrics, Summary, top_k};
 use crate::scenario::Scenario;
 
 /// The `format` value of [`Report`].
@@ -88,9 +88,9 @@ pub struct ReportEntry {
     /// All aggregate metrics of [`Summary::metric_values`].
     #[serde(flatten)]
     pub metrics: BTreeMap<String, f64>,
-    /// Excluded query ids (no relevant document).
+    /// Queries left out of the means, with the reason (`num_excluded` of them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub excluded_queries: Vec<String>,
+    pub excluded_queries: Vec<Exclusion>,
     /// Per-query rows, if requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_query: Option<Vec<QueryMetrics>>,
@@ -159,8 +159,9 @@ impl Report {
     }
 
     /// CSV with one row per entry: `model,dataset,scenario,name,language,query_language,
-    /// doc_languages,main_score,<metrics…>` (metric columns are the union over entries,
-    /// in a fixed order; missing values are empty).
+    /// doc_languages,main_score,<metrics…>,excluded_queries` (metric columns are the union
+    /// over entries, in a fixed order; missing values are empty; `excluded_queries` lists
+    /// `id (reason)` separated by `; `).
     pub fn to_csv(&self) -> String {
         let names: BTreeSet<&String> = self.scores.iter().flat_map(|e| e.metrics.keys()).collect();
         let mut names: Vec<&String> = names.into_iter().collect();
@@ -179,6 +180,7 @@ impl Report {
         .map(str::to_owned)
         .to_vec();
         header.extend(names.iter().map(|n| (*n).clone()));
+        header.push("excluded_queries".to_owned());
         push_csv_row(&mut out, &header);
         for e in &self.scores {
             let mut row = vec![
@@ -196,6 +198,12 @@ impl Report {
                     .iter()
                     .map(|n| e.metrics.get(*n).copied().map(fmt_num).unwrap_or_default()),
             );
+            let excluded: Vec<String> = e
+                .excluded_queries
+                .iter()
+                .map(|x| format!("{} ({})", x.query_id, x.reason.code()))
+                .collect();
+            row.push(excluded.join("; "));
             push_csv_row(&mut out, &row);
         }
         out
@@ -327,6 +335,9 @@ const COLUMNS: [Column; 7] = [
 /// `Δ% = (B − A) / |A| · 100` (`n/a` when `A = 0`; note that for Max@R and the bias
 /// rates a negative change is an improvement). Rows of `compare` are matched by label;
 /// missing values are shown as `-`.
+///
+/// Below the rows, a note line per kind lists the rows (per model) with excluded queries
+/// and with relevant documents missing from the corpus (absent when there are none).
 pub fn paper_table(title: &str, a: TableModel<'_>, compare: Option<TableModel<'_>>) -> String {
     let mut labels: Vec<String> = a.rows.iter().map(|r| r.0.clone()).collect();
     if let Some(b) = compare {
@@ -459,6 +470,33 @@ pub fn paper_table(title: &str, a: TableModel<'_>, compare: Option<TableModel<'_
     for row in &body {
         let _ = writeln!(out, "{}", format_row(row, &widths));
     }
+    for (what, count) in [
+        (
+            "excluded queries (no relevant document; listed in the report)",
+            (|s: &Summary| s.num_excluded) as fn(&Summary) -> usize,
+        ),
+        (
+            "relevant documents missing from the corpus (count as not retrieved)",
+            |s: &Summary| s.num_missing_relevant,
+        ),
+    ] {
+        let models: Vec<String> = [Some(a), compare]
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let rows: Vec<String> = m
+                    .rows
+                    .iter()
+                    .filter(|r| count(&r.1) > 0)
+                    .map(|r| format!("{} {}", r.0, count(&r.1)))
+                    .collect();
+                (!rows.is_empty()).then(|| format!("{}: {}", m.name, rows.join(", ")))
+            })
+            .collect();
+        if !models.is_empty() {
+            let _ = writeln!(out, "{what}: {}", models.join("; "));
+        }
+    }
     out
 }
 
@@ -536,7 +574,9 @@ mod tests {
         assert_eq!(e["name"], "MIX de→{en,de}");
         assert_eq!(e["main_score"], e["ndcg_at_10"]);
         assert_eq!(e["num_queries"], 2.0);
-        assert_eq!(e["excluded_queries"][0], "qx");
+        assert_eq!(e["num_excluded"], 1.0);
+        assert_eq!(e["excluded_queries"][0]["query_id"], "qx");
+        assert_eq!(e["excluded_queries"][0]["reason"], "no_positive_judgement");
         // qa: b.en a.en a.de b.de → Max@R 3; qb: b.en b.de a.en a.de → Max@R 2.
         assert_eq!(e["max_at_r_mean"], 2.5);
         assert_eq!(e["per_query"].as_array().unwrap().len(), 2);
@@ -552,7 +592,7 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with(
-            "model,dataset,scenario,name,language,query_language,doc_languages,main_score,num_excluded,num_queries,max_at_r_mean"
+            "model,dataset,scenario,name,language,query_language,doc_languages,main_score,num_excluded,num_missing_relevant,num_queries,max_at_r_mean"
         ), "{}", lines[0]);
         assert!(
             lines[1].starts_with("m,toy,mix.de,\"MIX de→{en,de}\",de,de,en de,"),
@@ -628,9 +668,18 @@ mod tests {
                 rows: &rows_b,
             }),
         );
-        let avg = table2.lines().last().unwrap();
+        let line =
+            |t: &str, start: &str| t.lines().find(|l| l.starts_with(start)).unwrap().to_owned();
+        let avg = line(&table2, "avg");
         let cells = |l: &str| l.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
-        assert_eq!(cells(avg), "avg 2.50 2.00 -20.0%", "{table2}");
+        assert_eq!(cells(&avg), "avg 2.50 2.00 -20.0%", "{table2}");
+        // The exclusions (the fixture excludes "qx") are noted below the rows.
+        assert_eq!(
+            table2.lines().last().unwrap(),
+            "excluded queries (no relevant document; listed in the report): \
+             base: de 1, zh 1; aligned: de 1"
+        );
+        assert!(!table2.contains("missing from the corpus"), "{table2}");
         let zh = table2.lines().find(|l| l.starts_with("zh")).unwrap();
         assert_eq!(cells(zh), "zh 10.00 - -", "{table2}");
         // Without a comparison avg covers both languages: (2.5 + 10) / 2.
@@ -642,10 +691,13 @@ mod tests {
             },
             None,
         );
-        let avg = single.lines().last().unwrap();
-        assert_eq!(cells(avg), "avg 6.25 2.5 1.000", "{single}");
+        assert_eq!(
+            cells(&line(&single, "avg")),
+            "avg 6.25 2.5 1.000",
+            "{single}"
+        );
         // Every body line has 1 + 7·3 cells.
-        let row = table.lines().last().unwrap();
+        let row = line(&table, "de");
         assert_eq!(row.split_whitespace().count(), 22, "{table}");
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! A built [`ScenarioSet`] holds the queries and documents (pool indices and ids) and
 //! binary qrels: a query is relevant to every parallel version (same `group`) that is in
-//! the document set. Queries with no relevant document in the set are excluded and listed.
+//! the document set. Queries with no relevant document in the set are excluded and listed
+//! with an [`ExclusionReason`]; [`ScenarioSet::evaluate`] counts them in `num_excluded`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -20,7 +21,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ENGLISH;
-use crate::metrics::{BiasSpec, Evaluator, MetricsConfig, MetricsError, Qrels};
+use crate::metrics::{
+    BiasSpec, Evaluation, Evaluator, Exclusion, ExclusionReason, MetricsConfig, MetricsError, Qrels,
+};
 use crate::pool::Pool;
 
 /// Errors from parsing or building a scenario.
@@ -55,10 +58,18 @@ pub enum ScenarioError {
         available: Vec<String>,
     },
     /// No query of the query language has a relevant document in the document set.
-    #[error("scenario {scenario}: no query with a relevant document")]
+    #[error(
+        "scenario {scenario}: no query in {query_language:?} with a relevant document ({} excluded{})",
+        excluded.len(),
+        excluded.first().map(|e| format!(", e.g. {:?}: {}", e.query_id, e.reason)).unwrap_or_default()
+    )]
     NoQueries {
         /// Display name of the scenario.
         scenario: String,
+        /// The query language.
+        query_language: String,
+        /// The queries of that language that were excluded, with the reason.
+        excluded: Vec<Exclusion>,
     },
 }
 
@@ -249,6 +260,12 @@ impl Scenario {
     }
 
     /// Selects queries, documents and group-based binary qrels from `pool`.
+    ///
+    /// A query of the query language is excluded (listed in
+    /// [`ScenarioSet::excluded_queries`], counted by [`ScenarioSet::evaluate`]) when no
+    /// document of the pool has its group ([`ExclusionReason::NoGroupDocument`]) or when
+    /// none of its group's documents is in the scenario's document languages
+    /// ([`ExclusionReason::NoRelevantInScenario`]).
     pub fn build(&self, pool: &Pool) -> Result<ScenarioSet, ScenarioError> {
         let (docs, queries) = self.select(pool)?;
         let mut by_group: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -258,6 +275,7 @@ impl Scenario {
                 .or_default()
                 .push(i);
         }
+        let pool_groups: BTreeSet<&str> = pool.documents.iter().map(|d| d.group.as_str()).collect();
         let mut qrels = Qrels::new();
         let mut kept = Vec::new();
         let mut excluded = Vec::new();
@@ -270,34 +288,42 @@ impl Scenario {
                     }
                     kept.push(qi);
                 }
-                None => excluded.push(q.id.clone()),
+                None if pool_groups.contains(q.group.as_str()) => {
+                    excluded.push(Exclusion::new(&q.id, ExclusionReason::NoRelevantInScenario))
+                }
+                None => excluded.push(Exclusion::new(&q.id, ExclusionReason::NoGroupDocument)),
             }
         }
         self.finish(pool, docs, kept, excluded, qrels)
     }
 
     /// Like [`Scenario::build`] but with explicit (possibly graded) qrels, e.g. from
-    /// BEIR: they are restricted to the selected queries and documents.
+    /// BEIR. Judgements of pool documents outside the scenario's document languages are
+    /// dropped; judgements of documents that are not in the pool at all are **kept**
+    /// (they count in `R` and as never retrieved, as in trec_eval). A query is excluded
+    /// when it has no judgement with a grade above 0
+    /// ([`ExclusionReason::NoPositiveJudgement`]) or when all its relevant documents are
+    /// pool documents of other languages ([`ExclusionReason::NoRelevantInScenario`]).
     pub fn build_with_qrels(
         &self,
         pool: &Pool,
         qrels: &Qrels,
     ) -> Result<ScenarioSet, ScenarioError> {
         let (docs, queries) = self.select(pool)?;
-        let doc_set: BTreeSet<&str> = docs
+        let selected: BTreeSet<&str> = docs
             .iter()
             .map(|&i| pool.documents[i].id.as_str())
             .collect();
+        let all: BTreeSet<&str> = pool.documents.iter().map(|d| d.id.as_str()).collect();
         let mut out = Qrels::new();
         let mut kept = Vec::new();
         let mut excluded = Vec::new();
         for qi in queries {
             let q = &pool.queries[qi];
-            let rels: Vec<(&String, &i32)> = qrels
-                .get(&q.id)
-                .into_iter()
-                .flatten()
-                .filter(|(d, _)| doc_set.contains(d.as_str()))
+            let judged = qrels.get(&q.id).into_iter().flatten();
+            let rels: Vec<(&String, &i32)> = judged
+                .clone()
+                .filter(|(d, _)| selected.contains(d.as_str()) || !all.contains(d.as_str()))
                 .collect();
             if rels.iter().any(|(_, r)| **r > 0) {
                 for (d, r) in rels {
@@ -305,7 +331,12 @@ impl Scenario {
                 }
                 kept.push(qi);
             } else {
-                excluded.push(q.id.clone());
+                let reason = if judged.into_iter().any(|(_, r)| *r > 0) {
+                    ExclusionReason::NoRelevantInScenario
+                } else {
+                    ExclusionReason::NoPositiveJudgement
+                };
+                excluded.push(Exclusion::new(&q.id, reason));
             }
         }
         self.finish(pool, docs, kept, excluded, out)
@@ -337,12 +368,14 @@ impl Scenario {
         pool: &Pool,
         docs: Vec<usize>,
         queries: Vec<usize>,
-        excluded: Vec<String>,
+        excluded: Vec<Exclusion>,
         qrels: Qrels,
     ) -> Result<ScenarioSet, ScenarioError> {
         if queries.is_empty() {
             return Err(ScenarioError::NoQueries {
                 scenario: self.to_string(),
+                query_language: self.query_language().to_owned(),
+                excluded,
             });
         }
         Ok(ScenarioSet {
@@ -400,8 +433,9 @@ pub struct ScenarioSet {
     pub doc_langs: Vec<String>,
     /// Relevance of the selected documents for the selected queries.
     pub qrels: Qrels,
-    /// Queries of the query language without a relevant document in the set.
-    pub excluded_queries: Vec<String>,
+    /// Queries of the query language without a relevant document in the set, with the
+    /// reason; [`ScenarioSet::evaluate`] counts them in `num_excluded`.
+    pub excluded_queries: Vec<Exclusion>,
     /// Bias languages, if the scenario mixes `en` and `L`.
     pub bias: Option<BiasSpec>,
 }
@@ -414,6 +448,44 @@ impl ScenarioSet {
             Some(spec) => ev.with_bias(&self.doc_langs, spec.clone()),
             None => Ok(ev),
         }
+    }
+
+    /// Evaluates `(query id, scores)` pairs (scores in [`ScenarioSet::doc_ids`] order)
+    /// against [`ScenarioSet::qrels`]. The scenario's own exclusions come first in
+    /// [`Evaluation::excluded`] and count in `summary.num_excluded`.
+    pub fn evaluate<I, Q, F>(
+        &self,
+        config: MetricsConfig,
+        runs: I,
+    ) -> Result<Evaluation, MetricsError>
+    where
+        I: IntoIterator<Item = (Q, F)>,
+        Q: AsRef<str>,
+        F: AsRef<[f32]>,
+    {
+        let mut eval = match self.evaluator(config)?.evaluate(runs, &self.qrels) {
+            Err(MetricsError::NoEvaluableQueries { excluded }) => {
+                return Err(MetricsError::NoEvaluableQueries {
+                    excluded: excluded + self.excluded_queries.len(),
+                });
+            }
+            other => other?,
+        };
+        eval.excluded
+            .splice(0..0, self.excluded_queries.iter().cloned());
+        eval.summary.num_excluded = eval.excluded.len();
+        Ok(eval)
+    }
+
+    /// Relevant documents of the qrels (grade > 0) that are not among the scenario's
+    /// documents, summed over its queries: documents the qrels name but the corpus lacks.
+    pub fn missing_relevant(&self) -> usize {
+        let docs: BTreeSet<&str> = self.doc_ids.iter().map(String::as_str).collect();
+        self.qrels
+            .iter()
+            .flat_map(|(_, rels)| rels)
+            .filter(|(d, r)| **r > 0 && !docs.contains(d.as_str()))
+            .count()
     }
 }
 
@@ -536,8 +608,55 @@ mod tests {
             .build(&pool())
             .unwrap();
         assert_eq!(set.query_ids, ["t1.q.de"]);
-        assert_eq!(set.excluded_queries, ["t2.q.de"]);
+        assert_eq!(
+            set.excluded_queries,
+            [Exclusion::new(
+                "t2.q.de",
+                ExclusionReason::NoRelevantInScenario
+            )]
+        );
         assert_eq!(set.bias, None);
+    }
+
+    #[test]
+    fn evaluate_counts_and_lists_scenario_exclusions() {
+        // q.zz's group has no document at all; t2.q.de has no German version.
+        let mut p = pool();
+        p.queries.push(Query {
+            id: "q.zz".into(),
+            group: "zz".into(),
+            lang: "de".into(),
+            text: "q".into(),
+        });
+        let set = Scenario::parse("mono", "de", &[])
+            .unwrap()
+            .build(&p)
+            .unwrap();
+        let scores = vec![1.0_f32; set.doc_ids.len()];
+        let eval = set
+            .evaluate(MetricsConfig::default(), [("t1.q.de", &scores)])
+            .unwrap();
+        assert_eq!(eval.summary.num_queries, 1);
+        assert_eq!(eval.summary.num_excluded, 2);
+        assert_eq!(
+            eval.excluded,
+            [
+                Exclusion::new("t2.q.de", ExclusionReason::NoRelevantInScenario),
+                Exclusion::new("q.zz", ExclusionReason::NoGroupDocument),
+            ]
+        );
+        // Every query excluded: the error names the count and an example.
+        p.queries.retain(|q| q.id != "t1.q.de");
+        let err = Scenario::parse("mono", "de", &[])
+            .unwrap()
+            .build(&p)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "(2 excluded, e.g. \"t2.q.de\": no relevant document in the scenario's languages)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -568,13 +687,61 @@ mod tests {
         qrels.insert("t1.q.de", "t3.de", 0);
         qrels.insert("t1.q.de", "t1.es", 1); // not in the document set
         qrels.insert("t2.q.de", "t2.es", 1);
+        qrels.insert("t3.q.de", "t3.de", 0); // judged, but nothing relevant
+        let mut p = pool();
+        p.queries.push(Query {
+            id: "t3.q.de".into(),
+            group: "t3".into(),
+            lang: "de".into(),
+            text: "q".into(),
+        });
+        let set = Scenario::parse("mono", "de", &[])
+            .unwrap()
+            .build_with_qrels(&p, &qrels)
+            .unwrap();
+        assert_eq!(set.query_ids, ["t1.q.de"]);
+        assert_eq!(
+            set.excluded_queries,
+            [
+                Exclusion::new("t2.q.de", ExclusionReason::NoRelevantInScenario),
+                Exclusion::new("t3.q.de", ExclusionReason::NoPositiveJudgement),
+            ]
+        );
+        assert_eq!(set.qrels.get("t1.q.de").unwrap().len(), 2);
+        assert_eq!(set.qrels.get("t1.q.de").unwrap()["t1.de"], 2);
+        assert_eq!(set.missing_relevant(), 0);
+    }
+
+    /// A relevant document the corpus lacks stays in `R`: never retrieved, Recall 0.5 (as
+    /// trec_eval), and a query whose only relevant documents are missing is evaluated with
+    /// zeros rather than dropped.
+    #[test]
+    fn qrels_documents_missing_from_the_pool_stay_relevant() {
+        let mut qrels = Qrels::new();
+        qrels.insert("t1.q.de", "t1.de", 1);
+        qrels.insert("t1.q.de", "gone", 1);
+        qrels.insert("t2.q.de", "gone-too", 1);
         let set = Scenario::parse("mono", "de", &[])
             .unwrap()
             .build_with_qrels(&pool(), &qrels)
             .unwrap();
-        assert_eq!(set.query_ids, ["t1.q.de"]);
-        assert_eq!(set.excluded_queries, ["t2.q.de"]);
-        assert_eq!(set.qrels.get("t1.q.de").unwrap().len(), 2);
-        assert_eq!(set.qrels.get("t1.q.de").unwrap()["t1.de"], 2);
+        assert_eq!(set.query_ids, ["t1.q.de", "t2.q.de"]);
+        assert!(set.excluded_queries.is_empty());
+        assert_eq!(set.missing_relevant(), 2);
+        let scores = vec![1.0_f32; set.doc_ids.len()];
+        let eval = set
+            .evaluate(
+                MetricsConfig::default(),
+                [("t1.q.de", &scores), ("t2.q.de", &scores)],
+            )
+            .unwrap();
+        let (q1, q2) = (&eval.queries[0], &eval.queries[1]);
+        assert_eq!((q1.num_relevant, q1.missing_relevant), (2, 1));
+        assert_eq!(q1.recall[&10], 0.5);
+        assert_eq!(q1.max_rank, set.doc_ids.len() + 1);
+        assert!(!q1.complete[&10]);
+        assert_eq!((q2.recall[&10], q2.mrr, q2.ndcg[&10]), (0.0, 0.0, 0.0));
+        assert_eq!(eval.summary.num_missing_relevant, 2);
+        assert_eq!(eval.summary.num_excluded, 0);
     }
 }

@@ -102,6 +102,16 @@ pub enum XquadError {
     /// The resulting pool is invalid (e.g. an empty question or duplicate question id).
     #[error(transparent)]
     Pool(#[from] PoolError),
+    /// An item of a file is unusable (empty context or question, bad or repeated id).
+    #[error("{file}: {item}: {message}")]
+    Item {
+        /// File name.
+        file: String,
+        /// Where: `article A, paragraph P` (0-based), plus the question id if any.
+        item: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Reading a file or directory failed.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -114,22 +124,26 @@ pub enum XquadError {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a SQuAD v1.1 object with `data`")]
 struct SquadFile {
     data: Vec<SquadArticle>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an article object with `paragraphs`")]
 struct SquadArticle {
     paragraphs: Vec<SquadParagraph>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a paragraph object with `context` and `qas`")]
 struct SquadParagraph {
     context: String,
     qas: Vec<SquadQa>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a question object with `id` and `question`")]
 struct SquadQa {
     id: String,
     question: String,
@@ -154,14 +168,42 @@ pub struct XquadParagraph {
 }
 
 impl XquadLanguage {
-    /// Parses the contents of `xquad.<lang>.json`; `file` is only used in errors.
+    /// Parses the contents of `xquad.<lang>.json` (a leading UTF-8 byte order mark is
+    /// skipped; fields other than the ones read, e.g. `answers`, are ignored); `file` is
+    /// only used in errors.
     pub fn parse(lang: &str, file: &str, json: &str) -> Result<Self, XquadError> {
+        let json = crate::strip_bom(json);
         let parsed: SquadFile = serde_json::from_str(json).map_err(|e| XquadError::Json {
             file: file.to_owned(),
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
         })?;
+        let mut seen = BTreeSet::new();
+        for (a, article) in parsed.data.iter().enumerate() {
+            for (p, para) in article.paragraphs.iter().enumerate() {
+                let item = |what: &str, message: &str| XquadError::Item {
+                    file: file.to_owned(),
+                    item: format!("article {a}, paragraph {p}{what}"),
+                    message: message.to_owned(),
+                };
+                if para.context.trim().is_empty() {
+                    return Err(item("", "empty context"));
+                }
+                for qa in &para.qas {
+                    let at = format!(", question {:?}", qa.id);
+                    if qa.id.trim().is_empty() || qa.id.contains(char::is_whitespace) {
+                        return Err(item(&at, "the id is empty or contains whitespace"));
+                    }
+                    if qa.question.trim().is_empty() {
+                        return Err(item(&at, "empty question"));
+                    }
+                    if !seen.insert(qa.id.as_str()) {
+                        return Err(item(&at, "the id occurs twice in the file"));
+                    }
+                }
+            }
+        }
         Ok(Self {
             lang: lang.to_owned(),
             articles: parsed
@@ -509,8 +551,41 @@ mod tests {
     #[test]
     fn empty_question_is_rejected_with_id() {
         let text = file(&[&["a"]]).replace("question a?", " ");
-        let l = XquadLanguage::parse("de", "d", &text).unwrap();
+        let err = XquadLanguage::parse("de", "d", &text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "d: article 0, paragraph 0, question \"a\": empty question"
+        );
+        let text = file(&[&["a"], &["b"]]).replace("context 1 0", "");
+        let err = XquadLanguage::parse("de", "d", &text).unwrap_err();
+        assert_eq!(err.to_string(), "d: article 1, paragraph 0: empty context");
+        let text = file(&[&["a"], &["a"]]);
+        let err = XquadLanguage::parse("de", "d", &text).unwrap_err();
+        assert!(
+            err.to_string().ends_with("the id occurs twice in the file"),
+            "{err}"
+        );
+        // Built directly (not parsed), the pool's validation still names the id.
+        let mut l = XquadLanguage::parse("de", "d", &file(&[&["a"]])).unwrap();
+        l.articles[0][0].questions[0].1 = " ".into();
         let err = build_pool(&[l]).unwrap_err();
         assert_eq!(err.to_string(), "query \"a.de\": field `text` is empty");
+    }
+
+    #[test]
+    fn byte_order_mark_is_accepted() {
+        let text = format!("\u{feff}{}", file(&[&["a|b"]]));
+        let l = XquadLanguage::parse("de", "xquad.de.json", &text).unwrap();
+        assert_eq!(l.num_questions(), 2);
+    }
+
+    #[test]
+    fn wrong_shape_says_what_was_expected() {
+        let err = XquadLanguage::parse("de", "f.json", "[]").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected a SQuAD v1.1 object with `data`"),
+            "{err}"
+        );
     }
 }
