@@ -11,8 +11,9 @@
 //! 2. Pick a [`Scenario`] (`mono`, `xl`, `mix`, `mix-en`, `multi`) and
 //!    [`build`](Scenario::build) a [`ScenarioSet`]: the query and document subsets plus
 //!    qrels and the bias languages.
-//! 3. Score every document for every query with your encoder, then evaluate with an
-//!    [`Evaluator`] (from [`ScenarioSet::evaluator`]): trec_eval tie rule, Max@R,
+//! 3. Score every document for every query with your encoder, then evaluate with
+//!    [`ScenarioSet::evaluate`] (an [`Evaluator`] that also counts the scenario's
+//!    excluded queries, each with an [`ExclusionReason`]): trec_eval tie rule, Max@R,
 //!    Complete@K, nDCG@k, MRR, Recall@k and the two bias counts, per query and
 //!    aggregated in an [`Evaluation`]. For ad-hoc rankings use [`rank`] / [`top_k`].
 //! 4. Write results with [`report`]: TREC run/qrels, JSON (MTEB-like), CSV and a
@@ -31,7 +32,8 @@
 //! assert_eq!(set.scenario.to_string(), "MIX de→{en,de}");
 //! // Scores from an encoder, one per document of `set.doc_ids` (t1.en, t1.de, t2.en).
 //! let scores = vec![0.5_f32, 0.9, 0.7];
-//! let eval = set.evaluator(MetricsConfig::default())?.evaluate([("q1.de", scores)], &set.qrels)?;
+//! let eval = set.evaluate(MetricsConfig::default(), [("q1.de", scores)])?;
+//! assert_eq!(eval.summary.num_excluded, 0);
 //! assert_eq!(eval.queries[0].max_rank, 3); // t1.de, t2.en, t1.en
 //! assert_eq!(eval.queries[0].native_above, Some(0));
 //! assert_eq!(eval.queries[0].english_above, Some(0));

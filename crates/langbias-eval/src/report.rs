@@ -67,6 +67,33 @@ pub fn trec_qrels(qrels: &Qrels) -> String {
     out
 }
 
+/// One line about `excluded` queries, grouped by reason with up to three example ids each,
+/// e.g. `3 queries excluded: 2 × no relevant document in the scenario's languages ("q1",
+/// "q2"); 1 × no document of the pool has its group ("q9")`. `None` when there are none.
+pub fn exclusion_summary(excluded: &[Exclusion]) -> Option<String> {
+    if excluded.is_empty() {
+        return None;
+    }
+    let mut by_reason: Vec<(crate::ExclusionReason, Vec<&str>)> = Vec::new();
+    for e in excluded {
+        match by_reason.iter_mut().find(|(r, _)| *r == e.reason) {
+            Some((_, ids)) => ids.push(&e.query_id),
+            None => by_reason.push((e.reason, vec![&e.query_id])),
+        }
+    }
+    let parts: Vec<String> = by_reason
+        .iter()
+        .map(|(reason, ids)| {
+            let shown: Vec<String> = ids.iter().take(3).map(|id| format!("{id:?}")).collect();
+            let more = if ids.len() > 3 { ", …" } else { "" };
+            format!("{} × {reason} ({}{more})", ids.len(), shown.join(", "))
+        })
+        .collect();
+    let n = excluded.len();
+    let s = if n == 1 { "query" } else { "queries" };
+    Some(format!("{n} {s} excluded: {}", parts.join("; ")))
+}
+
 /// One scenario result in the JSON report. Metrics are flattened next to `main_score`
 /// (MTEB style: `ndcg_at_10`, `complete_at_10`, `max_at_r_mean`, …).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -547,6 +574,22 @@ mod tests {
         ];
         let eval = ev.evaluate(runs, &qrels).unwrap();
         (Scenario::Mix { lang: "de".into() }, eval)
+    }
+
+    #[test]
+    fn exclusion_summary_groups_by_reason() {
+        use crate::ExclusionReason::{NoGroupDocument, NoRelevantInScenario};
+        assert_eq!(exclusion_summary(&[]), None);
+        let ex: Vec<Exclusion> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|id| Exclusion::new(*id, NoRelevantInScenario))
+            .chain([Exclusion::new("z", NoGroupDocument)])
+            .collect();
+        assert_eq!(
+            exclusion_summary(&ex).unwrap(),
+            "5 queries excluded: 4 × no relevant document in the scenario's languages \
+             (\"a\", \"b\", \"c\", …); 1 × no document of the pool has its group (\"z\")"
+        );
     }
 
     #[test]
