@@ -7,7 +7,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use langbias_encoder::{BackendKind, TextKind, load};
 use langbias_eval::report::{self, Report, TableModel};
-use langbias_eval::{ENGLISH, MetricsConfig, Pool, Scenario, Summary, beir, xquad};
+use langbias_eval::{
+    ENGLISH, MetricsConfig, Pool, Scenario, Summary, beir, select_languages, xquad,
+};
 
 use crate::models::{EmbeddingCache, ModelSpec, Models};
 use crate::progress_bar;
@@ -67,19 +69,27 @@ pub struct EvalArgs {
     no_prefix: bool,
 }
 
-fn load_data(
-    args: &EvalArgs,
-    langs: &[String],
-) -> Result<(Pool, String, Option<langbias_eval::Qrels>)> {
+/// The data set, its name, BEIR qrels if any, and the `--langs` target languages.
+type Data = (Pool, String, Option<langbias_eval::Qrels>, Vec<String>);
+
+fn load_data(args: &EvalArgs) -> Result<Data> {
     let data = &args.data;
+    let targets =
+        |available: &[String]| select_languages(&args.langs, available).context("--langs");
     if data.is_file() {
-        let pool =
-            Pool::from_path(data).with_context(|| format!("reading pool {}", data.display()))?;
-        return Ok((pool.clone(), pool.name, None));
+        let pool = Pool::from_path(data)?;
+        let langs = targets(&pool.languages())?;
+        return Ok((pool.clone(), pool.name, None, langs));
     }
     if data.join("corpus.jsonl").is_file() {
         let b = beir::load_dir(data, &args.beir_split, &args.beir_lang)?;
-        return Ok((b.pool, format!("beir:{}", data.display()), Some(b.qrels)));
+        let langs = targets(&b.pool.languages())?;
+        return Ok((
+            b.pool,
+            format!("beir:{}", data.display()),
+            Some(b.qrels),
+            langs,
+        ));
     }
     if !data.is_dir() {
         bail!(
@@ -87,12 +97,13 @@ fn load_data(
             data.display()
         );
     }
-    let mut wanted: Vec<String> = langs.to_vec();
+    let langs = targets(&xquad::available_languages(data)?)?;
+    let mut wanted = langs.clone();
     if !wanted.is_empty() && !wanted.iter().any(|l| l == ENGLISH) {
         wanted.push(ENGLISH.into());
     }
     let pool = xquad::load_dir(data, &wanted)?;
-    Ok((pool, "xquad".into(), None))
+    Ok((pool, "xquad".into(), None, langs))
 }
 
 fn parse_list(s: &str) -> Vec<String> {
@@ -105,12 +116,7 @@ fn parse_list(s: &str) -> Vec<String> {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let started = Instant::now();
-    let langs = if args.langs == "all" {
-        Vec::new()
-    } else {
-        parse_list(&args.langs)
-    };
-    let (mut pool, dataset, beir_qrels) = load_data(&args, &langs)?;
+    let (mut pool, dataset, beir_qrels, targets) = load_data(&args)?;
     if let Some(n) = args.max_queries {
         let mut per_lang: BTreeMap<String, usize> = BTreeMap::new();
         pool.queries.retain(|q| {
@@ -120,11 +126,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         });
     }
     let pool_langs = pool.languages();
-    let targets: Vec<String> = if langs.is_empty() {
-        pool_langs.clone()
-    } else {
-        langs
-    };
     let kinds = if args.scenarios == "all" {
         Scenario::KINDS.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -161,6 +162,19 @@ pub fn run(args: EvalArgs) -> Result<()> {
             None => s.build(&pool),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for set in &sets {
+        let id = set.scenario.id();
+        if let Some(note) = report::exclusion_summary(&set.excluded_queries) {
+            eprintln!("{id}: {note} (listed in the reports)");
+        }
+        let missing = set.missing_relevant();
+        if missing > 0 {
+            eprintln!(
+                "{id}: {missing} relevant documents of the qrels are not in the corpus; \
+                 they count as never retrieved"
+            );
+        }
+    }
     let needed_docs: BTreeSet<usize> = sets
         .iter()
         .flat_map(|s| s.doc_indices.iter().copied())
@@ -237,9 +251,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                     )
                 })
                 .collect();
-            let eval = set
-                .evaluator(config.clone())?
-                .evaluate(runs.iter().map(|(q, s)| (q, s)), &set.qrels)?;
+            let eval = set.evaluate(config.clone(), runs.iter().map(|(q, s)| (q, s)))?;
             let file = args.out.join(format!(
                 "{}.{}.run",
                 set.scenario.id(),

@@ -73,18 +73,13 @@ struct RankArgs {
 }
 
 fn rank(args: RankArgs) -> Result<()> {
-    let collection = langbias_eval::Pool::from_path(&args.pool)
-        .with_context(|| format!("reading {}", args.pool.display()))?;
-    let question = collection
-        .queries
-        .iter()
-        .find(|q| q.id == args.query_id)
-        .with_context(|| format!("no query `{}` in {}", args.query_id, args.pool.display()))?;
-    let langs: Vec<&str> = args.langs.split(',').map(str::trim).collect();
-    let pool = collection.subset(&question.lang, &langs, args.topics, args.distractors);
-    if pool.documents.is_empty() {
-        bail!("the pool is empty for languages {langs:?}");
-    }
+    let collection = langbias_eval::Pool::from_path(&args.pool)?;
+    let langs = langbias_eval::select_languages(&args.langs, &collection.document_languages())
+        .context("--langs")?;
+    let langs: Vec<&str> = langs.iter().map(String::as_str).collect();
+    let (pool, question) = collection
+        .subset_for_query(&args.query_id, &langs, args.topics, args.distractors)
+        .with_context(|| format!("{}", args.pool.display()))?;
     let mut models = models::Models::new(args.backend, None, true)?;
     let encoder = models.load(&models::ModelSpec::parse(&args.model))?.encoder;
     let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();

@@ -60,7 +60,37 @@ fn bad_input_is_a_clear_error() {
         "nope",
     ]);
     assert!(!ok);
-    assert!(err.contains("no query `nope`"), "{err}");
+    assert!(err.contains("no query \"nope\" in the pool"), "{err}");
+}
+
+/// Language lists and topic limits that would silently mean something else are errors
+/// that say what is available (checked before any model is loaded).
+#[test]
+fn language_and_topic_choices_are_checked() {
+    let pool = repo("public/pools/everyday.json");
+    for langs in ["", ","] {
+        let (ok, _, err) = langbias(&["eval", "--data", &pool, "--langs", langs]);
+        assert!(!ok);
+        assert!(err.contains("--langs: no language given"), "{err}");
+        assert!(err.contains("(available: ar, de, en"), "{err}");
+    }
+    let rank = |extra: &[&str]| {
+        let mut args = vec!["rank", "--pool", &pool, "--query-id", "t05.q1.de"];
+        args.extend(extra);
+        langbias(&args)
+    };
+    let (ok, _, err) = rank(&["--langs", "en,xx"]);
+    assert!(!ok);
+    assert!(
+        err.contains("unknown language \"xx\" (available: ar, de, en"),
+        "{err}"
+    );
+    let (ok, _, err) = rank(&["--topics", "4"]);
+    assert!(!ok);
+    assert!(
+        err.contains("is topic 5 of") && err.contains("only the first 4 are kept"),
+        "{err}"
+    );
 }
 
 #[test]
