@@ -79,7 +79,7 @@ fn rank(args: RankArgs) -> Result<()> {
     let langs: Vec<&str> = langs.iter().map(String::as_str).collect();
     let (pool, question) = collection
         .subset_for_query(&args.query_id, &langs, args.topics, args.distractors)
-        .with_context(|| format!("{}", args.pool.display()))?;
+        .with_context(|| args.pool.display().to_string())?;
     let mut models = models::Models::new(args.backend, None, true)?;
     let encoder = models.load(&models::ModelSpec::parse(&args.model))?.encoder;
     let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
