@@ -12,10 +12,13 @@ Pinned: pytrec-eval-terrier==0.5.11 (PyPI; module name `pytrec_eval`, wraps trec
 Reads  tests/fixtures/metrics/run.json   {query: {doc: score}}
        tests/fixtures/metrics/qrels.json {query: {doc: grade}}
 Writes tests/fixtures/metrics/pytrec_eval.json
-       {query: {ndcg_cut_1, ndcg_cut_10, recip_rank, recall_5, recall_10}}
+       {query: {ndcg_cut_1, ndcg_cut_10, recip_rank, recall_5, recall_10, map}}
 
 The Rust test `crates/langbias-eval/tests/pytrec_reference.rs` recomputes these values
-and asserts agreement to 1e-6. Note that trec_eval's `recip_rank` has no cutoff.
+and asserts agreement to 1e-6. Note that trec_eval's `recip_rank` has no cutoff, and that
+`map` (average precision per query) counts relevant documents missing from the run as
+never retrieved; `q9_lareqa_multi` is a LaReQA/XQuAD-R-style query (one pool of four
+languages, every parallel version of the answer relevant, ties across languages).
 """
 
 import json
@@ -25,8 +28,8 @@ import sys
 import pytrec_eval
 
 PINNED = "0.5.11"
-MEASURES = {"ndcg_cut.1,10", "recip_rank", "recall.5,10"}
-KEYS = ["ndcg_cut_1", "ndcg_cut_10", "recip_rank", "recall_5", "recall_10"]
+MEASURES = {"ndcg_cut.1,10", "recip_rank", "recall.5,10", "map"}
+KEYS = ["ndcg_cut_1", "ndcg_cut_10", "recip_rank", "recall_5", "recall_10", "map"]
 
 
 def main() -> int:

@@ -44,15 +44,18 @@
 //! crate does no file I/O and all readers take `&str` contents.
 
 pub mod beir;
+pub mod debias;
 pub mod metrics;
 pub mod pool;
 pub mod report;
 pub mod scenario;
 pub mod xquad;
 
+pub use debias::{Debias, DebiasError, Fitted, LanguageMeans, ProcrustesMaps, Rows};
 pub use metrics::{
-    BiasSpec, Evaluation, Evaluator, Exclusion, ExclusionReason, Gain, MetricsConfig, MetricsError,
-    Qrels, QueryMetrics, Summary, rank, top_k,
+    BiasSpec, Evaluation, Evaluator, Exclusion, ExclusionReason, Gain, LanguagePreference,
+    LanguageSpec, MetricsConfig, MetricsError, PreferenceStats, Qrels, QueryMetrics, Summary, rank,
+    top_k,
 };
 pub use pool::{Document, Pool, PoolError, Query, SubsetError, select_languages};
 pub use scenario::{Scenario, ScenarioError, ScenarioSet};
@@ -81,6 +84,9 @@ pub enum Error {
     /// Language selection or pool subset error.
     #[error(transparent)]
     Subset(#[from] SubsetError),
+    /// Debiasing transform or means/maps file error.
+    #[error(transparent)]
+    Debias(#[from] DebiasError),
 }
 
 /// `text` without a leading UTF-8 byte order mark (editors on Windows write one; JSON and

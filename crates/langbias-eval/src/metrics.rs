@@ -187,6 +187,13 @@ pub struct MetricsConfig {
     pub recall_at: Vec<usize>,
     /// nDCG gain (default graded; identical to binary for binary qrels).
     pub gain: Gain,
+    /// Cutoff `k` of the language preference (default 10).
+    #[serde(default = "default_lang_pref_at")]
+    pub lang_pref_at: usize,
+}
+
+fn default_lang_pref_at() -> usize {
+    10
 }
 
 impl Default for MetricsConfig {
@@ -197,6 +204,7 @@ impl Default for MetricsConfig {
             mrr_at: vec![10],
             recall_at: vec![1, 5, 10],
             gain: Gain::Graded,
+            lang_pref_at: default_lang_pref_at(),
         }
     }
 }
@@ -213,6 +221,11 @@ impl MetricsConfig {
             if list.contains(&0) {
                 return Err(MetricsError::InvalidCutoff { metric });
             }
+        }
+        if self.lang_pref_at == 0 {
+            return Err(MetricsError::InvalidCutoff {
+                metric: "lang_pref",
+            });
         }
         Ok(())
     }
@@ -234,6 +247,48 @@ impl BiasSpec {
             english: crate::ENGLISH.to_owned(),
             native: native.into(),
         }
+    }
+}
+
+/// The languages behind the language-dependent metrics of a ranking (given together with
+/// the language of every document): the query language for the language preference, and
+/// the bias languages for the two bias counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanguageSpec {
+    /// The query's language (language preference: its share of the top `k`).
+    pub query: String,
+    /// The bias languages (`None`: no bias counts).
+    pub bias: Option<BiasSpec>,
+}
+
+impl LanguageSpec {
+    /// Query language `lang` with the bias counts English vs `lang` (the MIX setting).
+    pub fn english_vs(lang: impl Into<String>) -> Self {
+        let query = lang.into();
+        Self {
+            bias: Some(BiasSpec::english_vs(query.clone())),
+            query,
+        }
+    }
+}
+
+/// Language preference of one query: the share of the query's language among the top
+/// `k` documents minus its share of the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LanguagePreference {
+    /// The cutoff `k` (as configured; the top list holds `min(k, n)` documents).
+    pub at: usize,
+    /// Share of the query's language among the top `min(k, n)` documents.
+    pub top_share: f64,
+    /// Share of the query's language in the pool.
+    pub pool_share: f64,
+}
+
+impl LanguagePreference {
+    /// `top_share − pool_share`, in `[−1, 1]`: 0 = the top `k` hold the query's language
+    /// as often as the pool does, > 0 = the query's own language is preferred.
+    pub fn value(&self) -> f64 {
+        self.top_share - self.pool_share
     }
 }
 
@@ -266,6 +321,13 @@ pub struct QueryMetrics {
     pub english_above: Option<usize>,
     /// Non-relevant native documents above the best relevant English one.
     pub native_above: Option<usize>,
+    /// Average precision (trec_eval `map` for one query).
+    #[serde(default)]
+    pub ap: f64,
+    /// Language preference (`None` without languages, or when the pool holds only the
+    /// query's language or none of it).
+    #[serde(default)]
+    pub lang_pref: Option<LanguagePreference>,
 }
 
 /// Mean, median and 90th percentile of a rank statistic.
@@ -361,6 +423,44 @@ pub struct Summary {
     pub english_above: Option<BiasStats>,
     /// Native-above aggregate (`None` if never defined).
     pub native_above: Option<BiasStats>,
+    /// Mean average precision (trec_eval `map`; LaReQA mAP on the `multi` scenario).
+    #[serde(default)]
+    pub map: f64,
+    /// Language-preference aggregate (`None` if never defined).
+    #[serde(default)]
+    pub lang_pref: Option<PreferenceStats>,
+}
+
+/// Aggregated language preference over the queries where it is defined.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PreferenceStats {
+    /// The cutoff `k`.
+    pub at: usize,
+    /// Queries where it is defined.
+    pub queries: usize,
+    /// Mean of [`LanguagePreference::value`].
+    pub mean: f64,
+    /// Mean share of the query's language in the top `k`.
+    pub top_share: f64,
+}
+
+impl PreferenceStats {
+    /// Means over the defined values; those with another cutoff than the first are
+    /// ignored (rows of one evaluation share one). `None` if none is defined.
+    fn from_rows<'a>(
+        prefs: impl IntoIterator<Item = Option<&'a LanguagePreference>>,
+    ) -> Option<Self> {
+        let mut prefs = prefs.into_iter().flatten().peekable();
+        let at = prefs.peek()?.at;
+        let defined: Vec<&LanguagePreference> = prefs.filter(|p| p.at == at).collect();
+        let m = defined.len() as f64;
+        Some(Self {
+            at,
+            queries: defined.len(),
+            mean: defined.iter().map(|p| p.value()).sum::<f64>() / m,
+            top_share: defined.iter().map(|p| p.top_share).sum::<f64>() / m,
+        })
+    }
 }
 
 impl Summary {
@@ -398,6 +498,8 @@ impl Summary {
             recall: mean_map(&|q| &q.recall),
             english_above: BiasStats::from_counts(rows.iter().map(|q| q.english_above)),
             native_above: BiasStats::from_counts(rows.iter().map(|q| q.native_above)),
+            map: rows.iter().map(|q| q.ap).sum::<f64>() / m,
+            lang_pref: PreferenceStats::from_rows(rows.iter().map(|q| q.lang_pref.as_ref())),
         })
     }
 
@@ -426,6 +528,7 @@ impl Summary {
             out.extend(map.iter().map(|(k, v)| (format!("{prefix}_{k}"), *v)));
         }
         out.push(("mrr".to_owned(), self.mrr));
+        out.push(("map".to_owned(), self.map));
         for (prefix, stats) in [
             ("english_above", &self.english_above),
             ("native_above", &self.native_above),
@@ -435,6 +538,11 @@ impl Summary {
                 out.push((format!("{prefix}_mean"), s.mean));
                 out.push((format!("{prefix}_queries"), s.queries as f64));
             }
+        }
+        if let Some(p) = &self.lang_pref {
+            out.push((format!("lang_pref_at_{}", p.at), p.mean));
+            out.push((format!("own_lang_share_at_{}", p.at), p.top_share));
+            out.push(("lang_pref_queries".to_owned(), p.queries as f64));
         }
         out
     }
@@ -577,23 +685,24 @@ pub fn rank_positions<S: AsRef<str>>(scores: &[f32], doc_ids: &[S]) -> Vec<usize
 /// different candidate list, e.g. a TREC run). Returns `Ok(None)` if the query has no
 /// relevant document (it is then to be excluded).
 ///
-/// `bias` gives the language of every document plus the bias languages.
+/// `langs` gives the language of every document plus the query and bias languages
+/// (language preference and bias counts; without it both are `None`).
 pub fn evaluate_query<S: AsRef<str>, L: AsRef<str>>(
     query_id: &str,
     doc_ids: &[S],
     scores: &[f32],
     relevance: &BTreeMap<String, i32>,
     config: &MetricsConfig,
-    bias: Option<(&[L], &BiasSpec)>,
+    langs: Option<(&[L], &LanguageSpec)>,
 ) -> Result<Option<QueryMetrics>, MetricsError> {
     config.validate()?;
     check_docs(doc_ids)?;
-    if let Some((langs, _)) = bias {
+    if let Some((langs, _)) = langs {
         check_langs(langs.len(), doc_ids.len())?;
     }
     check_scores(query_id, scores.len(), doc_ids.len())?;
     Ok(eval_checked(
-        query_id, doc_ids, scores, relevance, config, bias,
+        query_id, doc_ids, scores, relevance, config, langs,
     ))
 }
 
@@ -638,7 +747,7 @@ fn eval_checked<S: AsRef<str>, L: AsRef<str>>(
     scores: &[f32],
     relevance: &BTreeMap<String, i32>,
     config: &MetricsConfig,
-    bias: Option<(&[L], &BiasSpec)>,
+    langs: Option<(&[L], &LanguageSpec)>,
 ) -> Option<QueryMetrics> {
     let gain = |rel: i32| match config.gain {
         Gain::Graded => f64::from(rel.max(0)),
@@ -715,6 +824,24 @@ fn eval_checked<S: AsRef<str>, L: AsRef<str>>(
         })
         .collect();
 
+    // AP = (1/R) Σ_i i / r_i over the relevant documents in the pool (trec_eval `map`).
+    let ap = rel_ranks
+        .iter()
+        .enumerate()
+        .map(|(i, &(r, _))| (i + 1) as f64 / r as f64)
+        .sum::<f64>()
+        / num_relevant as f64;
+    let lang_pref = langs.and_then(|(langs, spec)| {
+        let own = |d: &usize| langs[*d].as_ref() == spec.query;
+        let in_pool = order.iter().filter(|d| own(d)).count();
+        let top = config.lang_pref_at.min(n);
+        (in_pool > 0 && in_pool < n).then(|| LanguagePreference {
+            at: config.lang_pref_at,
+            top_share: order[..top].iter().filter(|d| own(d)).count() as f64 / top as f64,
+            pool_share: in_pool as f64 / n as f64,
+        })
+    });
+    let bias = langs.and_then(|(langs, spec)| spec.bias.as_ref().map(|b| (langs, b)));
     let (english_above, native_above) = match bias {
         Some((langs, spec)) if spec.english != spec.native => {
             let lang = |d: usize| langs[d].as_ref();
@@ -753,6 +880,8 @@ fn eval_checked<S: AsRef<str>, L: AsRef<str>>(
         recall,
         english_above,
         native_above,
+        ap,
+        lang_pref,
     })
 }
 
@@ -782,7 +911,7 @@ fn count_above<'a>(
 #[derive(Debug, Clone)]
 pub struct Evaluator {
     doc_ids: Vec<String>,
-    bias: Option<(Vec<String>, BiasSpec)>,
+    langs: Option<(Vec<String>, LanguageSpec)>,
     config: MetricsConfig,
 }
 
@@ -794,19 +923,20 @@ impl Evaluator {
         check_docs(doc_ids)?;
         Ok(Self {
             doc_ids: doc_ids.iter().map(|s| s.as_ref().to_owned()).collect(),
-            bias: None,
+            langs: None,
             config,
         })
     }
 
-    /// Enables the bias counts; `doc_langs[i]` is the language of document `i`.
-    pub fn with_bias<L: AsRef<str>>(
+    /// Enables the language preference and (with `spec.bias`) the bias counts;
+    /// `doc_langs[i]` is the language of document `i`.
+    pub fn with_languages<L: AsRef<str>>(
         mut self,
         doc_langs: &[L],
-        spec: BiasSpec,
+        spec: LanguageSpec,
     ) -> Result<Self, MetricsError> {
         check_langs(doc_langs.len(), self.doc_ids.len())?;
-        self.bias = Some((
+        self.langs = Some((
             doc_langs.iter().map(|s| s.as_ref().to_owned()).collect(),
             spec,
         ));
@@ -832,14 +962,14 @@ impl Evaluator {
         relevance: &BTreeMap<String, i32>,
     ) -> Result<Option<QueryMetrics>, MetricsError> {
         check_scores(query_id, scores.len(), self.doc_ids.len())?;
-        let bias = self.bias.as_ref().map(|(l, s)| (l.as_slice(), s));
+        let langs = self.langs.as_ref().map(|(l, s)| (l.as_slice(), s));
         Ok(eval_checked(
             query_id,
             &self.doc_ids,
             scores,
             relevance,
             &self.config,
-            bias,
+            langs,
         ))
     }
 
@@ -893,6 +1023,7 @@ mod tests {
             mrr_at: vec![1, 4, 10],
             recall_at: vec![4, 5],
             gain: Gain::Binary,
+            lang_pref_at: 2,
         }
     }
 
@@ -939,7 +1070,7 @@ mod tests {
             &scores,
             &rel(&[("a.en", 1), ("a.de", 1), ("b.de", 0)]),
             &config(),
-            Some((&LANGS[..], &BiasSpec::english_vs("de"))),
+            Some((&LANGS[..], &LanguageSpec::english_vs("de"))),
         )
         .unwrap()
         .unwrap();
@@ -960,6 +1091,12 @@ mod tests {
         assert_eq!(q.english_above, Some(2));
         // Native-above: only non-relevant b.de above a.en (rank 5); a.de is relevant.
         assert_eq!(q.native_above, Some(1));
+        // AP = (1/4 + 2/5) / 2.
+        assert!((q.ap - 0.325).abs() < 1e-12);
+        // Top 2 (b.en, c.en) hold no de document; the pool is half de.
+        let pref = q.lang_pref.unwrap();
+        assert_eq!((pref.at, pref.top_share, pref.pool_share), (2, 0.0, 0.5));
+        assert_eq!(pref.value(), -0.5);
     }
 
     #[test]
@@ -973,7 +1110,7 @@ mod tests {
             &[0.7, 0.7, 0.2],
             &rel(&[("x.de", 1), ("x.en", 1)]),
             &config(),
-            Some((&langs[..], &BiasSpec::english_vs("de"))),
+            Some((&langs[..], &LanguageSpec::english_vs("de"))),
         )
         .unwrap()
         .unwrap();
@@ -990,7 +1127,7 @@ mod tests {
             &[0.7, 0.7, 0.2],
             &rel(&[("y.de", 1), ("y.en", 1)]),
             &config(),
-            Some((&langs[..], &BiasSpec::english_vs("de"))),
+            Some((&langs[..], &LanguageSpec::english_vs("de"))),
         )
         .unwrap()
         .unwrap();
@@ -1010,7 +1147,7 @@ mod tests {
                 gain: Gain::Graded,
                 ..config()
             },
-            Some((&LANGS[..], &BiasSpec::english_vs("de"))),
+            Some((&LANGS[..], &LanguageSpec::english_vs("de"))),
         )
         .unwrap()
         .unwrap();
@@ -1025,6 +1162,8 @@ mod tests {
         assert_eq!(q.ndcg[&1], 1.0);
         assert_eq!(q.english_above, None); // no relevant de document
         assert_eq!(q.native_above, Some(0));
+        // AP counts the missing relevant document: (1/1) / 2.
+        assert_eq!(q.ap, 0.5);
     }
 
     #[test]
@@ -1077,7 +1216,7 @@ mod tests {
             })
         ));
         assert!(matches!(
-            ev.with_bias(&["en"], BiasSpec::english_vs("de")),
+            ev.with_languages(&["en"], LanguageSpec::english_vs("de")),
             Err(MetricsError::LanguageLength { .. })
         ));
     }
@@ -1088,7 +1227,7 @@ mod tests {
         let langs = ["en", "de", "en", "de"];
         let ev = Evaluator::new(&ids, config())
             .unwrap()
-            .with_bias(&langs, BiasSpec::english_vs("de"))
+            .with_languages(&langs, LanguageSpec::english_vs("de"))
             .unwrap();
         let mut qrels = Qrels::new();
         for q in ["qa1", "qa2"] {
@@ -1130,9 +1269,19 @@ mod tests {
         assert_eq!((en.queries, en.rate, en.mean), (4, 0.5, 0.5));
         let nat = s.native_above.unwrap();
         assert_eq!((nat.rate, nat.mean), (0.5, 0.5));
+        // AP: qa1 1, qa2 (1/3 + 2/4)/2, qb1 (1/2 + 2/3)/2, qb2 (1 + 2/4)/2.
+        assert!((s.map - 2.75 / 4.0).abs() < 1e-12);
+        // de share of the top 2: 0.5, 0.5, 0, 1 against 0.5 in the pool.
+        let pref = s.lang_pref.unwrap();
+        assert_eq!(
+            (pref.at, pref.queries, pref.mean, pref.top_share),
+            (2, 4, 0.0, 0.5)
+        );
         let names: Vec<String> = s.metric_values().into_iter().map(|x| x.0).collect();
         assert!(names.contains(&"ndcg_at_10".to_owned()));
         assert!(names.contains(&"english_above_rate".to_owned()));
+        assert!(names.contains(&"map".to_owned()));
+        assert!(names.contains(&"lang_pref_at_2".to_owned()));
     }
 
     #[test]
@@ -1151,10 +1300,80 @@ mod tests {
             &[1.0, 0.0],
             &rel(&[("a", 1)]),
             &MetricsConfig::default(),
-            Some((&["en", "en"][..], &BiasSpec::english_vs("en"))),
+            Some((&["en", "en"][..], &LanguageSpec::english_vs("en"))),
         )
         .unwrap()
         .unwrap();
         assert_eq!((q.english_above, q.native_above), (None, None));
+        // A pool of the query's language alone has no language preference.
+        assert_eq!(q.lang_pref, None);
+    }
+
+    #[test]
+    fn language_preference_uses_the_query_language() {
+        // MIX en→{en,de}: the query is English, the bias languages en vs de.
+        let spec = LanguageSpec {
+            query: "en".to_owned(),
+            bias: Some(BiasSpec::english_vs("de")),
+        };
+        let mut config = config();
+        config.lang_pref_at = 3;
+        // ranking: a.en c.en b.de a.de b.en c.de → en share of the top 3 = 2/3.
+        let scores = [0.9, 0.6, 0.3, 0.7, 0.8, 0.1];
+        let q = evaluate_query(
+            "q",
+            &IDS,
+            &scores,
+            &rel(&[("a.en", 1)]),
+            &config,
+            Some((&LANGS[..], &spec)),
+        )
+        .unwrap()
+        .unwrap();
+        let pref = q.lang_pref.unwrap();
+        assert_eq!((pref.top_share, pref.pool_share), (2.0 / 3.0, 0.5));
+        // k beyond the pool: the top list is the pool, no preference.
+        config.lang_pref_at = 100;
+        let q = evaluate_query(
+            "q",
+            &IDS,
+            &scores,
+            &rel(&[("a.en", 1)]),
+            &config,
+            Some((&LANGS[..], &spec)),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(q.lang_pref.unwrap().value(), 0.0);
+        // No languages, or a query language absent from the pool: undefined.
+        let none = evaluate_query(
+            "q",
+            &IDS,
+            &scores,
+            &rel(&[("a.en", 1)]),
+            &config,
+            None::<(&[&str], _)>,
+        );
+        assert_eq!(none.unwrap().unwrap().lang_pref, None);
+        let zh = LanguageSpec {
+            query: "zh".to_owned(),
+            bias: None,
+        };
+        let q = evaluate_query(
+            "q",
+            &IDS,
+            &scores,
+            &rel(&[("a.en", 1)]),
+            &config,
+            Some((&LANGS[..], &zh)),
+        );
+        assert_eq!(q.unwrap().unwrap().lang_pref, None);
+        config.lang_pref_at = 0;
+        assert_eq!(
+            config.validate(),
+            Err(MetricsError::InvalidCutoff {
+                metric: "lang_pref"
+            })
+        );
     }
 }

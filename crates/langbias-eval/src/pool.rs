@@ -400,15 +400,18 @@ impl Pool {
             .map(|d| (d.id.clone(), 1))
             .collect();
         let has = |l: &str| langs.contains(&l);
-        let spec = (query_lang != crate::ENGLISH && has(crate::ENGLISH) && has(query_lang))
-            .then(|| crate::BiasSpec::english_vs(query_lang));
+        let spec = crate::LanguageSpec {
+            query: query_lang.to_owned(),
+            bias: (query_lang != crate::ENGLISH && has(crate::ENGLISH) && has(query_lang))
+                .then(|| crate::BiasSpec::english_vs(query_lang)),
+        };
         crate::metrics::evaluate_query(
             query_id,
             &ids,
             scores,
             &relevance,
             &crate::MetricsConfig::default(),
-            spec.as_ref().map(|s| (langs.as_slice(), s)),
+            Some((langs.as_slice(), &spec)),
         )
     }
 

@@ -238,9 +238,9 @@ impl Report {
 }
 
 /// Sort key putting metrics in a readable order: counts, Max@R, min rank, Complete,
-/// nDCG, MRR, Recall, bias; numeric cutoffs ascending.
+/// nDCG, MRR, Recall, mAP, bias, language preference; numeric cutoffs ascending.
 fn metric_order(name: &str) -> (usize, usize, String) {
-    const PREFIXES: [&str; 11] = [
+    const PREFIXES: [&str; 14] = [
         "num_",
         "max_at_r",
         "min_rank",
@@ -249,8 +249,11 @@ fn metric_order(name: &str) -> (usize, usize, String) {
         "mrr_at_",
         "mrr",
         "recall_at_",
+        "map",
         "english_above",
         "native_above",
+        "lang_pref",
+        "own_lang_share",
         "",
     ];
     let group = PREFIXES
@@ -284,8 +287,9 @@ fn push_csv_row(out: &mut String, fields: &[String]) {
 }
 
 /// Per-query CSV: `query_id,num_docs,num_relevant,missing_relevant,max_rank,min_rank,
-/// complete@K…,ndcg@k…,mrr@k…,mrr,recall@k…,english_above,native_above`
-/// (Complete as 0/1; undefined bias counts are empty).
+/// complete@K…,ndcg@k…,mrr@k…,mrr,recall@k…,ap,english_above,native_above,lang_pref@k`
+/// (Complete as 0/1; undefined bias counts and language preferences are empty; `k` is
+/// the first defined row's cutoff, `lang_pref` without one).
 pub fn per_query_csv(eval: &Evaluation) -> String {
     let mut out = String::new();
     let Some(first) = eval.queries.first() else {
@@ -306,8 +310,13 @@ pub fn per_query_csv(eval: &Evaluation) -> String {
     header.extend(first.mrr_at.keys().map(|k| format!("mrr@{k}")));
     header.push("mrr".to_owned());
     header.extend(first.recall.keys().map(|k| format!("recall@{k}")));
+    header.push("ap".to_owned());
     header.push("english_above".to_owned());
     header.push("native_above".to_owned());
+    header.push(match eval.queries.iter().find_map(|q| q.lang_pref) {
+        Some(p) => format!("lang_pref@{}", p.at),
+        None => "lang_pref".to_owned(),
+    });
     push_csv_row(&mut out, &header);
     let opt = |x: Option<usize>| x.map(|v| v.to_string()).unwrap_or_default();
     for q in &eval.queries {
@@ -324,8 +333,10 @@ pub fn per_query_csv(eval: &Evaluation) -> String {
         row.extend(q.mrr_at.values().map(|&v| fmt_num(v)));
         row.push(fmt_num(q.mrr));
         row.extend(q.recall.values().map(|&v| fmt_num(v)));
+        row.push(fmt_num(q.ap));
         row.push(opt(q.english_above));
         row.push(opt(q.native_above));
+        row.push(q.lang_pref.map(|p| fmt_num(p.value())).unwrap_or_default());
         push_csv_row(&mut out, &row);
     }
     out
@@ -340,28 +351,36 @@ pub struct TableModel<'a> {
     pub rows: &'a [(String, Summary)],
 }
 
-/// The paper's columns: label, extractor, decimals.
-type Column = (&'static str, fn(&Summary) -> Option<f64>, usize);
+/// The paper's columns: label, extractor, decimals, and whether a comparison shows the
+/// relative change (`Δ%`) or, for values around 0, the difference (`Δ`).
+type Column = (&'static str, fn(&Summary) -> Option<f64>, usize, bool);
 
-const COLUMNS: [Column; 7] = [
-    ("Max@R mean", |s| Some(s.max_rank.mean), 2),
-    ("Max@R med", |s| Some(s.max_rank.median), 1),
-    ("Complete@10", |s| s.complete.get(&10).copied(), 3),
-    ("nDCG@1", |s| s.ndcg.get(&1).copied(), 3),
-    ("nDCG@10", |s| s.ndcg.get(&10).copied(), 3),
-    ("EN-above", |s| s.english_above.map(|b| b.rate), 3),
-    ("native-above", |s| s.native_above.map(|b| b.rate), 3),
+const COLUMNS: [Column; 9] = [
+    ("Max@R mean", |s| Some(s.max_rank.mean), 2, true),
+    ("Max@R med", |s| Some(s.max_rank.median), 1, true),
+    ("Complete@10", |s| s.complete.get(&10).copied(), 3, true),
+    ("nDCG@1", |s| s.ndcg.get(&1).copied(), 3, true),
+    ("nDCG@10", |s| s.ndcg.get(&10).copied(), 3, true),
+    ("mAP", |s| Some(s.map), 3, true),
+    ("EN-above", |s| s.english_above.map(|b| b.rate), 3, true),
+    ("native-above", |s| s.native_above.map(|b| b.rate), 3, true),
+    (LANG_PREF, |s| s.lang_pref.map(|p| p.mean), 3, false),
 ];
+
+/// Label of the language-preference column (`@k` is appended from the rows).
+const LANG_PREF: &str = "LangPref";
 
 /// Plain-text paper-style table. Rows = languages (plus an `avg` row when there are at
 /// least two: the mean over the languages present in both models, or in `a` alone
 /// without a comparison); columns = Max@R mean / median,
-/// Complete@10, nDCG@1, nDCG@10, English-above rate, native-above rate.
+/// Complete@10, nDCG@1, nDCG@10, mAP, English-above rate, native-above rate and the
+/// language preference `LangPref@k` (`k` of the first row that has one).
 ///
 /// With `compare`, every column shows `A`, `B` and the relative change
 /// `Δ% = (B − A) / |A| · 100` (`n/a` when `A = 0`; note that for Max@R and the bias
-/// rates a negative change is an improvement). Rows of `compare` are matched by label;
-/// missing values are shown as `-`.
+/// rates a negative change is an improvement); the language preference, a signed value
+/// around 0, shows the difference `Δ = B − A` instead. Rows of `compare` are matched by
+/// label; missing values are shown as `-`.
 ///
 /// Below the rows, a note line per kind lists the rows (per model) with excluded queries
 /// and with relevant documents missing from the corpus (absent when there are none).
@@ -406,14 +425,23 @@ pub fn paper_table(title: &str, a: TableModel<'_>, compare: Option<TableModel<'_
         None => "-".to_owned(),
     };
 
+    let pref_at = [Some(a), compare]
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m.rows)
+        .find_map(|r| r.1.lang_pref.map(|p| p.at));
     let mut header1 = vec!["".to_owned()];
     let mut header2 = vec!["lang".to_owned()];
     let mut spans = vec![1usize];
-    for (name, _, _) in COLUMNS {
-        header1.push(name.to_owned());
+    for (name, _, _, relative) in COLUMNS {
+        header1.push(match pref_at {
+            Some(k) if name == LANG_PREF => format!("{name}@{k}"),
+            _ => name.to_owned(),
+        });
         match compare {
             Some(b) => {
-                header2.extend([a.name.to_owned(), b.name.to_owned(), "Δ%".to_owned()]);
+                let delta = if relative { "Δ%" } else { "Δ" };
+                header2.extend([a.name.to_owned(), b.name.to_owned(), delta.to_owned()]);
                 spans.push(3);
             }
             None => spans.push(1),
@@ -429,6 +457,9 @@ pub fn paper_table(title: &str, a: TableModel<'_>, compare: Option<TableModel<'_
                 let vb = value(&b, label, col);
                 row.push(fmt(vb, col));
                 row.push(match (va, vb) {
+                    (Some(x), Some(y)) if !COLUMNS[col].3 => {
+                        format!("{:+.*}", COLUMNS[col].2, y - x)
+                    }
                     (Some(x), Some(y)) if x != 0.0 => format!("{:+.1}%", (y - x) / x.abs() * 100.0),
                     (Some(_), Some(_)) => "n/a".to_owned(),
                     _ => "-".to_owned(),
@@ -553,14 +584,14 @@ fn format_row(cells: &[String], widths: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{BiasSpec, Evaluator, MetricsConfig};
+    use crate::metrics::{Evaluator, LanguageSpec, MetricsConfig};
 
     fn evaluation() -> (Scenario, Evaluation) {
         let ids = ["a.en", "a.de", "b.en", "b.de"];
         let langs = ["en", "de", "en", "de"];
         let ev = Evaluator::new(&ids, MetricsConfig::default())
             .unwrap()
-            .with_bias(&langs, BiasSpec::english_vs("de"))
+            .with_languages(&langs, LanguageSpec::english_vs("de"))
             .unwrap();
         let mut qrels = Qrels::new();
         qrels.insert("qa", "a.en", 1);
@@ -654,8 +685,14 @@ mod tests {
             "query_id,num_docs,num_relevant,missing_relevant,max_rank,min_rank,complete@1"
         ));
         assert!(lines[1].starts_with("qa,4,2,0,3,2,0,1,1,"), "{}", lines[1]);
-        // qa: en-above = b.en above a.de → 1; native-above: nothing de above a.en → 0.
-        assert!(lines[1].ends_with(",1,0"), "{}", lines[1]);
+        assert!(lines[0].ends_with(",ap,english_above,native_above,lang_pref@10"));
+        // qa: AP (1/2 + 2/3)/2; en-above = b.en above a.de → 1; native-above: nothing de
+        // above a.en → 0; language preference 0 (k = 10 covers the 4-document pool).
+        assert!(
+            lines[1].ends_with(",0.5833333333333333,1,0,0"),
+            "{}",
+            lines[1]
+        );
     }
 
     #[test]
@@ -739,8 +776,10 @@ mod tests {
             "avg 6.25 2.5 1.000",
             "{single}"
         );
-        // Every body line has 1 + 7·3 cells.
+        // Every body line has 1 + 9·3 cells; the language preference shows a difference.
         let row = line(&table, "de");
-        assert_eq!(row.split_whitespace().count(), 22, "{table}");
+        assert_eq!(row.split_whitespace().count(), 28, "{table}");
+        assert!(row.ends_with("0.000    0.000  +0.000"), "{table}");
+        assert!(table.contains("LangPref@10"), "{table}");
     }
 }

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ENGLISH;
 use crate::metrics::{
-    BiasSpec, Evaluation, Evaluator, Exclusion, ExclusionReason, MetricsConfig, MetricsError, Qrels,
+    BiasSpec, Evaluation, Evaluator, Exclusion, ExclusionReason, LanguageSpec, MetricsConfig,
+    MetricsError, Qrels,
 };
 use crate::pool::Pool;
 
@@ -443,11 +444,11 @@ pub struct ScenarioSet {
 impl ScenarioSet {
     /// An [`Evaluator`] over this document set, with bias counts when applicable.
     pub fn evaluator(&self, config: MetricsConfig) -> Result<Evaluator, MetricsError> {
-        let ev = Evaluator::new(&self.doc_ids, config)?;
-        match &self.bias {
-            Some(spec) => ev.with_bias(&self.doc_langs, spec.clone()),
-            None => Ok(ev),
-        }
+        let spec = LanguageSpec {
+            query: self.scenario.query_language().to_owned(),
+            bias: self.bias.clone(),
+        };
+        Evaluator::new(&self.doc_ids, config)?.with_languages(&self.doc_langs, spec)
     }
 
     /// Evaluates `(query id, scores)` pairs (scores in [`ScenarioSet::doc_ids`] order)

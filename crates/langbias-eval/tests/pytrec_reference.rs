@@ -1,7 +1,9 @@
 //! Agreement with pytrec_eval (trec_eval) on committed fixtures.
 //!
 //! `tests/fixtures/metrics/pytrec_eval.json` is produced by `scripts/metrics_reference.py`
-//! (pytrec-eval-terrier 0.5.11) from `run.json` and `qrels.json` in the same folder.
+//! (pytrec-eval-terrier 0.5.11) from `run.json` and `qrels.json` in the same folder:
+//! nDCG@1/@10, MRR, Recall@5/@10 and average precision (`map`, also on a LaReQA-style
+//! four-language query).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -52,6 +54,7 @@ fn metrics_agree_with_pytrec_eval() {
         mrr_at: vec![1_000_000],
         recall_at: vec![5, 10],
         gain: Gain::Graded,
+        ..MetricsConfig::default()
     };
     let mut compared = 0;
     for (qid, docs) in &run {
@@ -74,6 +77,7 @@ fn metrics_agree_with_pytrec_eval() {
             ("recip_rank", m.mrr_at[&1_000_000]),
             ("recall_5", m.recall[&5]),
             ("recall_10", m.recall[&10]),
+            ("map", m.ap),
         ];
         for (name, value) in ours {
             let expected = reference.queries[qid][name];
@@ -84,7 +88,7 @@ fn metrics_agree_with_pytrec_eval() {
             compared += 1;
         }
     }
-    assert_eq!(compared, run.len() * 6);
+    assert_eq!(compared, run.len() * 7);
 }
 
 /// The fixtures really exercise the tie rule: breaking ties by (roughly) ascending id would
