@@ -435,7 +435,7 @@ fn check<L: AsRef<str>>(
     if dim == 0 {
         return Err(DebiasError::ZeroDim);
     }
-    if values.len() % dim != 0 {
+    if !values.len().is_multiple_of(dim) {
         return Err(DebiasError::Shape {
             side,
             len: values.len(),
@@ -927,7 +927,7 @@ fn fit_procrustes(
         problem,
     };
     for (name, m) in [("source", x), ("pivot", y)] {
-        if m.len() % dim != 0 {
+        if !m.len().is_multiple_of(dim) {
             return Err(bad(format!(
                 "{name} matrix: {} values are not rows of dimension {dim}",
                 m.len()
@@ -1038,4 +1038,632 @@ fn fit_procrustes(
         pairs: n,
         matrix: w,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S3: f32 = 0.577_350_26; // 1/√3
+
+    fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+    }
+
+    fn apply(
+        method: Debias,
+        dim: usize,
+        docs: &mut [f32],
+        doc_langs: &[&str],
+        queries: &mut [f32],
+        query_langs: &[&str],
+        fitted: Fitted<'_>,
+    ) -> Result<(), DebiasError> {
+        method.apply(
+            dim,
+            Rows::new(docs, doc_langs),
+            Rows::new(queries, query_langs),
+            fitted,
+        )
+    }
+
+    #[test]
+    fn names_parse_and_model_names() {
+        for m in Debias::ALL {
+            assert_eq!(m.name().parse::<Debias>().unwrap(), m);
+            assert_eq!(m.to_string(), m.name());
+        }
+        assert_eq!(Debias::None.model_name("base"), "base");
+        assert_eq!(Debias::CentreQ.model_name("base"), "base+centre-q");
+        assert_eq!(
+            Debias::parse_list(" none, centre ,none,procrustes").unwrap(),
+            [Debias::None, Debias::Centre, Debias::Procrustes]
+        );
+        let err = "center".parse::<Debias>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown debiasing method \"center\" (expected one of: none, centre, centre-q, \
+             procrustes)"
+        );
+        assert!(matches!(
+            Debias::parse_list("none,,centre"),
+            Err(DebiasError::EmptyMethod { .. })
+        ));
+        assert!(matches!(
+            Debias::parse_list(""),
+            Err(DebiasError::EmptyMethod { .. })
+        ));
+        assert_eq!(
+            serde_json::to_string(&Debias::CentreQ).unwrap(),
+            "\"centre-q\""
+        );
+    }
+
+    #[test]
+    fn transductive_centring_hand_computed() {
+        // en: (1,0,0), (0,1,0) → μ = (½,½,0) → ±(1,−1,0)/√2.
+        // de: the three axes → μ = (⅓,⅓,⅓) → (2,−1,−1)/√6 and permutations.
+        let mut docs = vec![
+            1.0, 0.0, 0.0, //
+            0.0, 1.0, 0.0, //
+            1.0, 0.0, 0.0, //
+            0.0, 1.0, 0.0, //
+            0.0, 0.0, 1.0,
+        ];
+        let langs = ["en", "en", "de", "de", "de"];
+        let mut queries = vec![S3, S3, S3];
+        let original_queries = queries.clone();
+        apply(
+            Debias::Centre,
+            3,
+            &mut docs,
+            &langs,
+            &mut queries,
+            &["de"],
+            Fitted::default(),
+        )
+        .unwrap();
+        let (h, a, b) = (
+            std::f32::consts::FRAC_1_SQRT_2,
+            2.0 / 6f32.sqrt(),
+            1.0 / 6f32.sqrt(),
+        );
+        let expect = [
+            h, -h, 0.0, //
+            -h, h, 0.0, //
+            a, -b, -b, //
+            -b, a, -b, //
+            -b, -b, a,
+        ];
+        assert!(close(&docs, &expect, 1e-6), "{docs:?}");
+        // `centre` leaves the queries alone.
+        assert_eq!(queries, original_queries);
+        // Every row is unit length again.
+        for r in docs.chunks(3) {
+            assert!((r.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn centre_q_uses_the_query_means() {
+        let mut docs = vec![1.0, 0.0, 0.0, 1.0];
+        let mut queries = vec![0.6, 0.8, 0.8, 0.6, 1.0, 0.0];
+        // de queries: μ = (0.7, 0.7) → (−0.1, 0.1)/‖·‖, (0.1, −0.1)/‖·‖.
+        let err = apply(
+            Debias::CentreQ,
+            2,
+            &mut docs,
+            &["en", "en"],
+            &mut queries,
+            &["de", "de", "en"],
+            Fitted::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            DebiasError::SingleRow {
+                side: Side::Query,
+                lang: "en".into()
+            }
+        );
+        // The English query is alone in its language: an error, and nothing changed.
+        assert_eq!(queries, [0.6, 0.8, 0.8, 0.6, 1.0, 0.0]);
+        assert_eq!(docs, [1.0, 0.0, 0.0, 1.0]);
+        apply(
+            Debias::CentreQ,
+            2,
+            &mut docs,
+            &["en", "en"],
+            &mut queries[..4],
+            &["de", "de"],
+            Fitted::default(),
+        )
+        .unwrap();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        assert!(close(&queries[..4], &[-h, h, h, -h], 1e-6), "{queries:?}");
+        assert!(close(&docs, &[h, -h, -h, h], 1e-6), "{docs:?}");
+    }
+
+    #[test]
+    fn single_row_and_zero_after_centring() {
+        let mut docs = vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8];
+        let langs = ["en", "en", "de"];
+        let err = apply(
+            Debias::Centre,
+            2,
+            &mut docs,
+            &langs,
+            &mut [],
+            &[],
+            Fitted::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            DebiasError::SingleRow {
+                side: Side::Document,
+                lang: "de".into()
+            }
+        );
+        assert!(err.to_string().contains("use a means file"), "{err}");
+        assert_eq!(docs, [1.0, 0.0, 0.0, 1.0, 0.6, 0.8]);
+        // Two identical documents: both equal their mean.
+        let mut docs = vec![0.6, 0.8, 0.6, 0.8];
+        let err = apply(
+            Debias::Centre,
+            2,
+            &mut docs,
+            &["de", "de"],
+            &mut [],
+            &[],
+            Fitted::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            DebiasError::ZeroAfterCentring {
+                side: Side::Document,
+                row: 0,
+                lang: "de".into()
+            }
+        );
+    }
+
+    #[test]
+    fn inductive_centring_from_a_means_file() {
+        let means = LanguageMeans::from_json(
+            r#"{"format": "langbias-means/1", "dim": 2,
+                "documents": {"de": [0.5, 0.0], "en": [0.0, 0.5]},
+                "queries": {"de": [0.0, -1.0]}}"#,
+        )
+        .unwrap();
+        let fitted = Fitted {
+            means: Some(&means),
+            maps: None,
+        };
+        // A single de document is fine with a file: (0.6, 0.8) − (0.5, 0) = (0.1, 0.8).
+        let mut docs = vec![0.6, 0.8, 1.0, 0.0];
+        let mut queries = vec![1.0, 0.0];
+        apply(
+            Debias::CentreQ,
+            2,
+            &mut docs,
+            &["de", "en"],
+            &mut queries,
+            &["de"],
+            fitted,
+        )
+        .unwrap();
+        let n = 0.65f32.sqrt();
+        let m = 1.25f32.sqrt();
+        let s2 = 2f32.sqrt();
+        assert!(
+            close(&docs, &[0.1 / n, 0.8 / n, 1.0 / m, -0.5 / m], 1e-6),
+            "{docs:?}"
+        );
+        assert!(close(&queries, &[1.0 / s2, 1.0 / s2], 1e-6), "{queries:?}");
+        // A language the file lacks, on either side, lists what it has.
+        let mut docs = vec![1.0, 0.0];
+        let err = apply(Debias::Centre, 2, &mut docs, &["zh"], &mut [], &[], fitted).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no document mean for language \"zh\" in the means file (it has: de, en)"
+        );
+        let err = apply(
+            Debias::CentreQ,
+            2,
+            &mut [1.0, 0.0],
+            &["de"],
+            &mut [1.0, 0.0],
+            &["en"],
+            fitted,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, DebiasError::NoMean { side: Side::Query, lang, available } if lang == "en" && available == "de"),
+            "{err}"
+        );
+        // Embeddings of another dimension.
+        let err = apply(Debias::Centre, 1, &mut [1.0], &["de"], &mut [], &[], fitted).unwrap_err();
+        assert_eq!(
+            err,
+            DebiasError::DimMismatch {
+                what: "means file",
+                expected: 1,
+                found: 2
+            }
+        );
+    }
+
+    #[test]
+    fn means_file_round_trip_and_validation() {
+        let docs = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8];
+        let means = LanguageMeans::fit(
+            2,
+            (&docs[..], &["en", "en", "de"]),
+            (&[][..], &[] as &[&str]),
+            "toy",
+        )
+        .unwrap();
+        assert_eq!(means.documents["en"], [0.5, 0.5]);
+        assert_eq!(means.documents["de"], [0.6, 0.8]);
+        assert!(means.queries.is_empty());
+        let json = means.to_json_pretty();
+        assert_eq!(LanguageMeans::from_json(&json).unwrap(), means);
+        assert_eq!(
+            LanguageMeans::from_json(&format!("\u{feff}{json}")).unwrap(),
+            means
+        );
+        let bad = |text: &str| LanguageMeans::from_json(text).unwrap_err().to_string();
+        assert_eq!(
+            bad(r#"{"format": "langbias-means/2", "dim": 2, "documents": {}}"#),
+            "unknown means file format \"langbias-means/2\" (expected \"langbias-means/1\")"
+        );
+        assert_eq!(
+            bad(r#"{"format": "langbias-means/1", "dim": 2, "documents": {"de": [1.0]}}"#),
+            "document mean, language \"de\": 1 values, expected 2"
+        );
+        // 1e39 overflows f32 to infinity.
+        assert_eq!(
+            bad(
+                r#"{"format": "langbias-means/1", "dim": 1, "documents": {}, "queries": {"de": [1e39]}}"#
+            ),
+            "query mean, language \"de\": non-finite value"
+        );
+        assert_eq!(
+            bad(r#"{"format": "langbias-means/1", "dim": 1, "documents": {"": [1.0]}}"#),
+            "document mean, language \"\": empty language code"
+        );
+        assert!(
+            bad(r#"{"format": "langbias-means/1", "dim": 0, "documents": {}}"#)
+                .contains("at least 1")
+        );
+        assert!(
+            bad(r#"{"format": "langbias-means/1", "dim": 1, "documents": {}, "mean": 1}"#)
+                .contains("line 1")
+        );
+        // Fitting checks its input like the transforms.
+        assert_eq!(
+            LanguageMeans::fit(
+                2,
+                (&[1.0, f32::NAN][..], &["de"]),
+                (&[][..], &[] as &[&str]),
+                ""
+            )
+            .unwrap_err(),
+            DebiasError::NonFinite {
+                side: Side::Document,
+                row: 0
+            }
+        );
+    }
+
+    #[test]
+    fn input_checks() {
+        let fitted = Fitted::default();
+        let cases: [(usize, Vec<f32>, Vec<&str>, DebiasError); 5] = [
+            (0, vec![], vec![], DebiasError::ZeroDim),
+            (
+                2,
+                vec![1.0, 0.0, 1.0],
+                vec!["de"],
+                DebiasError::Shape {
+                    side: Side::Document,
+                    len: 3,
+                    dim: 2,
+                },
+            ),
+            (
+                2,
+                vec![1.0, 0.0],
+                vec!["de", "en"],
+                DebiasError::LanguageCount {
+                    side: Side::Document,
+                    rows: 1,
+                    langs: 2,
+                },
+            ),
+            (
+                2,
+                vec![1.0, 0.0, 0.0, f32::INFINITY],
+                vec!["de", "de"],
+                DebiasError::NonFinite {
+                    side: Side::Document,
+                    row: 1,
+                },
+            ),
+            (
+                2,
+                vec![1.0, 0.0, 0.0, 1.0],
+                vec!["de", " "],
+                DebiasError::MissingLanguage {
+                    side: Side::Document,
+                    row: 1,
+                },
+            ),
+        ];
+        for (dim, mut docs, langs, expected) in cases {
+            // Checked for every method, `none` included.
+            for m in Debias::ALL {
+                let got = apply(m, dim, &mut docs, &langs, &mut [], &[], fitted).unwrap_err();
+                assert_eq!(got, expected, "{m}");
+            }
+        }
+        // Queries are checked too.
+        let err = apply(
+            Debias::Centre,
+            2,
+            &mut [],
+            &[],
+            &mut [f32::NAN, 0.0],
+            &["de"],
+            fitted,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            DebiasError::NonFinite {
+                side: Side::Query,
+                row: 0
+            }
+        );
+        assert_eq!(
+            apply(Debias::Procrustes, 2, &mut [], &[], &mut [], &[], fitted).unwrap_err(),
+            DebiasError::NoMaps
+        );
+    }
+
+    /// `R = R_x(40°) · R_z(30°)`, rows of `x'` = `x R`.
+    fn rotation() -> Vec<Vec<f32>> {
+        let (a, b) = (30f32.to_radians(), 40f32.to_radians());
+        let rz = [
+            [a.cos(), a.sin(), 0.0],
+            [-a.sin(), a.cos(), 0.0],
+            [0.0, 0.0, 1.0],
+        ];
+        let rx = [
+            [1.0, 0.0, 0.0],
+            [0.0, b.cos(), b.sin()],
+            [0.0, -b.sin(), b.cos()],
+        ];
+        (0..3)
+            .map(|i| {
+                (0..3)
+                    .map(|j| (0..3).map(|k| rx[i][k] * rz[k][j]).sum())
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn times(x: &[f32], w: &[Vec<f32>]) -> Vec<f32> {
+        x.chunks(w.len())
+            .flat_map(|r| {
+                (0..w.len()).map(move |j| r.iter().zip(w).map(|(a, wi)| a * wi[j]).sum::<f32>())
+            })
+            .collect()
+    }
+
+    const X: [f32; 12] = [
+        1.0, 0.0, 0.0, //
+        0.0, 0.8, 0.6, //
+        S3, -S3, S3, //
+        0.0, 0.0, 1.0,
+    ];
+
+    #[test]
+    fn procrustes_recovers_a_rotation_and_a_reflection() {
+        let r = rotation();
+        let mirror = vec![
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 1.0, 0.0],
+            vec![0.0, 0.0, -1.0],
+        ];
+        for truth in [r, mirror] {
+            let y = times(&X, &truth);
+            let maps = ProcrustesMaps::fit(3, "en", [("de", &X[..], &y[..])], "").unwrap();
+            let w = &maps.maps["de"].matrix;
+            assert_eq!(maps.maps["de"].pairs, 4);
+            for (wi, ti) in w.iter().zip(&truth) {
+                assert!(close(wi, ti, 1e-5), "{w:?} vs {truth:?}");
+            }
+            assert!(orthogonality_error(w) < 1e-5);
+        }
+        // The reflection has determinant −1: nothing forces a rotation (as in SciPy).
+    }
+
+    #[test]
+    fn procrustes_apply_maps_non_pivot_rows_only() {
+        let r = rotation();
+        let y = times(&X, &r);
+        let maps = ProcrustesMaps::fit(3, "en", [("de", &X[..], &y[..])], "toy").unwrap();
+        let fitted = Fitted {
+            means: None,
+            maps: Some(&maps),
+        };
+        let mut docs = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        let mut queries = vec![0.0, 0.0, 1.0];
+        apply(
+            Debias::Procrustes,
+            3,
+            &mut docs,
+            &["en", "de"],
+            &mut queries,
+            &["de"],
+            fitted,
+        )
+        .unwrap();
+        assert_eq!(docs[..3], [1.0, 0.0, 0.0]);
+        assert!(close(&docs[3..], &r[1], 1e-5), "{docs:?}");
+        assert!(close(&queries, &r[2], 1e-5), "{queries:?}");
+        let err = apply(
+            Debias::Procrustes,
+            3,
+            &mut [1.0, 0.0, 0.0],
+            &["zh"],
+            &mut [],
+            &[],
+            fitted,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no Procrustes map for language \"zh\" (maps: de; en is the pivot)"
+        );
+        let err = apply(
+            Debias::Procrustes,
+            1,
+            &mut [1.0],
+            &["de"],
+            &mut [],
+            &[],
+            fitted,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            DebiasError::DimMismatch {
+                expected: 1,
+                found: 3,
+                ..
+            }
+        ));
+        // The file round-trips and is validated.
+        let json = maps.to_json_pretty();
+        assert_eq!(ProcrustesMaps::from_json(&json).unwrap(), maps);
+        let mut skewed = maps.clone();
+        skewed.maps.get_mut("de").unwrap().matrix[0][0] += 0.01;
+        assert!(matches!(
+            ProcrustesMaps::from_json(&skewed.to_json_pretty()),
+            Err(DebiasError::NotOrthogonal { .. })
+        ));
+        let mut pivot = maps.clone();
+        pivot.maps.insert("en".into(), maps.maps["de"].clone());
+        assert_eq!(
+            pivot.validate().unwrap_err(),
+            DebiasError::PivotMap { lang: "en".into() }
+        );
+        let mut short = maps.clone();
+        short.maps.get_mut("de").unwrap().matrix.pop();
+        assert!(
+            short
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("2 rows, expected 3")
+        );
+    }
+
+    #[test]
+    fn procrustes_rejects_too_few_pairs_and_rank_deficiency() {
+        let y = times(&X, &rotation());
+        let err = ProcrustesMaps::fit(3, "en", [("de", &X[..6], &y[..6])], "").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Procrustes fit for \"de\": 2 parallel pairs for dimension 3; at least 3 are \
+             needed for a unique map"
+        );
+        // Four pairs, all in the x–y plane: rank 2.
+        let flat = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.6, 0.8, 0.0, -0.8, 0.6, 0.0];
+        let yf = times(&flat, &rotation());
+        assert_eq!(
+            ProcrustesMaps::fit(3, "en", [("de", &flat[..], &yf[..])], "").unwrap_err(),
+            DebiasError::RankDeficient {
+                lang: "de".into(),
+                pairs: 4,
+                rank: 2,
+                dim: 3
+            }
+        );
+        let bad = |x: &[f32], y: &[f32]| {
+            ProcrustesMaps::fit(3, "en", [("de", x, y)], "")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(&X, &y[..9]).contains("4 source rows but 3 pivot rows"));
+        assert!(bad(&X[..11], &y).contains("11 values are not rows of dimension 3"));
+        let mut nan = y.clone();
+        nan[4] = f32::NAN;
+        assert!(bad(&X, &nan).contains("pivot row 1: non-finite value"));
+        assert_eq!(
+            ProcrustesMaps::fit(3, "en", [("en", &X[..], &y[..])], "").unwrap_err(),
+            DebiasError::PivotMap { lang: "en".into() }
+        );
+        assert_eq!(
+            ProcrustesMaps::fit(
+                3,
+                "en",
+                [("de", &X[..], &y[..]), ("de", &X[..], &y[..])],
+                ""
+            )
+            .unwrap_err(),
+            DebiasError::DuplicateLanguage { lang: "de".into() }
+        );
+    }
+
+    #[test]
+    fn procrustes_on_a_larger_random_problem_is_orthogonal_and_optimal() {
+        // Deterministic pseudo-random 200 × 48 pairs (y = x Q + noise, Q a product of
+        // Givens rotations).
+        let (n, dim) = (200, 48);
+        let mut state = 15u64;
+        let mut rnd = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f64 / (1u64 << 31) as f64 - 0.5) as f32
+        };
+        let x: Vec<f32> = (0..n * dim).map(|_| rnd()).collect();
+        // Q: the Givens rotations applied to the rows of the identity.
+        let mut q: Vec<Vec<f32>> = (0..dim)
+            .map(|i| (0..dim).map(|j| f32::from(u8::from(i == j))).collect())
+            .collect();
+        for p in 0..dim - 1 {
+            let (c, s) = ((p as f32).cos(), (p as f32).sin());
+            for r in &mut q {
+                let (a, b) = (r[p], r[p + 1]);
+                r[p] = c * a - s * b;
+                r[p + 1] = s * a + c * b;
+            }
+        }
+        let y: Vec<f32> = times(&x, &q).iter().map(|v| v + 0.05 * rnd()).collect();
+        let maps = ProcrustesMaps::fit(dim, "en", [("de", &x[..], &y[..])], "").unwrap();
+        let w = &maps.maps["de"].matrix;
+        assert!(orthogonality_error(w) < 1e-5);
+        // No other orthogonal map (the generating Q, W with two columns swapped or one
+        // negated) fits better.
+        let loss = |w: &[Vec<f32>]| -> f32 {
+            times(&x, w)
+                .iter()
+                .zip(&y)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum()
+        };
+        let best = loss(w);
+        let mut swapped = w.clone();
+        swapped.iter_mut().for_each(|r| r.swap(0, 1));
+        let mut negated = w.clone();
+        negated.iter_mut().for_each(|r| r[5] = -r[5]);
+        assert!(best <= loss(&q), "{best} vs {}", loss(&q));
+        assert!(best < loss(&swapped) && best < loss(&negated), "{best}");
+    }
 }

@@ -450,16 +450,14 @@ pub fn paper_table(title: &str, a: TableModel<'_>, compare: Option<TableModel<'_
     let mut body: Vec<Vec<String>> = Vec::new();
     for label in &labels {
         let mut row = vec![label.clone()];
-        for col in 0..COLUMNS.len() {
+        for (col, &(_, _, decimals, relative)) in COLUMNS.iter().enumerate() {
             let va = value(&a, label, col);
             row.push(fmt(va, col));
             if let Some(b) = compare {
                 let vb = value(&b, label, col);
                 row.push(fmt(vb, col));
                 row.push(match (va, vb) {
-                    (Some(x), Some(y)) if !COLUMNS[col].3 => {
-                        format!("{:+.*}", COLUMNS[col].2, y - x)
-                    }
+                    (Some(x), Some(y)) if !relative => format!("{:+.*}", decimals, y - x),
                     (Some(x), Some(y)) if x != 0.0 => format!("{:+.1}%", (y - x) / x.abs() * 100.0),
                     (Some(_), Some(_)) => "n/a".to_owned(),
                     _ => "-".to_owned(),
