@@ -19,6 +19,29 @@
 //!   English rows are unchanged. Maps are stored as `langbias-procrustes/1`
 //!   ([`ProcrustesMaps`]).
 //!
+//! # Use
+//!
+//! ```
+//! use langbias_eval::{Debias, Fitted, Rows};
+//!
+//! // Three 2-D documents (en, de, de) and one German query, rows L2-normalised.
+//! let mut docs = vec![1.0, 0.0, 0.6, 0.8, 0.8, 0.6];
+//! let doc_langs = ["en", "de", "de"];
+//! let mut queries = vec![0.6, 0.8];
+//! let method: Debias = "centre".parse()?;
+//! assert_eq!(method.model_name("base"), "base+centre");
+//! // Transductive: the means come from these documents (en has one: use a means file).
+//! let err = method
+//!     .apply(2, Rows::new(&mut docs, &doc_langs), Rows::new(&mut queries, &["de"]), Fitted::default())
+//!     .unwrap_err();
+//! assert!(err.to_string().contains("single document"));
+//! let (docs, doc_langs) = (&mut docs[2..], &doc_langs[1..]);
+//! method.apply(2, Rows::new(docs, doc_langs), Rows::new(&mut queries, &["de"]), Fitted::default())?;
+//! let h = std::f32::consts::FRAC_1_SQRT_2; // (0.6, 0.8) − (0.7, 0.7) → (−1, 1)/√2
+//! assert!((docs[0] + h).abs() < 1e-6 && (docs[1] - h).abs() < 1e-6);
+//! # Ok::<(), langbias_eval::DebiasError>(())
+//! ```
+//!
 //! # Bad input
 //!
 //! All errors are [`DebiasError`]s naming the side (document/query), the row or the

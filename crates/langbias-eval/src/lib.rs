@@ -14,8 +14,10 @@
 //! 3. Score every document for every query with your encoder, then evaluate with
 //!    [`ScenarioSet::evaluate`] (an [`Evaluator`] that also counts the scenario's
 //!    excluded queries, each with an [`ExclusionReason`]): trec_eval tie rule, Max@R,
-//!    Complete@K, nDCG@k, MRR, Recall@k and the two bias counts, per query and
-//!    aggregated in an [`Evaluation`]. For ad-hoc rankings use [`rank`] / [`top_k`].
+//!    Complete@K, nDCG@k, MRR, Recall@k, AP/mAP, the two bias counts and the language
+//!    preference, per query and aggregated in an [`Evaluation`]. For ad-hoc rankings use
+//!    [`rank`] / [`top_k`]. Training-free baselines ([`Debias`]: per-language centring,
+//!    Procrustes maps to English) transform the embeddings before scoring ([`debias`]).
 //! 4. Write results with [`report`]: TREC run/qrels, JSON (MTEB-like), CSV and a
 //!    plain-text paper table comparing two models.
 //!

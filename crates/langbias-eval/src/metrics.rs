@@ -27,6 +27,10 @@
 //! * **MRR@k** = `1 / r_1` if `r_1 ≤ k`, else 0. **MRR** (no cutoff) = `1 / r_1`, 0 if no
 //!   relevant document is in the pool (= trec_eval `recip_rank`).
 //! * **Recall@k** = `|{i : r_i ≤ k}| / R`.
+//! * **AP** (average precision) = `(1/R) Σ_i i / r_i` (precision at each relevant
+//!   document's rank; relevant documents missing from the pool add 0) = trec_eval `map`
+//!   for one query. **mAP** = mean AP; on the `multi` scenario over all pool languages
+//!   (every parallel version relevant) this is the LaReQA / XQuAD-R mAP.
 //!
 //! Cutoffs larger than the pool are clamped implicitly (a ranking has only `n` entries);
 //! the metric keeps the requested label (e.g. `ndcg@10` on a 5-document pool).
@@ -45,13 +49,23 @@
 //! "Above" refers to the tie-broken ranking. Aggregates: `rate` = share of queries
 //! (among those where the count is defined) with count ≥ 1, `mean` = mean count.
 //!
+//! # Language preference
+//!
+//! With a [`LanguageSpec`] (query language `Q`) and `k` = [`MetricsConfig::lang_pref_at`]
+//! (default 10): `LangPref@k = |{i ≤ min(k, n) : lang(d_i) = Q}| / min(k, n) −
+//! |{d : lang(d) = Q}| / n`, the share of the query's own language among the top `k`
+//! minus its share of the pool, in `[−1, 1]`: 0 = no preference, > 0 = the own language
+//! is over-represented at the top (a difference rather than a ratio: bounded, and
+//! comparable across pools). Undefined (`None`) when the pool holds no document or only
+//! documents of `Q`. Aggregate: mean over the queries where it is defined.
+//!
 //! # Edge cases
 //!
 //! * Empty pool (no documents): [`MetricsError::EmptyPool`].
 //! * Query with no relevant document in the qrels (no entry, or all grades ≤ 0):
 //!   **excluded** from all means and counted in [`Evaluation::excluded`].
 //!   If every query is excluded, [`MetricsError::NoEvaluableQueries`].
-//! * Cutoff 0 is rejected ([`MetricsError::InvalidCutoff`]).
+//! * Cutoff 0 (also `lang_pref_at = 0`) is rejected ([`MetricsError::InvalidCutoff`]).
 //! * Scores length ≠ number of documents, or duplicate document ids: errors.
 //! * Queries in the qrels without scores are ignored (only scored queries are evaluated).
 //!

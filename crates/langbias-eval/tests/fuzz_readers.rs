@@ -1,13 +1,14 @@
-//! Bounded mutation fuzzing of the readers (pool JSON, XQuAD, BEIR): a fixed number of
-//! corrupted variants of a valid seed each; no input may panic, and whatever a reader accepts
-//! must be sane (valid pool, consistent qrels, finite metrics in range on every scenario).
+//! Bounded mutation fuzzing of the readers (pool JSON, XQuAD, BEIR, the debiasing means and
+//! Procrustes files): a fixed number of corrupted variants of a valid seed each; no input
+//! may panic, and whatever a reader accepts must be sane (valid pool, consistent qrels,
+//! finite metrics in range on every scenario; finite unit-length debiased embeddings).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use langbias_assets::test_util::Mutator;
 use langbias_eval::{
-    Evaluation, MetricsConfig, Pool, Qrels, Scenario, ScenarioSet, beir, xquad::XquadLanguage,
-    xquad::build_pool,
+    Debias, Evaluation, Fitted, LanguageMeans, MetricsConfig, Pool, ProcrustesMaps, Qrels, Rows,
+    Scenario, ScenarioSet, beir, xquad::XquadLanguage, xquad::build_pool,
 };
 
 const CASES: usize = 3000;
@@ -78,10 +79,19 @@ fn check_evaluation(set: &ScenarioSet, eval: &Evaluation, queries: usize) -> Res
             .values()
             .chain(q.recall.values())
             .chain(q.mrr_at.values())
-            .chain([&q.mrr]);
+            .chain([&q.mrr, &q.ap]);
         for v in values {
             ensure(v.is_finite() && (0.0..=1.0 + 1e-9).contains(v), || {
                 format!("{}: metric {v} outside [0, 1]", q.query_id)
+            })?;
+        }
+        if let Some(p) = q.lang_pref {
+            ensure((-1.0..=1.0).contains(&p.value()), || {
+                format!(
+                    "{}: language preference {} outside [-1, 1]",
+                    q.query_id,
+                    p.value()
+                )
             })?;
         }
     }
@@ -90,7 +100,7 @@ fn check_evaluation(set: &ScenarioSet, eval: &Evaluation, queries: usize) -> Res
         .values()
         .chain(s.recall.values())
         .chain(s.complete.values());
-    for v in means.chain([&s.mrr]) {
+    for v in means.chain([&s.mrr, &s.map]) {
         ensure(v.is_finite() && (0.0..=1.0 + 1e-9).contains(v), || {
             format!("mean {v} outside [0, 1]")
         })?;
@@ -266,4 +276,92 @@ fn beir_reader_survives_mutations() {
         write(which, seed.as_bytes());
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Applies `method` to a small document and query set; an accepted result must be finite
+/// and unit-length, a rejection must say why.
+fn check_debias(method: Debias, fitted: Fitted<'_>) -> Result<(), String> {
+    let mut docs = vec![1.0, 0.0, 0.6, 0.8, 0.0, 1.0];
+    let mut queries = vec![0.8, 0.6];
+    let doc_langs = ["en", "de", "de"];
+    match method.apply(
+        2,
+        Rows::new(&mut docs, &doc_langs),
+        Rows::new(&mut queries, &["de"]),
+        fitted,
+    ) {
+        Ok(()) => {
+            for r in docs.chunks(2).chain(queries.chunks(2)) {
+                let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+                ensure(
+                    r.iter().all(|x| x.is_finite()) && (norm - 1.0).abs() < 1e-4,
+                    || format!("{method}: row {r:?} is not a finite unit vector"),
+                )?;
+            }
+            Ok(())
+        }
+        Err(e) => ensure(!e.to_string().is_empty(), || "empty error".into()),
+    }
+}
+
+#[test]
+fn means_file_reader_survives_mutations() {
+    const MEANS: &str = r#"{"format": "langbias-means/1", "dim": 2, "source": "fuzz",
+  "documents": {"en": [0.1, -0.2], "de": [0.3, 0.25]},
+  "queries": {"de": [-0.5, 0.125]}}"#;
+    let seed = LanguageMeans::from_json(MEANS).unwrap();
+    check_debias(
+        Debias::CentreQ,
+        Fitted {
+            means: Some(&seed),
+            maps: None,
+        },
+    )
+    .unwrap();
+    fuzz(MEANS.as_bytes(), 0, |input| {
+        let Ok(means) = LanguageMeans::from_json(&String::from_utf8_lossy(input)) else {
+            return Ok(false);
+        };
+        means
+            .validate()
+            .map_err(|e| format!("accepted file is invalid: {e}"))?;
+        check_debias(
+            Debias::CentreQ,
+            Fitted {
+                means: Some(&means),
+                maps: None,
+            },
+        )
+        .map(|()| true)
+    });
+}
+
+#[test]
+fn procrustes_file_reader_survives_mutations() {
+    const MAPS: &str = r#"{"format": "langbias-procrustes/1", "dim": 2, "pivot": "en",
+  "source": "fuzz", "maps": {"de": {"pairs": 4, "matrix": [[0.0, 1.0], [-1.0, 0.0]]}}}"#;
+    let seed = ProcrustesMaps::from_json(MAPS).unwrap();
+    check_debias(
+        Debias::Procrustes,
+        Fitted {
+            means: None,
+            maps: Some(&seed),
+        },
+    )
+    .unwrap();
+    fuzz(MAPS.as_bytes(), 0, |input| {
+        let Ok(maps) = ProcrustesMaps::from_json(&String::from_utf8_lossy(input)) else {
+            return Ok(false);
+        };
+        maps.validate()
+            .map_err(|e| format!("accepted file is invalid: {e}"))?;
+        check_debias(
+            Debias::Procrustes,
+            Fitted {
+                means: None,
+                maps: Some(&maps),
+            },
+        )
+        .map(|()| true)
+    });
 }
