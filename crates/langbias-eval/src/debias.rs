@@ -381,26 +381,24 @@ impl Debias {
     ) -> Result<(), DebiasError> {
         check(dim, Side::Document, docs.values, docs.langs)?;
         check(dim, Side::Query, queries.values, queries.langs)?;
-        match self {
-            Self::None => Ok(()),
-            Self::Centre => centre(dim, Side::Document, docs, fitted.means),
-            Self::CentreQ => {
-                // Check both before changing either.
-                let d = centred(dim, Side::Document, &docs, fitted.means)?;
-                let q = centred(dim, Side::Query, &queries, fitted.means)?;
-                docs.values.copy_from_slice(&d);
-                queries.values.copy_from_slice(&q);
-                Ok(())
-            }
+        // Both results are computed before either matrix is changed.
+        let (d, q) = match self {
+            Self::None => return Ok(()),
+            Self::Centre => (centred(dim, Side::Document, &docs, fitted.means)?, None),
+            Self::CentreQ => (
+                centred(dim, Side::Document, &docs, fitted.means)?,
+                Some(centred(dim, Side::Query, &queries, fitted.means)?),
+            ),
             Self::Procrustes => {
                 let maps = fitted.maps.ok_or(DebiasError::NoMaps)?;
-                let d = maps.mapped(dim, &docs)?;
-                let q = maps.mapped(dim, &queries)?;
-                docs.values.copy_from_slice(&d);
-                queries.values.copy_from_slice(&q);
-                Ok(())
+                (maps.mapped(dim, &docs)?, Some(maps.mapped(dim, &queries)?))
             }
+        };
+        docs.values.copy_from_slice(&d);
+        if let Some(q) = q {
+            queries.values.copy_from_slice(&q);
         }
+        Ok(())
     }
 }
 
@@ -512,18 +510,6 @@ fn normalised(x: &[f64]) -> Option<Vec<f32>> {
     (norm >= MIN_CENTRED_NORM).then(|| x.iter().map(|v| (v / norm) as f32).collect())
 }
 
-/// Centres `rows` in place (see [`centred`]).
-fn centre<L: AsRef<str>>(
-    dim: usize,
-    side: Side,
-    rows: Rows<'_, L>,
-    means: Option<&LanguageMeans>,
-) -> Result<(), DebiasError> {
-    let out = centred(dim, side, &rows, means)?;
-    rows.values.copy_from_slice(&out);
-    Ok(())
-}
-
 /// The rows centred by their language's mean (from `means`, else from the rows
 /// themselves) and renormalised. Inputs must have passed [`check`].
 fn centred<L: AsRef<str>>(
@@ -532,28 +518,31 @@ fn centred<L: AsRef<str>>(
     rows: &Rows<'_, L>,
     means: Option<&LanguageMeans>,
 ) -> Result<Vec<f32>, DebiasError> {
-    let own = language_means(dim, rows.values, rows.langs);
+    let mut mus: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    match means {
+        Some(file) => {
+            for lang in rows.langs {
+                let lang = lang.as_ref();
+                if !mus.contains_key(lang) {
+                    let mu = file.mean(side, lang, dim)?.iter().map(|&v| v.into());
+                    mus.insert(lang.to_owned(), mu.collect());
+                }
+            }
+        }
+        None => {
+            for (lang, (n, mu)) in language_means(dim, rows.values, rows.langs) {
+                if n == 1 {
+                    return Err(DebiasError::SingleRow { side, lang });
+                }
+                mus.insert(lang, mu);
+            }
+        }
+    }
     let mut out = Vec::with_capacity(rows.values.len());
     for (row, (x, lang)) in rows.values.chunks_exact(dim).zip(rows.langs).enumerate() {
         let lang = lang.as_ref();
-        let mu: Vec<f64> = match means {
-            Some(file) => file
-                .mean(side, lang, dim)?
-                .iter()
-                .map(|&v| v.into())
-                .collect(),
-            None => {
-                let (n, mu) = &own[lang];
-                if *n == 1 {
-                    return Err(DebiasError::SingleRow {
-                        side,
-                        lang: lang.to_owned(),
-                    });
-                }
-                mu.clone()
-            }
-        };
-        let diff: Vec<f64> = x.iter().zip(&mu).map(|(&v, m)| f64::from(v) - m).collect();
+        let mu = &mus[lang];
+        let diff: Vec<f64> = x.iter().zip(mu).map(|(&v, m)| f64::from(v) - m).collect();
         out.extend(
             normalised(&diff).ok_or_else(|| DebiasError::ZeroAfterCentring {
                 side,
@@ -1379,6 +1368,32 @@ mod tests {
                 row: 0
             }
         );
+    }
+
+    #[cfg(feature = "fs")]
+    #[test]
+    fn file_errors_name_the_file() {
+        let means =
+            LanguageMeans::fit(1, (&[1.0][..], &["de"]), (&[][..], &[] as &[&str]), "").unwrap();
+        let json = means.to_json_pretty();
+        let dir = std::env::temp_dir().join(format!("langbias-means-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("means.json");
+        std::fs::write(&path, json.replace("langbias-means/1", "x")).unwrap();
+        let err = LanguageMeans::from_path(&path).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}: unknown means file format", path.display())),
+            "{err}"
+        );
+        std::fs::write(&path, &json).unwrap();
+        assert_eq!(LanguageMeans::from_path(&path).unwrap(), means);
+        let missing = dir.join("missing.json");
+        let err = ProcrustesMaps::from_path(&missing).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}: cannot read", missing.display())),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

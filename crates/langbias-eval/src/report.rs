@@ -651,6 +651,11 @@ mod tests {
         assert_eq!(e["excluded_queries"][0]["reason"], "no_positive_judgement");
         // qa: b.en a.en a.de b.de → Max@R 3; qb: b.en b.de a.en a.de → Max@R 2.
         assert_eq!(e["max_at_r_mean"], 2.5);
+        // AP: qa (1/2 + 2/3)/2, qb 1; the 4-document pool is inside the top 10.
+        assert!((e["map"].as_f64().unwrap() - (7.0 / 12.0 + 1.0) / 2.0).abs() < 1e-12);
+        assert_eq!(e["lang_pref_at_10"], 0.0);
+        assert_eq!(e["own_lang_share_at_10"], 0.5);
+        assert_eq!(e["lang_pref_queries"], 2.0);
         assert_eq!(e["per_query"].as_array().unwrap().len(), 2);
         assert_eq!(Report::from_json(&json).unwrap(), report);
     }

@@ -603,6 +603,27 @@ mod tests {
     }
 
     #[test]
+    fn language_preference_is_for_the_query_language() {
+        // MIX en→{en,de}: English queries; pool t1.en t1.de t2.en t3.en t3.de (3 en of 5).
+        let set = Scenario::parse("mix-en", "de", &langs())
+            .unwrap()
+            .build(&pool())
+            .unwrap();
+        assert_eq!(set.doc_ids, ["t1.en", "t1.de", "t2.en", "t3.en", "t3.de"]);
+        let config = MetricsConfig {
+            lang_pref_at: 2,
+            ..MetricsConfig::default()
+        };
+        // Top 2 for both queries: t1.de, t3.de → no English.
+        let scores = [0.1f32, 0.9, 0.2, 0.3, 0.8];
+        let runs = set.query_ids.iter().map(|q| (q, &scores));
+        let eval = set.evaluate(config, runs).unwrap();
+        let pref = eval.summary.lang_pref.unwrap();
+        assert_eq!((pref.queries, pref.top_share), (2, 0.0));
+        assert!((pref.mean + 0.6).abs() < 1e-12, "{pref:?}");
+    }
+
+    #[test]
     fn build_excludes_queries_without_relevant_docs() {
         let set = Scenario::parse("mono", "de", &[])
             .unwrap()
