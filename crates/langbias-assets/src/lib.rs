@@ -15,6 +15,8 @@
 //! - With the `test-util` feature (tests only): [`test_util`] holds shared test support.
 
 pub mod adapter;
+#[cfg(test)]
+mod bad_input_tests;
 #[cfg(feature = "std-fs")]
 pub mod atomic;
 mod config;
