@@ -92,7 +92,10 @@ fn e5s1_header_with_fewer_or_more_layers_names_the_tensors() {
     );
     bytes[LAYERS_AT..LAYERS_AT + 4].copy_from_slice(&3i32.to_le_bytes());
     let err = err_of(E5s1::parse("tiny.bin", bytes.clone()));
-    assert!(err.contains("missing 16") && err.contains("`l2.q.w`"), "{err}");
+    assert!(
+        err.contains("missing 16") && err.contains("`l2.q.w`"),
+        "{err}"
+    );
     bytes[LAYERS_AT..LAYERS_AT + 4].copy_from_slice(&i32::MAX.to_le_bytes());
     let err = err_of(E5s1::parse("tiny.bin", bytes));
     assert!(err.contains("num_hidden_layers 2147483647"), "{err}");
@@ -158,8 +161,12 @@ fn hf_config_out_of_range_is_refused_without_panicking() {
 }
 
 fn safetensors_of(tensors: &BTreeMap<String, HostTensor>) -> Vec<u8> {
-    write_f32_safetensors("t", tensors.iter().map(|(n, t)| (n.as_str(), t)), HashMap::new())
-        .unwrap()
+    write_f32_safetensors(
+        "t",
+        tensors.iter().map(|(n, t)| (n.as_str(), t)),
+        HashMap::new(),
+    )
+    .unwrap()
 }
 
 fn hf_tensors(layers: usize) -> BTreeMap<String, HostTensor> {
@@ -196,7 +203,10 @@ fn hf_weights_must_match_the_configuration() {
         tiny_config(3),
         &bytes,
     ));
-    assert!(err.contains("missing 16") && err.contains("encoder.layer.2."), "{err}");
+    assert!(
+        err.contains("missing 16") && err.contains("encoder.layer.2."),
+        "{err}"
+    );
     // A tensor missing, the rest complete.
     let mut tensors = hf_tensors(2);
     tensors.remove("encoder.layer.1.output.LayerNorm.bias");
@@ -238,16 +248,16 @@ fn hf_weights_must_match_the_configuration() {
     assert!(err.contains("appears twice"), "{err}");
     // A non-finite weight.
     let mut tensors = hf_tensors(1);
-    tensors
-        .get_mut("embeddings.LayerNorm.weight")
-        .unwrap()
-        .data[5] = f32::NEG_INFINITY;
+    tensors.get_mut("embeddings.LayerNorm.weight").unwrap().data[5] = f32::NEG_INFINITY;
     let err = err_of(EncoderWeights::from_safetensors(
         "m",
         tiny_config(1),
         &safetensors_of(&tensors),
     ));
-    assert!(err.contains("embeddings.LayerNorm.weight") && err.contains("element 5"), "{err}");
+    assert!(
+        err.contains("embeddings.LayerNorm.weight") && err.contains("element 5"),
+        "{err}"
+    );
 }
 
 fn tiny_adapter(layer: &str, alpha: f32) -> LoraAdapter {
@@ -287,7 +297,10 @@ fn adapters_with_bad_factors_or_scale_are_refused() {
     for alpha in [1e30, f32::INFINITY, f32::NAN, -1e30] {
         let bytes = tiny_adapter(layer, alpha).to_safetensors(true).unwrap();
         let err = err_of(LoraAdapter::from_safetensors("big.safetensors", &bytes));
-        assert!(err.contains("big.safetensors") && err.contains("alpha"), "{err}");
+        assert!(
+            err.contains("big.safetensors") && err.contains("alpha"),
+            "{err}"
+        );
     }
     let mut zero_rank = tiny_adapter(layer, 1.0);
     zero_rank.rank = 0;
@@ -437,10 +450,20 @@ fn fuzz_adapter_reader() {
         };
         assert!(adapter.rank >= 1 && adapter.scale().is_finite());
         for pair in adapter.layers.values() {
-            assert!(pair.a.data.iter().chain(&pair.b.data).all(|v| v.is_finite()));
+            assert!(
+                pair.a
+                    .data
+                    .iter()
+                    .chain(&pair.b.data)
+                    .all(|v| v.is_finite())
+            );
         }
         if let Ok(merged) = adapter.merge_into(&base) {
-            assert!(merged.values().all(|t| t.data.iter().all(|v| v.is_finite())));
+            assert!(
+                merged
+                    .values()
+                    .all(|t| t.data.iter().all(|v| v.is_finite()))
+            );
         }
         true
     });

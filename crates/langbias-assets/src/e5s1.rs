@@ -166,7 +166,12 @@ impl E5s1 {
                 format!("{n_pieces} pieces for {rows} embedding rows"),
             ));
         }
-        for (name, id) in [("bos", bos_id), ("eos", eos_id), ("pad", pad_id), ("unk", unk_id)] {
+        for (name, id) in [
+            ("bos", bos_id),
+            ("eos", eos_id),
+            ("pad", pad_id),
+            ("unk", unk_id),
+        ] {
             if id as usize >= n_pieces {
                 return Err(AssetError::corrupt(
                     what,
@@ -196,6 +201,12 @@ impl E5s1 {
                 })?;
             let score =
                 f32::from_le_bytes(scores_raw[i * 4..i * 4 + 4].try_into().unwrap_or_default());
+            if !score.is_finite() {
+                return Err(AssetError::corrupt(
+                    what,
+                    format!("piece {i} has a non-finite score ({score})"),
+                ));
+            }
             vocab.push((piece.to_owned(), f64::from(score)));
         }
         // The per-codepoint normalisation table duplicates the tokenizer.json normaliser: it is
@@ -247,7 +258,9 @@ impl E5s1 {
             if dtype == TensorDtype::Q4_0 && !n_elems.is_multiple_of(Q4_BLOCK_LEN) {
                 return Err(AssetError::corrupt(
                     what,
-                    format!("Q4_0 tensor `{name}` has {n_elems} weights, not whole blocks of {Q4_BLOCK_LEN}"),
+                    format!(
+                        "Q4_0 tensor `{name}` has {n_elems} weights, not whole blocks of {Q4_BLOCK_LEN}"
+                    ),
                 ));
             }
             let expected = match dtype {
@@ -324,8 +337,12 @@ impl E5s1 {
     }
 
     /// The stored bytes of one tensor (f32 little-endian or Q4_0 blocks).
+    /// Empty for a tensor of another file that does not fit this one.
     pub fn tensor_bytes(&self, t: &E5s1Tensor) -> &[u8] {
-        &self.bytes[t.offset..t.offset + t.n_bytes]
+        t.offset
+            .checked_add(t.n_bytes)
+            .and_then(|end| self.bytes.get(t.offset..end))
+            .unwrap_or(&[])
     }
 
     /// Decodes one tensor to f32 (dequantising Q4_0), checking its element count against `shape`.

@@ -15,10 +15,10 @@
 //! - With the `test-util` feature (tests only): [`test_util`] holds shared test support.
 
 pub mod adapter;
-#[cfg(test)]
-mod bad_input_tests;
 #[cfg(feature = "std-fs")]
 pub mod atomic;
+#[cfg(test)]
+mod bad_input_tests;
 mod config;
 mod e5s1;
 mod e5s1_write;
