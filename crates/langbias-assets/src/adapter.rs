@@ -14,6 +14,10 @@ use crate::{AssetError, HostTensor};
 
 pub const LORA_FORMAT: &str = "langbias-lora/1";
 
+/// The largest `|alpha / rank|` accepted: trained adapters use 0.5–4; beyond this a merged
+/// delta swamps the base weights.
+pub const MAX_LORA_SCALE: f32 = 1e3;
+
 /// One adapted linear layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoraPair {
@@ -106,6 +110,13 @@ impl LoraAdapter {
             .get("alpha")
             .and_then(|r| r.parse().ok())
             .ok_or_else(|| bad("metadata `alpha` missing".into()))?;
+        let scale = alpha / rank as f32;
+        if rank == 0 || !alpha.is_finite() || scale.abs() > MAX_LORA_SCALE {
+            return Err(bad(format!(
+                "metadata rank {rank} and alpha {alpha} (expected rank ≥ 1 and a finite \
+                 |alpha / rank| ≤ {MAX_LORA_SCALE})"
+            )));
+        }
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let mut parts: BTreeMap<String, (Option<HostTensor>, Option<HostTensor>)> = BTreeMap::new();
         for (key, view) in st.tensors() {
@@ -122,6 +133,7 @@ impl LoraAdapter {
                     .collect(),
                 other => return Err(bad(format!("tensor `{key}` has dtype {other:?}"))),
             };
+            crate::weights::check_finite(what, &key, &data)?;
             let t = HostTensor {
                 shape: view.shape().to_vec(),
                 data,
@@ -159,7 +171,9 @@ impl LoraAdapter {
     }
 
     /// Base weights with this adapter merged in (`W + scale·B·A`); the embedding table is
-    /// untouched, so callers can share it between the base and the merged copy.
+    /// untouched, so callers can share it between the base and the merged copy. A layer the
+    /// base lacks, a factor of the wrong shape or a merged weight that is not finite is an
+    /// error naming the layer.
     pub fn merge_into(
         &self,
         base: &BTreeMap<String, HostTensor>,
@@ -168,20 +182,27 @@ impl LoraAdapter {
         let scale = self.scale();
         for (name, pair) in &self.layers {
             let key = format!("{name}.weight");
-            let w = tensors
-                .get_mut(&key)
-                .ok_or_else(|| AssetError::MissingTensor {
-                    what: "adapter base".into(),
-                    name: key.clone(),
-                })?;
-            let (out, inp) = (w.shape[0], w.shape[1]);
+            let error = |detail: String| AssetError::Adapter {
+                what: "adapter".into(),
+                layer: name.clone(),
+                detail,
+            };
+            let w = tensors.get_mut(&key).ok_or_else(|| {
+                error(format!(
+                    "the base model has no tensor `{key}` (is the adapter for another model?)"
+                ))
+            })?;
+            let &[out, inp] = w.shape.as_slice() else {
+                return Err(error(format!(
+                    "the base tensor `{key}` has shape {:?}, not a matrix",
+                    w.shape
+                )));
+            };
             if pair.a.shape[1] != inp || pair.b.shape[0] != out {
-                return Err(AssetError::ShapeMismatch {
-                    what: "adapter".into(),
-                    name: name.clone(),
-                    found: vec![pair.b.shape[0], pair.a.shape[1]],
-                    expected: vec![out, inp],
-                });
+                return Err(error(format!(
+                    "factors A {:?} and B {:?} do not fit the base tensor `{key}` {:?}",
+                    pair.a.shape, pair.b.shape, w.shape
+                )));
             }
             let r = self.rank;
             for o in 0..out {
@@ -195,6 +216,7 @@ impl LoraAdapter {
                     }
                 }
             }
+            crate::weights::check_finite("adapter merged into the base", &key, &w.data)?;
         }
         Ok(tensors)
     }

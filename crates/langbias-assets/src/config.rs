@@ -28,6 +28,11 @@ pub struct EncoderConfig {
     pub position_embedding_type: String,
 }
 
+/// The largest `layer_norm_eps` accepted (real models use 1e-12 to 1e-5).
+const MAX_LAYER_NORM_EPS: f64 = 1e-2;
+/// The fewest positions a model must have: `<s>`, one token and `</s>`.
+const MIN_TOKENS: usize = 3;
+
 fn default_type_vocab() -> usize {
     2
 }
@@ -55,6 +60,10 @@ impl EncoderConfig {
         Ok(config)
     }
 
+    /// Checks that this crate can run the configuration and that every field is in range
+    /// (sizes positive and consistent, `layer_norm_eps` finite, positive and small,
+    /// `pad_token_id` inside the vocabulary, enough positions). Every reader calls it, so the
+    /// other methods may rely on it.
     pub fn validate(&self, what: &str) -> Result<(), AssetError> {
         let unsupported = |detail: String| AssetError::Unsupported {
             what: what.to_owned(),
@@ -78,12 +87,54 @@ impl EncoderConfig {
                 self.position_embedding_type
             )));
         }
-        if self.num_attention_heads == 0
-            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
-        {
-            return Err(unsupported(format!(
+        let invalid = |detail: String| AssetError::InvalidConfig {
+            what: what.to_owned(),
+            detail,
+        };
+        for (field, value) in [
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("vocab_size", self.vocab_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+            ("type_vocab_size", self.type_vocab_size),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!("{field} is 0 (expected at least 1)")));
+            }
+        }
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return Err(invalid(format!(
                 "hidden_size {} is not divisible by num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
+            )));
+        }
+        let eps = self.layer_norm_eps;
+        if !(eps > 0.0 && eps <= MAX_LAYER_NORM_EPS) {
+            return Err(invalid(format!(
+                "layer_norm_eps {eps} (expected a small positive number, at most {MAX_LAYER_NORM_EPS}, e.g. 1e-12)"
+            )));
+        }
+        if self.pad_token_id as usize >= self.vocab_size {
+            return Err(invalid(format!(
+                "pad_token_id {} is outside the vocabulary of {} tokens",
+                self.pad_token_id, self.vocab_size
+            )));
+        }
+        // `<s>`, one token and `</s>` after the positions RoBERTa-style models skip.
+        let needed = self.position_offset().saturating_add(MIN_TOKENS);
+        if self.max_position_embeddings < needed {
+            return Err(invalid(format!(
+                "max_position_embeddings {} leaves fewer than {MIN_TOKENS} positions{}",
+                self.max_position_embeddings,
+                match self.position_offset() {
+                    0 => String::new(),
+                    offset => format!(
+                        " after the {offset} that `{}` skips (pad_token_id {} + 1)",
+                        self.model_type, self.pad_token_id
+                    ),
+                }
             )));
         }
         Ok(())
@@ -93,13 +144,22 @@ impl EncoderConfig {
     pub fn position_offset(&self) -> usize {
         match self.model_type.as_str() {
             "bert" => 0,
-            _ => self.pad_token_id as usize + 1,
+            _ => (self.pad_token_id as usize).saturating_add(1),
         }
     }
 
     /// Longest input in tokens (including `<s>` and `</s>`) the position table allows.
     pub fn max_tokens(&self) -> usize {
-        self.max_position_embeddings - self.position_offset()
+        self.max_position_embeddings
+            .saturating_sub(self.position_offset())
+    }
+
+    /// The configuration in a few words, for error messages.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} layers, hidden {}, {} embedding rows",
+            self.num_hidden_layers, self.hidden_size, self.vocab_size
+        )
     }
 
     /// A Hugging Face `config.json` for `BertModel` with this architecture.

@@ -2,7 +2,7 @@
 //! normalisation table, then a tensor directory whose large matrices are Q4_0 blocks.
 //! Layout: `shared/docs/e5s1-format.md`; this reader checks every offset it follows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{AssetError, EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor};
 
@@ -24,7 +24,7 @@ pub struct E5s1Tensor {
     pub name: String,
     pub dtype: TensorDtype,
     pub n_elems: usize,
-    offset: usize,
+    pub(crate) offset: usize,
     n_bytes: usize,
 }
 
@@ -48,6 +48,8 @@ pub struct E5s1Vocab {
 /// A parsed E5S1 file. Holds the file's bytes; tensors are decoded on demand.
 #[derive(Debug)]
 pub struct E5s1 {
+    /// The file's name in error messages.
+    what: String,
     bytes: Vec<u8>,
     pub config: EncoderConfig,
     pub vocab: E5s1Vocab,
@@ -164,8 +166,25 @@ impl E5s1 {
                 format!("{n_pieces} pieces for {rows} embedding rows"),
             ));
         }
-        let offsets_raw = r.take((n_pieces + 1) * 4)?;
-        let scores_raw = r.take(n_pieces * 4)?;
+        for (name, id) in [
+            ("bos", bos_id),
+            ("eos", eos_id),
+            ("pad", pad_id),
+            ("unk", unk_id),
+        ] {
+            if id as usize >= n_pieces {
+                return Err(AssetError::corrupt(
+                    what,
+                    format!("{name} id {id} is outside the {n_pieces} pieces"),
+                ));
+            }
+        }
+        let words = |n: usize| {
+            n.checked_mul(4)
+                .ok_or_else(|| AssetError::corrupt(what, format!("{n_pieces} pieces")))
+        };
+        let offsets_raw = r.take(words(n_pieces + 1)?)?;
+        let scores_raw = r.take(words(n_pieces)?)?;
         let blob = r.take(blob_len)?;
         let mut vocab = Vec::with_capacity(n_pieces);
         for i in 0..n_pieces {
@@ -182,6 +201,12 @@ impl E5s1 {
                 })?;
             let score =
                 f32::from_le_bytes(scores_raw[i * 4..i * 4 + 4].try_into().unwrap_or_default());
+            if !score.is_finite() {
+                return Err(AssetError::corrupt(
+                    what,
+                    format!("piece {i} has a non-finite score ({score})"),
+                ));
+            }
             vocab.push((piece.to_owned(), f64::from(score)));
         }
         // The per-codepoint normalisation table duplicates the tokenizer.json normaliser: it is
@@ -190,7 +215,20 @@ impl E5s1 {
         let norm_bytes = r.u32()? as usize;
         let normalization_records = r.take(norm_bytes)?.to_vec();
         let n_tensors = r.i32_pos("n_tensors")?;
-        let mut tensors = Vec::with_capacity(n_tensors);
+        // Each directory entry takes at least this many bytes: a count beyond what the rest of
+        // the file can hold is corrupt (and must not size an allocation).
+        const MIN_ENTRY_BYTES: usize = 2 + 1 + 4 + 8 + 8;
+        if n_tensors > (bytes.len() - r.pos) / MIN_ENTRY_BYTES {
+            return Err(AssetError::corrupt(
+                what,
+                format!(
+                    "{n_tensors} tensors in a directory of at most {} bytes",
+                    bytes.len() - r.pos
+                ),
+            ));
+        }
+        let mut tensors: Vec<E5s1Tensor> = Vec::with_capacity(n_tensors);
+        let mut names = BTreeSet::new();
         for _ in 0..n_tensors {
             let name_len = r.u16()? as usize;
             let name = std::str::from_utf8(r.take(name_len)?)
@@ -211,10 +249,25 @@ impl E5s1 {
                 usize::try_from(r.u64()?).map_err(|_| AssetError::corrupt(what, "offset"))?;
             let n_bytes =
                 usize::try_from(r.u64()?).map_err(|_| AssetError::corrupt(what, "size"))?;
+            if !names.insert(name.clone()) {
+                return Err(AssetError::corrupt(
+                    what,
+                    format!("tensor `{name}` appears twice"),
+                ));
+            }
+            if dtype == TensorDtype::Q4_0 && !n_elems.is_multiple_of(Q4_BLOCK_LEN) {
+                return Err(AssetError::corrupt(
+                    what,
+                    format!(
+                        "Q4_0 tensor `{name}` has {n_elems} weights, not whole blocks of {Q4_BLOCK_LEN}"
+                    ),
+                ));
+            }
             let expected = match dtype {
-                TensorDtype::F32 => n_elems * 4,
-                TensorDtype::Q4_0 => n_elems / Q4_BLOCK_LEN * Q4_BLOCK_BYTES,
-            };
+                TensorDtype::F32 => n_elems.checked_mul(4),
+                TensorDtype::Q4_0 => (n_elems / Q4_BLOCK_LEN).checked_mul(Q4_BLOCK_BYTES),
+            }
+            .unwrap_or(usize::MAX);
             if n_bytes != expected
                 || offset
                     .checked_add(n_bytes)
@@ -251,7 +304,9 @@ impl E5s1 {
             position_embedding_type: "absolute".into(),
         };
         config.validate(what)?;
+        check_directory(what, &config, &tensors)?;
         Ok(Self {
+            what: what.to_owned(),
             bytes,
             config,
             vocab: E5s1Vocab {
@@ -276,23 +331,27 @@ impl E5s1 {
             .iter()
             .find(|t| t.name == name)
             .ok_or_else(|| AssetError::MissingTensor {
-                what: "E5S1 file".into(),
+                what: self.what.clone(),
                 name: name.into(),
             })
     }
 
     /// The stored bytes of one tensor (f32 little-endian or Q4_0 blocks).
+    /// Empty for a tensor of another file that does not fit this one.
     pub fn tensor_bytes(&self, t: &E5s1Tensor) -> &[u8] {
-        &self.bytes[t.offset..t.offset + t.n_bytes]
+        t.offset
+            .checked_add(t.n_bytes)
+            .and_then(|end| self.bytes.get(t.offset..end))
+            .unwrap_or(&[])
     }
 
     /// Decodes one tensor to f32 (dequantising Q4_0), checking its element count against `shape`.
     pub fn tensor_f32(&self, name: &str, shape: &[usize]) -> Result<HostTensor, AssetError> {
         let t = self.raw(name)?;
-        let n: usize = shape.iter().product();
+        let n = shape_len(shape).unwrap_or(usize::MAX);
         if t.n_elems != n {
             return Err(AssetError::ShapeMismatch {
-                what: "E5S1 file".into(),
+                what: self.what.clone(),
                 name: name.into(),
                 found: vec![t.n_elems],
                 expected: shape.to_vec(),
@@ -310,6 +369,7 @@ impl E5s1 {
                 out
             }
         };
+        crate::weights::check_finite(&self.what, name, &data)?;
         Ok(HostTensor {
             shape: shape.to_vec(),
             data,
@@ -324,8 +384,10 @@ impl E5s1 {
         let word = self.raw("emb.word")?;
         let word_embeddings = match word.dtype {
             TensorDtype::Q4_0
-                if word.n_elems == c.vocab_size * h && h.is_multiple_of(Q4_BLOCK_LEN) =>
+                if Some(word.n_elems) == c.vocab_size.checked_mul(h)
+                    && h.is_multiple_of(Q4_BLOCK_LEN) =>
             {
+                crate::weights::check_q4_scales(&self.what, "emb.word", self.tensor_bytes(word))?;
                 EmbeddingTable::Q4 {
                     blocks: self.tensor_bytes(word).to_vec(),
                     rows: c.vocab_size,
@@ -339,7 +401,7 @@ impl E5s1 {
             },
             TensorDtype::Q4_0 => {
                 return Err(AssetError::corrupt(
-                    "E5S1 file",
+                    &self.what,
                     "emb.word is not a Q4_0 [rows, hidden] table",
                 ));
             }
@@ -355,6 +417,56 @@ impl E5s1 {
             tensors,
         })
     }
+}
+
+/// Elements of a tensor of `shape` (`None` if the product overflows).
+fn shape_len(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
+/// The directory must hold exactly the tensors of `config`'s layout, each with its element
+/// count: a tensor it lacks, or one it does not use (a header that says 4 layers over a
+/// 12-layer file), is an error naming them.
+fn check_directory(
+    what: &str,
+    config: &EncoderConfig,
+    tensors: &[E5s1Tensor],
+) -> Result<(), AssetError> {
+    crate::weights::check_layer_count(what, config, tensors.len())?;
+    let layout = tensor_layout(config);
+    let by_name: BTreeMap<&str, &E5s1Tensor> =
+        tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+    let known: BTreeSet<&str> = layout.iter().map(|e| e.e5s1_name.as_str()).collect();
+    let missing: Vec<String> = layout
+        .iter()
+        .filter(|e| !by_name.contains_key(e.e5s1_name.as_str()))
+        .map(|e| e.e5s1_name.clone())
+        .collect();
+    let unused: Vec<String> = tensors
+        .iter()
+        .filter(|t| !known.contains(t.name.as_str()))
+        .map(|t| t.name.clone())
+        .collect();
+    if !missing.is_empty() || !unused.is_empty() {
+        return Err(AssetError::TensorMismatch {
+            what: what.into(),
+            config: config.summary(),
+            missing,
+            unused,
+        });
+    }
+    for e in &layout {
+        let t = by_name.get(e.e5s1_name.as_str());
+        if let Some(t) = t.filter(|t| Some(t.n_elems) != shape_len(&e.shape)) {
+            return Err(AssetError::ShapeMismatch {
+                what: what.into(),
+                name: t.name.clone(),
+                found: vec![t.n_elems],
+                expected: e.shape.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One tensor of an E5S1 file: its name there, its Hugging Face `BertModel` name and shape, and

@@ -240,7 +240,13 @@ pub fn write_e5s1(
     let mut offset = 0u32;
     out.extend_from_slice(&offset.to_le_bytes());
     for (piece, _) in &vocab.pieces {
-        offset += piece.len() as u32;
+        offset = u32::try_from(piece.len())
+            .ok()
+            .and_then(|n| offset.checked_add(n))
+            .ok_or_else(|| AssetError::Unsupported {
+                what: WHAT.into(),
+                detail: "the vocabulary's pieces exceed 4 GiB".into(),
+            })?;
         out.extend_from_slice(&offset.to_le_bytes());
     }
     for (_, score) in &vocab.pieces {
@@ -251,7 +257,10 @@ pub fn write_e5s1(
         "normalisation entries",
         vocab.normalization_entries as usize,
     )?);
-    out.extend_from_slice(&(vocab.normalization_records.len() as u32).to_le_bytes());
+    out.extend_from_slice(&i32_field(
+        "normalisation table bytes",
+        vocab.normalization_records.len(),
+    )?);
     out.extend_from_slice(&vocab.normalization_records);
     out.extend_from_slice(&i32_field("tensors", payloads.len())?);
 

@@ -19,6 +19,34 @@ pub enum AssetError {
         found: Vec<usize>,
         expected: Vec<usize>,
     },
+    #[error(
+        "{what}: the tensors do not match the configuration ({config}): {}",
+        tensor_mismatch(.missing, .unused)
+    )]
+    TensorMismatch {
+        what: String,
+        /// The configuration in a few words (`12 layers, hidden 384`).
+        config: String,
+        /// Tensors the configuration needs that the file lacks.
+        missing: Vec<String>,
+        /// Tensors in the file that the configuration does not use.
+        unused: Vec<String>,
+    },
+    #[error("{what}: tensor `{name}` has a non-finite value ({value}) at element {index}")]
+    NonFinite {
+        what: String,
+        name: String,
+        index: usize,
+        value: f32,
+    },
+    #[error("{what}: invalid model configuration: {detail}")]
+    InvalidConfig { what: String, detail: String },
+    #[error("{what}: layer `{layer}`: {detail}")]
+    Adapter {
+        what: String,
+        layer: String,
+        detail: String,
+    },
     #[error("{what}: unsupported: {detail}")]
     Unsupported { what: String, detail: String },
     #[error("{what}: invalid JSON: {source}")]
@@ -35,6 +63,29 @@ pub enum AssetError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `missing `a`, `b`; not used: `c`` with at most a few names of each and a count of the rest.
+fn tensor_mismatch(missing: &[String], unused: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let list = |label: &str, names: &[String]| {
+        let mut out = format!("{label} {}", names.len());
+        let shown: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
+        out.push_str(&format!(" ({}", shown.join(", ")));
+        if names.len() > SHOWN {
+            out.push_str(&format!(", … {} more", names.len() - SHOWN));
+        }
+        out.push(')');
+        out
+    };
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(list("missing", missing));
+    }
+    if !unused.is_empty() {
+        parts.push(list("not used by it", unused));
+    }
+    parts.join("; ")
 }
 
 impl AssetError {

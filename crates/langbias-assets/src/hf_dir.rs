@@ -59,21 +59,12 @@ pub fn export(
         path: dir.display().to_string(),
         source,
     })?;
-    let write = |name: &str, bytes: &[u8]| -> Result<PathBuf, AssetError> {
-        let path = dir.join(name);
-        // Write to a temporary name first so an interrupted export never looks complete.
-        let tmp = dir.join(format!(".{name}.partial"));
-        std::fs::write(&tmp, bytes)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| AssetError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Ok(path)
-    };
-    Ok(vec![
-        write(CONFIG, weights.config.to_hf_json().as_bytes())?,
-        write(TOKENIZER, tokenizer_json.as_bytes())?,
-        write(WEIGHTS, &weights.to_safetensors()?)?,
-    ])
+    // All three files replace their old versions together, or none does.
+    let mut staged = crate::atomic::Staged::new();
+    staged.add(dir.join(CONFIG), weights.config.to_hf_json())?;
+    staged.add(dir.join(TOKENIZER), tokenizer_json)?;
+    staged.add(dir.join(WEIGHTS), weights.to_safetensors()?)?;
+    let paths = staged.paths().map(Path::to_path_buf).collect();
+    staged.commit()?;
+    Ok(paths)
 }

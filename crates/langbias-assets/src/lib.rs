@@ -17,6 +17,8 @@
 pub mod adapter;
 #[cfg(feature = "std-fs")]
 pub mod atomic;
+#[cfg(test)]
+mod bad_input_tests;
 mod config;
 mod e5s1;
 mod e5s1_write;

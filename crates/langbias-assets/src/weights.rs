@@ -53,6 +53,12 @@ impl EmbeddingTable {
     /// Ids past the table are an error, not a panic (a tokenizer from another model).
     pub fn gather_into(&self, ids: &[u32], out: &mut Vec<f32>) -> Result<(), AssetError> {
         let cols = self.cols();
+        let short = || {
+            AssetError::corrupt(
+                "word embeddings",
+                format!("the table holds fewer than {} rows of {cols}", self.rows()),
+            )
+        };
         out.reserve(ids.len() * cols);
         for &id in ids {
             let id = id as usize;
@@ -67,12 +73,12 @@ impl EmbeddingTable {
                     let row_bytes = cols / Q4_BLOCK_LEN * Q4_BLOCK_BYTES;
                     let start = out.len();
                     out.resize(start + cols, 0.0);
-                    dequantize_q4_0(
-                        &blocks[id * row_bytes..(id + 1) * row_bytes],
-                        &mut out[start..],
-                    );
+                    let row = blocks.get(id * row_bytes..(id + 1) * row_bytes);
+                    dequantize_q4_0(row.ok_or_else(short)?, &mut out[start..]);
                 }
-                Self::F32 { data, .. } => out.extend_from_slice(&data[id * cols..(id + 1) * cols]),
+                Self::F32 { data, .. } => {
+                    out.extend_from_slice(data.get(id * cols..(id + 1) * cols).ok_or_else(short)?)
+                }
             }
         }
         Ok(())
@@ -101,6 +107,69 @@ pub struct EncoderWeights {
 }
 
 const WORD_KEY: &str = "embeddings.word_embeddings.weight";
+
+/// Tensors of Hugging Face checkpoints that an encoder does not use and may be present: the
+/// `position_ids` buffer, the pooler and the pre-training heads (`cls.*` of BERT, `lm_head.*`
+/// of RoBERTa/XLM-R). Anything else that the configuration does not use is an error.
+fn is_optional_hf_tensor(name: &str) -> bool {
+    matches!(
+        name,
+        "embeddings.position_ids" | "pooler.dense.weight" | "pooler.dense.bias"
+    ) || name.starts_with("cls.")
+        || name.starts_with("lm_head.")
+}
+
+/// Tensors per encoder layer (six linears with biases, two LayerNorms).
+pub(crate) const TENSORS_PER_LAYER: usize = 16;
+
+/// An error naming the first non-finite value of `data`, if any.
+pub(crate) fn check_finite(what: &str, name: &str, data: &[f32]) -> Result<(), AssetError> {
+    match data.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(AssetError::NonFinite {
+            what: what.into(),
+            name: name.into(),
+            index,
+            value: data[index],
+        }),
+    }
+}
+
+/// An error naming the first Q4_0 block whose f16 scale is not finite, if any.
+pub(crate) fn check_q4_scales(what: &str, name: &str, blocks: &[u8]) -> Result<(), AssetError> {
+    for (k, block) in blocks.chunks_exact(Q4_BLOCK_BYTES).enumerate() {
+        let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+        if !d.is_finite() {
+            return Err(AssetError::NonFinite {
+                what: what.into(),
+                name: format!("{name} (scale of Q4_0 block {k})"),
+                index: k * Q4_BLOCK_LEN,
+                value: d,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Fails if `num_hidden_layers` exceeds the file's tensor count (each layer needs 16): checked
+/// before the expected names are made, so a huge layer count allocates nothing, while a few
+/// layers too many still get their missing tensors named.
+pub(crate) fn check_layer_count(
+    what: &str,
+    config: &EncoderConfig,
+    tensors_in_file: usize,
+) -> Result<(), AssetError> {
+    if config.num_hidden_layers > tensors_in_file {
+        return Err(AssetError::InvalidConfig {
+            what: what.into(),
+            detail: format!(
+                "num_hidden_layers {} for a file of {tensors_in_file} tensors ({TENSORS_PER_LAYER} per layer)",
+                config.num_hidden_layers
+            ),
+        });
+    }
+    Ok(())
+}
 
 fn to_f32(what: &str, name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, AssetError> {
     let bytes = view.data();
@@ -164,24 +233,57 @@ impl EncoderWeights {
     }
 
     /// Reads a Hugging Face `model.safetensors` (f32, f16 or bf16) of a BERT/XLM-R encoder.
-    /// Accepts keys with or without a `bert.`/`roberta.`/`model.` prefix; ignores heads/poolers.
+    /// Accepts keys with or without a `bert.`/`roberta.`/`model.` prefix. Every tensor the
+    /// configuration needs must be there, with its shape and finite values; any other tensor
+    /// except the pooler, the pre-training heads and the `position_ids` buffer is an error
+    /// (a `num_hidden_layers` below the file's layers would otherwise drop layers silently).
     pub fn from_safetensors(
         what: &str,
         config: EncoderConfig,
         bytes: &[u8],
     ) -> Result<Self, AssetError> {
+        config.validate(what)?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| AssetError::Safetensors {
             what: what.into(),
             detail: e.to_string(),
         })?;
-        let mut by_name = BTreeMap::new();
+        let mut by_name: BTreeMap<String, (String, TensorView<'_>)> = BTreeMap::new();
         for (key, view) in st.tensors() {
             let name = ["bert.", "roberta.", "model.", "xlm_roberta."]
                 .iter()
                 .find_map(|p| key.strip_prefix(p))
                 .unwrap_or(&key)
                 .to_owned();
+            if let Some((other, _)) = by_name.get(&name) {
+                return Err(AssetError::corrupt(
+                    what,
+                    format!("tensor `{name}` appears twice (as `{other}` and `{key}`)"),
+                ));
+            }
             by_name.insert(name, (key, view));
+        }
+        check_layer_count(what, &config, by_name.len())?;
+        let expected = Self::expected_shapes(&config);
+        let known: std::collections::BTreeSet<&str> = std::iter::once(WORD_KEY)
+            .chain(expected.iter().map(|(n, _)| n.as_str()))
+            .collect();
+        let missing: Vec<String> = known
+            .iter()
+            .filter(|n| !by_name.contains_key(**n))
+            .map(|n| (*n).to_owned())
+            .collect();
+        let unused: Vec<String> = by_name
+            .iter()
+            .filter(|(n, _)| !known.contains(n.as_str()) && !is_optional_hf_tensor(n))
+            .map(|(_, (key, _))| key.clone())
+            .collect();
+        if !missing.is_empty() || !unused.is_empty() {
+            return Err(AssetError::TensorMismatch {
+                what: what.into(),
+                config: config.summary(),
+                missing,
+                unused,
+            });
         }
         let fetch = |name: &str, shape: &[usize]| -> Result<Vec<f32>, AssetError> {
             let (key, view) = by_name.get(name).ok_or_else(|| AssetError::MissingTensor {
@@ -196,7 +298,9 @@ impl EncoderWeights {
                     expected: shape.to_vec(),
                 });
             }
-            to_f32(what, key, view)
+            let data = to_f32(what, key, view)?;
+            check_finite(what, key, &data)?;
+            Ok(data)
         };
         let h = config.hidden_size;
         let word = fetch(WORD_KEY, &[config.vocab_size, h])?;
@@ -206,7 +310,7 @@ impl EncoderWeights {
             cols: h,
         };
         let mut tensors = BTreeMap::new();
-        for (name, shape) in Self::expected_shapes(&config) {
+        for (name, shape) in expected {
             let data = fetch(&name, &shape)?;
             tensors.insert(name, HostTensor { shape, data });
         }
@@ -233,8 +337,13 @@ impl EncoderWeights {
                 what: "weights".into(),
                 name: key.into(),
             })?;
-        let (rows, cols) = (table.shape[0], table.shape[1]);
-        if rows <= offset {
+        let &[rows, cols] = table.shape.as_slice() else {
+            return Err(AssetError::corrupt(
+                "weights",
+                format!("{key} has shape {:?}, not [positions, hidden]", table.shape),
+            ));
+        };
+        if rows <= offset || table.data.len() != rows * cols {
             return Err(AssetError::corrupt(
                 "weights",
                 format!("{rows} positions for a position offset of {offset}"),

@@ -23,9 +23,25 @@ pub struct ModelAssets {
     tensors: BTreeMap<String, HostTensor>,
 }
 
+/// How tokenizer errors name a `tokenizer.json` given as text (the native loader names the
+/// file's path instead).
+const TOKENIZER_JSON: &str = "tokenizer.json";
+
 impl ModelAssets {
+    /// From weights and a `tokenizer.json` text. `use_prefixes` applies the e5
+    /// `query: `/`passage: ` prefixes.
     pub fn from_weights(
         weights: EncoderWeights,
+        tokenizer_json: &str,
+        use_prefixes: bool,
+    ) -> Result<Self, EncoderError> {
+        Self::from_weights_named(weights, TOKENIZER_JSON, tokenizer_json, use_prefixes)
+    }
+
+    /// [`ModelAssets::from_weights`] with the tokenizer named `tokenizer_what` in errors.
+    pub(crate) fn from_weights_named(
+        weights: EncoderWeights,
+        tokenizer_what: &str,
         tokenizer_json: &str,
         use_prefixes: bool,
     ) -> Result<Self, EncoderError> {
@@ -34,8 +50,13 @@ impl ModelAssets {
             word_embeddings,
             tensors,
         } = weights;
-        let tokenizer =
-            TextTokenizer::from_json(tokenizer_json, config.max_tokens(), use_prefixes)?;
+        config.validate("model configuration")?;
+        let tokenizer = TextTokenizer::from_json(
+            tokenizer_what,
+            tokenizer_json,
+            config.max_tokens(),
+            use_prefixes,
+        )?;
         Ok(Self {
             config,
             tokenizer: Arc::new(tokenizer),
@@ -53,6 +74,17 @@ impl ModelAssets {
         tokenizer_json: &str,
         use_prefixes: bool,
     ) -> Result<Self, EncoderError> {
+        Self::from_e5s1_named(what, bytes, TOKENIZER_JSON, tokenizer_json, use_prefixes)
+    }
+
+    /// [`ModelAssets::from_e5s1`] with the tokenizer named `tokenizer_what` in errors.
+    pub(crate) fn from_e5s1_named(
+        what: &str,
+        bytes: Vec<u8>,
+        tokenizer_what: &str,
+        tokenizer_json: &str,
+        use_prefixes: bool,
+    ) -> Result<Self, EncoderError> {
         let e5 = E5s1::parse(what, bytes)?;
         let weights = e5.to_weights()?;
         let is_skeleton = serde_json::from_str::<serde_json::Value>(tokenizer_json)
@@ -66,10 +98,10 @@ impl ModelAssets {
         if is_skeleton {
             let full = tokenizer_skeleton::fill_unigram_vocab(tokenizer_json, &e5.vocab.pieces)?;
             drop(e5);
-            Self::from_weights(weights, &full, use_prefixes)
+            Self::from_weights_named(weights, tokenizer_what, &full, use_prefixes)
         } else {
             drop(e5);
-            Self::from_weights(weights, tokenizer_json, use_prefixes)
+            Self::from_weights_named(weights, tokenizer_what, tokenizer_json, use_prefixes)
         }
     }
 
@@ -94,6 +126,7 @@ impl ModelAssets {
         runtime: &Runtime,
         tensors: &BTreeMap<String, HostTensor>,
     ) -> Result<Encoder, EncoderError> {
+        self.check_shapes(tensors)?;
         let flex = runtime.kind == crate::BackendKind::Flex;
         let config = BertEncoderConfig {
             fused_attention: flex,
@@ -113,6 +146,34 @@ impl ModelAssets {
             embeddings: self.embeddings.clone(),
             batching: Batching::for_backend(runtime.kind),
         })
+    }
+
+    /// Every tensor the configuration needs is there with its shape (both engines index them
+    /// by shape), and the word table is as wide as the hidden size.
+    fn check_shapes(&self, tensors: &BTreeMap<String, HostTensor>) -> Result<(), EncoderError> {
+        let c = &self.config;
+        if self.embeddings.cols() != c.hidden_size || c.num_hidden_layers > tensors.len() {
+            return Err(EncoderError::Input(format!(
+                "the weights ({} tensors, word embeddings of width {}) do not fit the \
+                 configuration ({})",
+                tensors.len(),
+                self.embeddings.cols(),
+                c.summary()
+            )));
+        }
+        for (name, shape) in EncoderWeights::expected_shapes(c) {
+            let t = tensors
+                .get(&name)
+                .ok_or_else(|| EncoderError::MissingWeight(name.clone()))?;
+            if t.shape != shape || t.data.len() != shape.iter().product::<usize>() {
+                return Err(EncoderError::Input(format!(
+                    "weight `{name}` has shape {:?} ({} values), the configuration implies {shape:?}",
+                    t.shape,
+                    t.data.len()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Host tensors under Hugging Face names (for the trainer and exports).
@@ -384,11 +445,24 @@ impl Encoder {
         }
     }
 
-    fn scatter(&self, out: &mut [f32], batch: &Batch, values: &[f32]) {
+    /// Copies the batch's embeddings to their texts' rows of `out`; a non-finite embedding is
+    /// an error naming its text (every engine's output passes here).
+    fn scatter(&self, out: &mut [f32], batch: &Batch, values: &[f32]) -> Result<(), EncoderError> {
         let h = self.dim();
-        for (k, &i) in batch.members.iter().enumerate() {
-            out[i * h..(i + 1) * h].copy_from_slice(&values[k * h..(k + 1) * h]);
+        if values.len() != batch.members.len() * h {
+            return Err(EncoderError::Readback(format!(
+                "{} values for {} embeddings of {h}",
+                values.len(),
+                batch.members.len()
+            )));
         }
+        for (&i, row) in batch.members.iter().zip(values.chunks_exact(h)) {
+            if row.iter().any(|v| !v.is_finite()) {
+                return Err(EncoderError::NonFinite { index: i });
+            }
+            out[i * h..(i + 1) * h].copy_from_slice(row);
+        }
+        Ok(())
     }
 
     /// Embeds token-id sequences (from [`Encoder::tokenize`]). `progress(done, total)` is called
@@ -404,7 +478,7 @@ impl Encoder {
         let mut done = 0;
         for group in self.plan(ids, max_tokens).chunks(concurrent) {
             for (batch, values) in self.forward_group(ids, group).await? {
-                self.scatter(&mut out, &batch, &values);
+                self.scatter(&mut out, &batch, &values)?;
                 done += batch.members.len();
             }
             progress(done, ids.len());
@@ -501,7 +575,13 @@ impl Encoder {
                     .map(move |(ids, weight)| (ids.clone(), (t, *weight as f32)))
             })
             .unzip();
-        let embedded = self.embed_ids(&ids, progress).await?;
+        // A non-finite window names the text it belongs to.
+        let embedded = self.embed_ids(&ids, progress).await.map_err(|e| match e {
+            EncoderError::NonFinite { index } => EncoderError::NonFinite {
+                index: owners[index].0,
+            },
+            e => e,
+        })?;
         let h = self.dim();
         let mut out = vec![0.0f32; windows.len() * h];
         for (row, &(t, weight)) in embedded.rows().zip(&owners) {

@@ -28,7 +28,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EncoderError + '_ {
 pub fn load_model(path: &Path, use_prefixes: bool) -> Result<ModelAssets, EncoderError> {
     if path.is_dir() {
         let (weights, tokenizer) = hf_dir::load(path)?;
-        return ModelAssets::from_weights(weights, &tokenizer, use_prefixes);
+        let tokenizer_path = path.join(hf_dir::TOKENIZER).display().to_string();
+        return ModelAssets::from_weights_named(weights, &tokenizer_path, &tokenizer, use_prefixes);
     }
     let bytes = std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound && path == default_model_path() {
@@ -42,7 +43,13 @@ pub fn load_model(path: &Path, use_prefixes: bool) -> Result<ModelAssets, Encode
     })?;
     let tokenizer_path = path.with_file_name("tokenizer.json");
     let tokenizer = std::fs::read_to_string(&tokenizer_path).map_err(io(&tokenizer_path))?;
-    ModelAssets::from_e5s1(&path.display().to_string(), bytes, &tokenizer, use_prefixes)
+    ModelAssets::from_e5s1_named(
+        &path.display().to_string(),
+        bytes,
+        &tokenizer_path.display().to_string(),
+        &tokenizer,
+        use_prefixes,
+    )
 }
 
 /// Peak resident memory of this process in MB (Linux `VmHWM`; `None` elsewhere), for the

@@ -8,6 +8,9 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::EncoderError;
 
+/// How errors of a loaded tokenizer name it.
+const TOKENIZER: &str = "tokenizer";
+
 /// One text's windows: the token ids of each and its weight (the text tokens it adds).
 pub type TextWindows = Vec<(Vec<u32>, usize)>;
 
@@ -50,13 +53,17 @@ impl std::fmt::Debug for TextTokenizer {
 }
 
 impl TextTokenizer {
+    /// Parses a `tokenizer.json` text; `what` names it (usually its path) in error messages.
     pub fn from_json(
+        what: &str,
         json: &str,
         max_tokens: usize,
         use_prefixes: bool,
     ) -> Result<Self, EncoderError> {
-        let mut inner =
-            Tokenizer::from_str(json).map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        let invalid = |e: tokenizers::Error| {
+            EncoderError::tokenizer(what, format!("not a usable tokenizer: {e}"))
+        };
+        let mut inner = Tokenizer::from_str(json).map_err(invalid)?;
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: max_tokens,
@@ -64,7 +71,7 @@ impl TextTokenizer {
                 stride: 0,
                 direction: TruncationDirection::Right,
             }))
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+            .map_err(invalid)?;
         inner.with_padding(None);
         Ok(Self {
             inner,
@@ -81,7 +88,7 @@ impl TextTokenizer {
         let mut plain = self.inner.clone();
         plain
             .with_truncation(None)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+            .map_err(|e| EncoderError::tokenizer(TOKENIZER, e))?;
         Ok(self.untruncated.get_or_init(|| plain))
     }
 
@@ -89,7 +96,7 @@ impl TextTokenizer {
     pub fn to_json(&self) -> Result<String, EncoderError> {
         self.untruncated()?
             .to_string(false)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))
+            .map_err(|e| EncoderError::tokenizer(TOKENIZER, e))
     }
 
     pub fn max_tokens(&self) -> usize {
@@ -109,7 +116,7 @@ impl TextTokenizer {
         let encoding = self
             .inner
             .encode(self.prefixed(kind, text), true)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+            .map_err(|e| EncoderError::tokenizer(TOKENIZER, e))?;
         Ok(encoding.get_ids().to_vec())
     }
 
@@ -126,7 +133,7 @@ impl TextTokenizer {
         let full = self
             .untruncated()?
             .encode(self.prefixed(kind, text), true)
-            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+            .map_err(|e| EncoderError::tokenizer(TOKENIZER, e))?;
         let ids = full.get_ids();
         if ids.len() <= self.max_tokens {
             return Ok(vec![(ids.to_vec(), ids.len())]);

@@ -353,7 +353,7 @@ fn windows_cover_long_texts() {
     let long = &cases.iter().find(|c| c.id == "edge_long_en").unwrap().text;
     let encoder = assets().encoder(&Runtime::cpu()).unwrap();
     let tokenizer = encoder.tokenizer();
-    let untruncated = TextTokenizer::from_json(&tokenizer.to_json().unwrap(), 1 << 20, true)
+    let untruncated = TextTokenizer::from_json("t", &tokenizer.to_json().unwrap(), 1 << 20, true)
         .unwrap()
         .encode(TextKind::Passage, long)
         .unwrap();
