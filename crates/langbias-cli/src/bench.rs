@@ -141,7 +141,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             args.backend, encoder.batching.max_batch, encoder.batching.max_tokens, encoder.batching.seq_multiple),
     });
     let text = serde_json::to_string_pretty(&result)?;
-    crate::print_stdout(&format!("{text}\n"))?;
+    crate::print_stdout(format!("{text}\n"))?;
     if let Some(path) = &args.json {
         langbias_assets::atomic::write_atomic(path, &text)?;
     }

@@ -149,10 +149,7 @@ pub struct EmbeddingCache {
 
 /// The record files in `dir`: `(path, records)` of the valid ones; warns about the others.
 /// `Err` with a path when a file vanished while being read (a concurrent compaction).
-fn read_dir_records(
-    dir: &Path,
-    dim: usize,
-) -> Result<Vec<(PathBuf, Vec<([u8; 32], Vec<f32>)>)>, PathBuf> {
+fn read_dir_records(dir: &Path, dim: usize) -> Result<Vec<(PathBuf, Records)>, PathBuf> {
     let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(files);

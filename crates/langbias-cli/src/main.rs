@@ -119,7 +119,7 @@ fn rank(args: RankArgs) -> Result<()> {
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
     });
-    print_stdout(&format!("{}\n", serde_json::to_string_pretty(&out)?))?;
+    print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;
     Ok(())
 }
 
