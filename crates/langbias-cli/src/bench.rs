@@ -18,21 +18,20 @@ pub struct BenchArgs {
     /// The English XQuAD file.
     #[arg(long, default_value = "../shared/data/xquad/xquad.en.json")]
     xquad: PathBuf,
-    /// Backend: `cpu` (host engine), `flex` (the burn module on burn's CPU backend) or `wgpu`.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", help = crate::BACKEND_HELP)]
     backend: BackendKind,
     /// Model (as for `embed`).
     #[arg(long, default_value = "base")]
     model: String,
     /// Only the first K paragraphs and K questions (smoke runs).
-    #[arg(long)]
-    limit: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
     /// Write the result as JSON here (also printed).
     #[arg(long)]
     json: Option<PathBuf>,
     /// Round padded lengths up to a multiple of this (default: 1 on the CPU, 32 on wgpu).
-    #[arg(long)]
-    seq_multiple: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    seq_multiple: Option<u64>,
     /// Encode each set this many times; the figures are the last round's, the first round's
     /// time (kernel compilation and autotuning on wgpu) is reported beside them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -86,7 +85,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let json_text = std::fs::read_to_string(&args.xquad)
         .with_context(|| format!("reading {}", args.xquad.display()))?;
     let en = XquadLanguage::parse("en", &args.xquad.display().to_string(), &json_text)?;
-    let limit = args.limit.unwrap_or(usize::MAX);
+    let limit = args
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
     let paragraphs: Vec<&str> = en
         .articles
         .iter()
@@ -108,9 +109,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     );
     let load = Instant::now();
     let mut models = models::Models::new(args.backend, None, true)?;
-    let mut encoder = models.load(&models::ModelSpec::parse(&args.model))?.encoder;
+    let mut encoder = models
+        .load(&models::ModelSpec::parse(&args.model)?)?
+        .encoder;
     if let Some(m) = args.seq_multiple {
-        encoder.batching.seq_multiple = m.max(1);
+        encoder.batching.seq_multiple = usize::try_from(m).unwrap_or(usize::MAX);
     }
     // Warm-up (kernel compilation on wgpu, allocator pools on the CPU), not timed.
     encoder.embed_blocking(
@@ -138,9 +141,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             args.backend, encoder.batching.max_batch, encoder.batching.max_tokens, encoder.batching.seq_multiple),
     });
     let text = serde_json::to_string_pretty(&result)?;
-    println!("{text}");
+    crate::print_stdout(format!("{text}\n"))?;
     if let Some(path) = &args.json {
-        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+        langbias_assets::atomic::write_atomic(path, &text)?;
     }
     Ok(())
 }

@@ -1,18 +1,20 @@
 //! `langbias eval`: scenarios × languages × models on XQuAD, BEIR or a langbias pool.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use langbias_encoder::{BackendKind, TextKind, load};
+use langbias_assets::atomic::Staged;
+use langbias_encoder::{BackendKind, TextKind};
 use langbias_eval::report::{self, Report, TableModel};
 use langbias_eval::{
     ENGLISH, MetricsConfig, Pool, Scenario, Summary, beir, select_languages, xquad,
 };
 
-use crate::models::{EmbeddingCache, ModelSpec, Models};
-use crate::progress_bar;
+use crate::cache::{EmbeddingCache, LongText};
+use crate::models::{ModelSpec, Models};
+use crate::{BACKEND_HELP, TokenBar};
 
 /// Per scenario kind, `(target language, summary)` rows of one model.
 type SummariesByKind = BTreeMap<String, Vec<(String, Summary)>>;
@@ -37,10 +39,10 @@ pub struct EvalArgs {
     /// Base model for adapters (default: the one `cargo xtask setup` prepared).
     #[arg(long)]
     base_model: Option<PathBuf>,
-    /// Backend: `cpu` (burn flex) or `wgpu`.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", help = BACKEND_HELP)]
     backend: BackendKind,
-    /// Output directory for TREC runs, qrels, report.json and report.csv.
+    /// Output directory for TREC runs, qrels, report.json and report.csv. All files are
+    /// written at the end, together: a failed run leaves the directory as it was.
     #[arg(long, default_value = "results")]
     out: PathBuf,
     /// Embedding cache directory (default: `~/.cache/langbias/embeddings`).
@@ -53,11 +55,11 @@ pub struct EvalArgs {
     #[arg(long, default_value = "1,5,10")]
     k: String,
     /// Depth of the TREC run files.
-    #[arg(long, default_value_t = 100)]
-    depth: usize,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    depth: u64,
     /// Evaluate only the first N queries of each language (quick runs).
-    #[arg(long)]
-    max_queries: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_queries: Option<u64>,
     /// Language of a BEIR data set (BEIR has no language field).
     #[arg(long, default_value = "en")]
     beir_lang: String,
@@ -106,19 +108,55 @@ fn load_data(args: &EvalArgs) -> Result<Data> {
     Ok((pool, "xquad".into(), None, langs))
 }
 
-fn parse_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(str::to_owned)
+/// A comma list of `flag`: an empty list, an empty item or an item given twice is an error.
+fn parse_list(flag: &str, s: &str) -> Result<Vec<String>> {
+    let mut items: Vec<String> = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        if item.is_empty() {
+            bail!("{flag} `{s}`: empty item (expected a comma list such as `a,b`)");
+        }
+        if items.iter().any(|i| i == item) {
+            bail!("{flag} `{s}`: `{item}` is listed twice");
+        }
+        items.push(item.to_owned());
+    }
+    Ok(items)
+}
+
+/// `--k`: whole numbers of at least 1.
+fn parse_ks(s: &str) -> Result<Vec<usize>> {
+    parse_list("--k", s)?
+        .iter()
+        .map(|k| match k.parse::<usize>() {
+            Ok(k) if k >= 1 => Ok(k),
+            _ => bail!(
+                "--k `{s}`: `{k}` is not a whole number of at least 1 (expected e.g. `1,5,10`)"
+            ),
+        })
         .collect()
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let started = Instant::now();
+    let kinds = if args.scenarios == "all" {
+        Scenario::KINDS.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        parse_list("--scenarios", &args.scenarios)?
+    };
+    if let Some(bad) = kinds
+        .iter()
+        .find(|k| !Scenario::KINDS.contains(&k.as_str()))
+    {
+        bail!(
+            "--scenarios: unknown scenario `{bad}` (expected `all` or a comma list of {})",
+            Scenario::KINDS.join(", ")
+        );
+    }
+    let ks = parse_ks(&args.k)?;
+    let specs = ModelSpec::parse_all(&args.models)?;
     let (mut pool, dataset, beir_qrels, targets) = load_data(&args)?;
     if let Some(n) = args.max_queries {
-        let mut per_lang: BTreeMap<String, usize> = BTreeMap::new();
+        let mut per_lang: BTreeMap<String, u64> = BTreeMap::new();
         pool.queries.retain(|q| {
             let c = per_lang.entry(q.lang.clone()).or_default();
             *c += 1;
@@ -126,11 +164,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         });
     }
     let pool_langs = pool.languages();
-    let kinds = if args.scenarios == "all" {
-        Scenario::KINDS.iter().map(|s| (*s).to_owned()).collect()
-    } else {
-        parse_list(&args.scenarios)
-    };
     let mut scenarios = Vec::new();
     for kind in &kinds {
         for target in &targets {
@@ -145,11 +178,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if scenarios.is_empty() {
         bail!("no scenario to run for languages {targets:?} and scenarios {kinds:?}");
     }
-    let ks: Vec<usize> = parse_list(&args.k)
-        .iter()
-        .map(|k| k.parse())
-        .collect::<Result<_, _>>()
-        .context("--k")?;
     let config = MetricsConfig {
         complete_at: ks.clone(),
         recall_at: ks,
@@ -186,13 +214,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let cache_dir = (!args.no_cache).then(|| {
-        args.cache_dir
-            .clone()
-            .unwrap_or_else(|| load::cache_dir().join("embeddings"))
-    });
+    let cache_dir = crate::cache_dir(args.no_cache, args.cache_dir.as_deref());
     let mut models = Models::new(args.backend, args.base_model.clone(), !args.no_prefix)?;
-    let specs: Vec<ModelSpec> = args.models.iter().map(|m| ModelSpec::parse(m)).collect();
+    // Every output is staged and renamed into place at the end, all together.
+    let mut staged = Staged::new();
     let mut tables: Vec<(String, SummariesByKind)> = Vec::new();
     let mut reports = Vec::new();
     for spec in &specs {
@@ -201,34 +226,30 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .load(spec)
             .with_context(|| format!("loading model `{}`", spec.name))?;
         let mut cache =
-            EmbeddingCache::open(cache_dir.as_deref(), &model.key, model.encoder.dim())?;
+            EmbeddingCache::open(cache_dir.as_deref(), model.cache_key(LongText::Truncate))?;
         let doc_idx: Vec<usize> = needed_docs.iter().copied().collect();
         let doc_texts: Vec<&str> = doc_idx
             .iter()
             .map(|&i| pool.documents[i].text.as_str())
             .collect();
-        let bar = progress_bar(doc_texts.len() as u64, &format!("{}: passages", spec.name));
+        let bar = TokenBar::new(&format!("{}: passages", spec.name));
         let doc_emb = cache.embed(
             &model.encoder,
             TextKind::Passage,
             &doc_texts,
-            &mut |d, t| {
-                bar.set_length(t as u64);
-                bar.set_position(d as u64);
-            },
+            &mut |d, t| bar.update(d, t),
         )?;
-        bar.finish_and_clear();
+        drop(bar);
         let q_idx: Vec<usize> = needed_queries.iter().copied().collect();
         let q_texts: Vec<&str> = q_idx
             .iter()
             .map(|&i| pool.queries[i].text.as_str())
             .collect();
-        let bar = progress_bar(q_texts.len() as u64, &format!("{}: queries", spec.name));
+        let bar = TokenBar::new(&format!("{}: queries", spec.name));
         let q_emb = cache.embed(&model.encoder, TextKind::Query, &q_texts, &mut |d, t| {
-            bar.set_length(t as u64);
-            bar.set_position(d as u64);
+            bar.update(d, t)
         })?;
-        bar.finish_and_clear();
+        drop(bar);
         let encode_s = t0.elapsed().as_secs_f64();
         let doc_row: BTreeMap<usize, &Vec<f32>> = doc_idx.iter().copied().zip(&doc_emb).collect();
         let q_row: BTreeMap<usize, &Vec<f32>> = q_idx.iter().copied().zip(&q_emb).collect();
@@ -252,43 +273,38 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 })
                 .collect();
             let eval = set.evaluate(config.clone(), runs.iter().map(|(q, s)| (q, s)))?;
-            let file = args.out.join(format!(
-                "{}.{}.run",
-                set.scenario.id(),
-                sanitize(&spec.name)
-            ));
-            std::fs::write(
-                &file,
+            let file = args
+                .out
+                .join(format!("{}.{}.run", set.scenario.id(), spec.file_name()));
+            staged.add(
+                file,
                 report::trec_run(
                     &set.doc_ids,
                     runs.iter().map(|(q, s)| (q, s)),
-                    args.depth,
+                    usize::try_from(args.depth).unwrap_or(usize::MAX),
                     &spec.name,
                 ),
-            )
-            .with_context(|| format!("writing {}", file.display()))?;
+            )?;
             let qrels_file = args.out.join(format!("{}.qrels", set.scenario.id()));
-            std::fs::write(&qrels_file, report::trec_qrels(&set.qrels))?;
+            staged.add(qrels_file, report::trec_qrels(&set.qrels))?;
             report.push(&set.scenario, &eval, false);
             by_kind
                 .entry(set.scenario.kind().to_owned())
                 .or_default()
                 .push((set.scenario.target().to_owned(), eval.summary.clone()));
         }
-        let name = sanitize(&spec.name);
-        write(
-            &args.out.join(format!("report.{name}.json")),
-            &report.to_json_pretty(),
+        let name = spec.file_name();
+        staged.add(
+            args.out.join(format!("report.{name}.json")),
+            report.to_json_pretty(),
         )?;
-        write(
-            &args.out.join(format!("report.{name}.csv")),
-            &report.to_csv(),
-        )?;
+        staged.add(args.out.join(format!("report.{name}.csv")), report.to_csv())?;
         eprintln!(
-            "{}: encoded {} passages + {} queries in {encode_s:.1} s ({})",
+            "{}: {} passages + {} queries, {} encoded (the others from the cache) in {encode_s:.1} s ({})",
             spec.name,
             doc_texts.len(),
             q_texts.len(),
+            cache.encoded,
             models.runtime().kind
         );
         tables.push((spec.name.clone(), by_kind));
@@ -311,8 +327,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         text.push_str(&report::paper_table(&format!("{title} on {dataset}"), a, b));
         text.push('\n');
     }
-    print!("{text}");
-    write(&args.out.join("table.txt"), &text)?;
+    staged.add(args.out.join("table.txt"), &text)?;
+    staged.commit()?;
+    crate::print_stdout(&text)?;
     eprintln!(
         "wrote {} in {:.1} s",
         args.out.display(),
@@ -330,20 +347,4 @@ fn scenario_title(s: &Scenario) -> String {
         "multi" => "MULTI L→{en,L,…}".into(),
         other => other.to_uppercase(),
     }
-}
-
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }

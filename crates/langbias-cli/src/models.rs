@@ -1,15 +1,55 @@
-//! Model specs on the command line → encoders, plus the on-disk embedding cache.
+//! Model specs on the command line → encoders, with the hash that identifies their weights.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use langbias_assets::{LoraAdapter, sha256_hex};
-use langbias_encoder::{BackendKind, Encoder, ModelAssets, Runtime, TextKind, load};
+use langbias_encoder::{Encoder, ModelAssets, Runtime, load};
+use sha2::{Digest, Sha256};
+
+use crate::cache::{CacheKey, LongText};
 
 /// Where the shipped aligned adapter lives in the repository.
 pub const SHIPPED_ADAPTER: &str = "public/adapters/aligned.safetensors";
+
+/// Names the aligned adapter's file, overriding the search of [`shipped_adapter`].
+pub const ADAPTER_ENV: &str = "LANGBIAS_ADAPTER";
+
+/// The accepted forms of `--model`, for error messages.
+const MODEL_FORMS: &str = "`base`, `aligned`, an adapter `FILE.safetensors`, an E5S1 `FILE.bin` \
+    or a Hugging Face directory, optionally as `NAME=SPEC`";
+
+/// The shipped aligned adapter, found from any working directory. In this order: the file
+/// `$LANGBIAS_ADAPTER` names; `public/adapters/aligned.safetensors` under the current
+/// directory, under each directory above the executable, and in the checkout the binary was
+/// built from. The error lists where it looked.
+pub fn shipped_adapter() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(ADAPTER_ENV) {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            bail!("{ADAPTER_ENV}={}: no such adapter file", path.display());
+        }
+        return Ok(path);
+    }
+    let mut tried = vec![PathBuf::from(SHIPPED_ADAPTER)];
+    if let Ok(exe) = std::env::current_exe() {
+        tried.extend(exe.ancestors().skip(1).map(|d| d.join(SHIPPED_ADAPTER)));
+    }
+    tried.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(SHIPPED_ADAPTER),
+    );
+    if let Some(found) = tried.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    let list: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+    bail!(
+        "the shipped adapter `aligned` was not found; looked at {}; set {ADAPTER_ENV}=FILE \
+         or pass the adapter's path to --model",
+        list.join(", ")
+    )
+}
 
 /// A model named on the command line: `base`, `aligned`, an adapter (`*.safetensors` in the
 /// `langbias-lora/1` format, applied to the base), an E5S1 `.bin` file or a Hugging Face dir.
@@ -21,8 +61,12 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
-    pub fn parse(spec: &str) -> Self {
+    /// Parses `--model`; a path that does not exist is an error listing the accepted forms.
+    pub fn parse(spec: &str) -> Result<Self> {
         let (name, value) = match spec.split_once('=') {
+            Some((n, _)) if n.trim().is_empty() => {
+                bail!("--model `{spec}`: empty name before `=` (expected {MODEL_FORMS})")
+            }
             Some((n, v)) => (Some(n.to_owned()), v),
             None => (None, spec),
         };
@@ -31,7 +75,7 @@ impl ModelSpec {
             path.file_stem()
                 .map_or_else(|| value.to_owned(), |s| s.to_string_lossy().into_owned())
         };
-        match value {
+        Ok(match value {
             "base" => Self {
                 name: name.unwrap_or_else(|| "base".into()),
                 path: None,
@@ -40,8 +84,13 @@ impl ModelSpec {
             "aligned" => Self {
                 name: name.unwrap_or_else(|| "aligned".into()),
                 path: None,
-                adapter: Some(PathBuf::from(SHIPPED_ADAPTER)),
+                adapter: Some(shipped_adapter()?),
             },
+            _ if !path.exists() => bail!(
+                "--model `{value}` is neither `base`, `aligned`, an adapter, an E5S1 file nor a \
+                 Hugging Face directory: {} does not exist (expected {MODEL_FORMS})",
+                path.display()
+            ),
             _ if value.ends_with(".safetensors") && !path.is_dir() => Self {
                 name: name.unwrap_or_else(stem),
                 path: None,
@@ -52,7 +101,43 @@ impl ModelSpec {
                 path: Some(path.clone()),
                 adapter: None,
             },
+        })
+    }
+
+    /// The name as used in output file names: ASCII letters, digits, `-` and `_` kept, every
+    /// other character `_`.
+    pub fn file_name(&self) -> String {
+        self.name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
+    /// Parses every `--model`; two models whose names give the same file name are an error
+    /// (the second would overwrite the first's outputs).
+    pub fn parse_all(specs: &[String]) -> Result<Vec<Self>> {
+        let parsed = specs
+            .iter()
+            .map(|s| Self::parse(s))
+            .collect::<Result<Vec<_>>>()?;
+        for (i, a) in parsed.iter().enumerate() {
+            if let Some(j) = (0..i).find(|&j| parsed[j].file_name() == a.file_name()) {
+                bail!(
+                    "--model `{}` and --model `{}` both write files named `{}`: give them \
+                     different names with NAME=SPEC",
+                    specs[j],
+                    specs[i],
+                    a.file_name()
+                );
+            }
         }
+        Ok(parsed)
     }
 }
 
@@ -64,27 +149,50 @@ pub struct Models {
     use_prefixes: bool,
 }
 
-/// An encoder and the key that identifies its weights in the embedding cache.
+/// An encoder and what identifies its embeddings in the cache.
 pub struct LoadedModel {
     pub encoder: Encoder,
+    /// sha256 over the files the model was read from (and the adapter).
     pub key: String,
+    prefixes: bool,
 }
 
-fn hash_file(path: &Path) -> Result<String> {
-    if path.is_dir() {
-        let weights = path.join("model.safetensors");
-        let bytes =
-            std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;
-        return Ok(sha256_hex(&bytes));
+impl LoadedModel {
+    /// The cache key of this model's embeddings read with `long_text`.
+    pub fn cache_key(&self, long_text: LongText) -> CacheKey {
+        CacheKey {
+            model: self.key.clone(),
+            prefixes: self.prefixes,
+            long_text,
+            max_tokens: self.encoder.tokenizer().max_tokens(),
+            backend: self.encoder.runtime().kind,
+            dim: self.encoder.dim(),
+        }
     }
-    Ok(sha256_hex(
-        &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-    ))
+}
+
+/// sha256 over every file a model is read from: an E5S1 file and the `tokenizer.json` beside
+/// it, or a Hugging Face directory's config, weights and tokenizer.
+fn hash_model(path: &Path) -> Result<String> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        ["config.json", "model.safetensors", "tokenizer.json"]
+            .iter()
+            .map(|f| path.join(f))
+            .collect()
+    } else {
+        vec![path.to_owned(), path.with_file_name("tokenizer.json")]
+    };
+    let mut h = Sha256::new();
+    for file in &files {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        h.update(Sha256::digest(&bytes));
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Models {
     pub fn new(
-        backend: BackendKind,
+        backend: langbias_encoder::BackendKind,
         base_path: Option<PathBuf>,
         use_prefixes: bool,
     ) -> Result<Self> {
@@ -105,7 +213,7 @@ impl Models {
     fn base(&mut self) -> Result<&(ModelAssets, String)> {
         if self.base.is_none() {
             let assets = load::load_model(&self.base_path, self.use_prefixes)?;
-            let key = hash_file(&self.base_path)?;
+            let key = hash_model(&self.base_path)?;
             self.base = Some((assets, key));
         }
         Ok(self.base.as_ref().unwrap_or_else(|| unreachable!()))
@@ -114,18 +222,21 @@ impl Models {
     pub fn load(&mut self, spec: &ModelSpec) -> Result<LoadedModel> {
         if let Some(path) = &spec.path {
             let assets = load::load_model(path, self.use_prefixes)?;
-            let key = hash_file(path)?;
+            let key = hash_model(path)?;
             return Ok(LoadedModel {
                 encoder: assets.encoder(&self.runtime)?,
                 key,
+                prefixes: self.use_prefixes,
             });
         }
         let runtime = self.runtime.clone();
+        let prefixes = self.use_prefixes;
         let (assets, base_key) = self.base()?;
         match &spec.adapter {
             None => Ok(LoadedModel {
                 encoder: assets.encoder(&runtime)?,
                 key: base_key.clone(),
+                prefixes,
             }),
             Some(path) => {
                 let bytes = std::fs::read(path)
@@ -135,111 +246,9 @@ impl Models {
                 Ok(LoadedModel {
                     encoder: assets.encoder_with_adapter(&runtime, &adapter)?,
                     key,
+                    prefixes,
                 })
             }
         }
-    }
-}
-
-/// Embeddings on disk, keyed by model and by `sha256(kind, text)`: an append-only file of
-/// `[32-byte key][dim × f32]` records per model, so a second run encodes nothing.
-pub struct EmbeddingCache {
-    file: Option<std::fs::File>,
-    dim: usize,
-    map: HashMap<[u8; 32], Vec<f32>>,
-}
-
-fn text_key(kind: TextKind, text: &str) -> [u8; 32] {
-    let hex = sha256_hex(format!("{}\u{0}{text}", kind.prefix()).as_bytes());
-    let mut key = [0u8; 32];
-    for (i, k) in key.iter_mut().enumerate() {
-        *k = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap_or(0);
-    }
-    key
-}
-
-impl EmbeddingCache {
-    /// `dir = None` keeps everything in memory only.
-    pub fn open(dir: Option<&Path>, model_key: &str, dim: usize) -> Result<Self> {
-        let mut map = HashMap::new();
-        let Some(dir) = dir else {
-            return Ok(Self {
-                file: None,
-                dim,
-                map,
-            });
-        };
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating cache dir {}", dir.display()))?;
-        let path = dir.join(format!(
-            "{}-{dim}.emb",
-            &model_key[..16.min(model_key.len())]
-        ));
-        if let Ok(mut f) = std::fs::File::open(&path) {
-            let mut bytes = Vec::new();
-            f.read_to_end(&mut bytes)?;
-            let record = 32 + dim * 4;
-            // A torn last record (interrupted run) is ignored, not an error.
-            for chunk in bytes.chunks_exact(record) {
-                let key: [u8; 32] = chunk[..32].try_into().unwrap_or([0; 32]);
-                let v = chunk[32..]
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                map.insert(key, v);
-            }
-            if bytes.len() % record != 0 {
-                std::fs::write(&path, &bytes[..bytes.len() / record * record])?;
-            }
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        Ok(Self {
-            file: Some(file),
-            dim,
-            map,
-        })
-    }
-
-    /// Embeds `texts`, encoding only those not cached; `progress(done, total)` over the misses.
-    pub fn embed(
-        &mut self,
-        encoder: &Encoder,
-        kind: TextKind,
-        texts: &[&str],
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Vec<Vec<f32>>> {
-        let keys: Vec<[u8; 32]> = texts.iter().map(|t| text_key(kind, t)).collect();
-        let mut missing: Vec<usize> = (0..texts.len())
-            .filter(|&i| !self.map.contains_key(&keys[i]))
-            .collect();
-        let mut seen = std::collections::HashSet::new();
-        missing.retain(|&i| seen.insert(keys[i]));
-        if !missing.is_empty() {
-            let batch: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
-            let ids = encoder.tokenize(kind, &batch)?;
-            let emb = encoder.embed_ids_blocking(&ids, progress)?;
-            let mut buffer = Vec::new();
-            for (row, &i) in emb.rows().zip(&missing) {
-                buffer.extend_from_slice(&keys[i]);
-                buffer.extend(row.iter().flat_map(|x| x.to_le_bytes()));
-                self.map.insert(keys[i], row.to_vec());
-            }
-            if let Some(f) = &mut self.file {
-                f.write_all(&buffer)?;
-            }
-        }
-        Ok(keys
-            .iter()
-            .map(|k| {
-                self.map
-                    .get(k)
-                    .cloned()
-                    .unwrap_or_else(|| vec![0.0; self.dim])
-            })
-            .collect())
     }
 }

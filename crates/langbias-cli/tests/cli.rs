@@ -1,6 +1,7 @@
 //! The `langbias` binary end to end: help, clear errors on bad input, the pool ranking.
 //! (Building this test also builds the binary the browser tests compare against.)
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The package directory: `cargo test` sets it at run time, which stays right when a test
@@ -19,6 +20,86 @@ fn langbias(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
     )
+}
+
+/// Runs the binary with `envs`, in `cwd` when given.
+fn langbias_with(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    cwd: Option<&Path>,
+) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_langbias"));
+    cmd.args(args).envs(envs.iter().copied());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Runs the binary with a 1-block file-size limit: writing more gives EFBIG, like a full disk.
+fn langbias_disk_full(args: &[&str]) -> (bool, String, String) {
+    let mut full = vec![
+        "-c",
+        r#"trap "" XFSZ; ulimit -f 1; exec "$0" "$@""#,
+        env!("CARGO_BIN_EXE_langbias"),
+    ];
+    full.extend_from_slice(args);
+    let out = Command::new("bash").args(&full).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// An empty scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("langbias-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every file in `dir` (name → bytes).
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A small pool: the first three topics of the shipped pool, in English and German.
+fn small_pool(dir: &Path) -> String {
+    let text = std::fs::read_to_string(repo("public/pools/everyday.json")).unwrap();
+    let mut pool: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keep = |v: &serde_json::Value| {
+        ["t01", "t02", "t03"].contains(&v["group"].as_str().unwrap())
+            && ["en", "de"].contains(&v["lang"].as_str().unwrap())
+    };
+    for field in ["documents", "queries"] {
+        let kept: Vec<serde_json::Value> = pool[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| keep(v))
+            .cloned()
+            .collect();
+        pool[field] = kept.into();
+    }
+    let path = dir.join("pool.json");
+    std::fs::write(&path, pool.to_string()).unwrap();
+    path.display().to_string()
 }
 
 fn repo(path: &str) -> String {
@@ -116,4 +197,345 @@ fn rank_reports_max_rank_over_a_mixed_pool() {
     // Both parallel versions are relevant, so the worst of them is at rank 2 or below.
     assert!((2..=10).contains(&max_rank), "{max_rank}");
     assert_eq!(json["hits"][0]["lang"], "de");
+}
+
+#[test]
+fn backend_help_says_cpu_is_the_host_engine_everywhere() {
+    for sub in ["embed", "eval", "rank", "bench"] {
+        let (ok, out, _) = langbias(&[sub, "--help"]);
+        assert!(ok);
+        assert!(out.contains("`cpu` (the host engine"), "{sub}: {out}");
+        assert!(!out.contains("burn flex)"), "{sub}: {out}");
+    }
+}
+
+#[test]
+fn bad_arguments_show_the_value_and_what_was_expected() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["eval", "--k", "abc"], &["`abc`", "whole number"]),
+        (&["eval", "--k", "1,0"], &["`0`", "at least 1"]),
+        (&["eval", "--k", ""], &["--k", "empty item"]),
+        (&["eval", "--langs", ""], &["--langs", "empty item"]),
+        (&["eval", "--langs", ","], &["--langs", "empty item"]),
+        (&["eval", "--langs", "de,de"], &["`de`", "twice"]),
+        (&["eval", "--scenarios", "mix,foo"], &["`foo`", "mono"]),
+        (&["eval", "--depth", "0"], &["--depth", "0"]),
+        (
+            &["eval", "--model", "baes"],
+            &["`baes`", "neither `base`, `aligned`", "Hugging Face"],
+        ),
+        (&["eval", "--model", "=base"], &["empty name"]),
+        (&["embed", "--model", "baes", "x"], &["`baes`", "E5S1"]),
+        (&["embed", "--backend", "tpu", "x"], &["tpu", "wgpu"]),
+        (
+            &["embed", "--max-line-bytes", "0", "x"],
+            &["--max-line-bytes", "0"],
+        ),
+        (&["bench", "--limit", "0"], &["--limit", "0"]),
+        (
+            &["rank", "--pool", "p", "--query-id", "q", "--top", "x"],
+            &["'x'", "--top"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let (ok, _, err) = langbias(args);
+        assert!(!ok, "{args:?} succeeded");
+        for w in *wanted {
+            assert!(err.contains(w), "{args:?}: `{w}` missing from: {err}");
+        }
+    }
+}
+
+#[test]
+fn duplicate_model_names_are_an_error() {
+    for models in [
+        ["a=base", "a=aligned"],
+        ["base", "base"],
+        ["x.y=base", "x_y=base"],
+    ] {
+        let (ok, _, err) = langbias(&[
+            "eval",
+            "--data",
+            "/nonexistent",
+            "--model",
+            models[0],
+            "--model",
+            models[1],
+        ]);
+        assert!(!ok);
+        assert!(err.contains("both write files named"), "{models:?}: {err}");
+        assert!(err.contains(models[0]) && err.contains(models[1]), "{err}");
+    }
+}
+
+#[test]
+fn endless_lines_are_an_error_naming_the_file_and_line() {
+    let (ok, _, err) = langbias(&["embed", "--file", "/dev/zero"]);
+    assert!(!ok);
+    assert!(err.contains("/dev/zero line 1: longer than"), "{err}");
+    let dir = scratch("lines");
+    let file = dir.join("texts.txt");
+    std::fs::write(&file, "short\nthis line is long\n").unwrap();
+    let (ok, _, err) = langbias(&[
+        "embed",
+        "--file",
+        file.to_str().unwrap(),
+        "--max-line-bytes",
+        "8",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("texts.txt line 2: longer than 8 bytes"),
+        "{err}"
+    );
+    std::fs::write(&file, b"ok\n\xff\xfe\n").unwrap();
+    let (ok, _, err) = langbias(&["embed", "--file", file.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("texts.txt line 2: not UTF-8"), "{err}");
+}
+
+#[test]
+fn the_aligned_adapter_is_found_from_any_directory() {
+    let dir = scratch("anywhere");
+    let (ok, out, err) = langbias_with(
+        &["embed", "--no-cache", "--model", "aligned", "hello"],
+        &[],
+        Some(&dir),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("\"embedding\""));
+    let (ok, _, err) = langbias_with(
+        &["embed", "--no-cache", "--model", "aligned", "hello"],
+        &[("LANGBIAS_ADAPTER", "/nonexistent/aligned.safetensors")],
+        Some(&dir),
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("LANGBIAS_ADAPTER=/nonexistent/aligned.safetensors"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_full_disk_keeps_the_old_embed_output_and_names_the_path() {
+    let dir = scratch("full-embed");
+    let out = dir.join("old.json");
+    std::fs::write(&out, "old").unwrap();
+    let (ok, _, err) = langbias_disk_full(&[
+        "embed",
+        "--no-cache",
+        "--out",
+        out.to_str().unwrap(),
+        "a text of some length",
+    ]);
+    assert!(!ok);
+    assert!(err.contains(out.to_str().unwrap()), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
+    assert_eq!(snapshot(&dir).len(), 1, "a temporary file was left behind");
+}
+
+#[test]
+fn an_interrupted_embed_resumes_from_the_cache() {
+    let dir = scratch("resume");
+    let file = dir.join("texts.txt");
+    std::fs::write(&file, "one\ntwo\n\nthree\nfour\none\n").unwrap();
+    let cache = dir.join("cache");
+    let args = |out: &str| {
+        vec![
+            "embed".to_owned(),
+            "--file".into(),
+            file.display().to_string(),
+            "--cache-dir".into(),
+            cache.display().to_string(),
+            "--out".into(),
+            dir.join(out).display().to_string(),
+        ]
+    };
+    let a = args("first.json");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    // One text per chunk; stop after two chunks as a Ctrl-C would.
+    let (ok, _, err) = langbias_with(
+        &a,
+        &[
+            ("LANGBIAS_CACHE_CHUNK_TOKENS", "1"),
+            ("LANGBIAS_FAIL_AFTER_CHUNKS", "2"),
+        ],
+        None,
+    );
+    assert!(!ok);
+    assert!(err.contains("stopped after 2 chunks"), "{err}");
+    let (ok, _, err) = langbias_with(&a, &[], None);
+    assert!(ok, "{err}");
+    // Five distinct texts (the empty line is one), two kept from the stopped run.
+    assert!(err.contains("embedded 6 texts: 3 encoded"), "{err}");
+    let (ok, _, err) = langbias_with(&a, &[], None);
+    assert!(ok, "{err}");
+    assert!(err.contains("embedded 6 texts: 0 encoded"), "{err}");
+    let b = args("fresh.json");
+    let mut b: Vec<&str> = b.iter().map(String::as_str).collect();
+    b.push("--no-cache");
+    let (ok, _, err) = langbias_with(&b, &[], None);
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read(dir.join("first.json")).unwrap(),
+        std::fs::read(dir.join("fresh.json")).unwrap(),
+        "cached output differs from a run without the cache"
+    );
+}
+
+#[test]
+fn concurrent_embeds_share_the_cache() {
+    let dir = scratch("concurrent");
+    let file = dir.join("texts.txt");
+    let texts: Vec<String> = (0..12).map(|i| format!("text number {i}")).collect();
+    std::fs::write(&file, texts.join("\n")).unwrap();
+    let cache = dir.join("cache");
+    let args = [
+        "embed",
+        "--file",
+        file.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--format",
+        "npy",
+    ];
+    let runs: Vec<_> = (0..2)
+        .map(|i| {
+            let out = dir.join(format!("{i}.npy"));
+            Command::new(env!("CARGO_BIN_EXE_langbias"))
+                .args(args)
+                .arg("--out")
+                .arg(&out)
+                .env("LANGBIAS_CACHE_CHUNK_TOKENS", "16")
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut run in runs {
+        assert!(run.wait().unwrap().success());
+    }
+    let (ok, _, err) = langbias_with(
+        &[&args[..], &["--out", dir.join("2.npy").to_str().unwrap()]].concat(),
+        &[],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("embedded 12 texts: 0 encoded"), "{err}");
+    // Compacted: one file of 12 distinct records.
+    let files: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let count = u32::from_le_bytes(
+        std::fs::read(&files[0]).unwrap()[12..16]
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!(count, 12);
+    let first = std::fs::read(dir.join("0.npy")).unwrap();
+    for i in 1..3 {
+        assert_eq!(std::fs::read(dir.join(format!("{i}.npy"))).unwrap(), first);
+    }
+}
+
+fn eval_args<'a>(pool: &'a str, out: &'a Path, cache: &'a Path) -> Vec<&'a str> {
+    vec![
+        "eval",
+        "--data",
+        pool,
+        "--langs",
+        "de",
+        "--scenarios",
+        "mono,mix",
+        "--out",
+        out.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]
+}
+
+/// The run files of an eval output directory, concatenated by name.
+fn runs(dir: &Path) -> Vec<u8> {
+    snapshot(dir)
+        .into_iter()
+        .filter(|(n, _)| n.ends_with(".run"))
+        .flat_map(|(_, b)| b)
+        .collect()
+}
+
+#[test]
+fn the_embedding_cache_key_covers_the_prefixes() {
+    let dir = scratch("key");
+    let pool = small_pool(&dir);
+    let cache = dir.join("cache");
+    let outs: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("out{i}"))).collect();
+    let (ok, _, err) = langbias_with(&eval_args(&pool, &outs[0], &cache), &[], None);
+    assert!(ok, "{err}");
+    let (ok, _, err) = langbias_with(
+        &[&eval_args(&pool, &outs[1], &cache)[..], &["--no-prefix"]].concat(),
+        &[],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = langbias_with(
+        &[
+            &eval_args(&pool, &outs[2], &cache)[..],
+            &["--no-prefix", "--no-cache"],
+        ]
+        .concat(),
+        &[],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        runs(&outs[1]),
+        runs(&outs[2]),
+        "--no-prefix read prefixed embeddings from the cache"
+    );
+    assert_ne!(runs(&outs[0]), runs(&outs[2]));
+}
+
+#[test]
+fn a_failed_eval_leaves_the_old_results_intact() {
+    let dir = scratch("staged");
+    let pool = small_pool(&dir);
+    let cache = dir.join("cache");
+    let out = dir.join("results");
+    let (ok, _, err) = langbias_with(&eval_args(&pool, &out, &cache), &[], None);
+    assert!(ok, "{err}");
+    let before = snapshot(&out);
+    assert!(before.contains_key("table.txt"), "{before:?}");
+    // The second model fails to load after the first was evaluated.
+    let bad = dir.join("bad.bin");
+    std::fs::write(&bad, "not a model").unwrap();
+    let (ok, _, _) = langbias_with(
+        &[
+            &eval_args(&pool, &out, &cache)[..],
+            &[
+                "--no-prefix",
+                "--model",
+                "base",
+                "--model",
+                bad.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+        &[],
+        None,
+    );
+    assert!(!ok);
+    assert_eq!(snapshot(&out), before);
+    // A full disk: the error names the file, the directory is unchanged.
+    let (ok, _, err) = langbias_disk_full(
+        &[
+            &eval_args(&pool, &out, &cache)[..],
+            &["--no-cache", "--no-prefix"],
+        ]
+        .concat(),
+    );
+    assert!(!ok);
+    assert!(err.contains(out.to_str().unwrap()), "{err}");
+    assert_eq!(snapshot(&out), before);
 }

@@ -465,9 +465,10 @@ impl Encoder {
         Ok(())
     }
 
-    /// Embeds token-id sequences (from [`Encoder::tokenize`]). `progress(done, total)` is called
-    /// after every batch (every group of concurrent batches on the host engine). Works on every
-    /// target: read-backs are awaited.
+    /// Embeds token-id sequences (from [`Encoder::tokenize`]). `progress(done, total)` counts
+    /// tokens (a few long texts are as much work as many short ones) and is called after every
+    /// batch (every group of concurrent batches on the host engine). Works on every target:
+    /// read-backs are awaited.
     pub async fn embed_ids(
         &self,
         ids: &[Vec<u32>],
@@ -475,13 +476,14 @@ impl Encoder {
     ) -> Result<Embeddings, EncoderError> {
         let (max_tokens, concurrent) = self.concurrency();
         let mut out = vec![0.0; ids.len() * self.dim()];
+        let total: usize = ids.iter().map(Vec::len).sum();
         let mut done = 0;
         for group in self.plan(ids, max_tokens).chunks(concurrent) {
             for (batch, values) in self.forward_group(ids, group).await? {
                 self.scatter(&mut out, &batch, &values)?;
-                done += batch.members.len();
+                done += batch.members.iter().map(|&i| ids[i].len()).sum::<usize>();
             }
-            progress(done, ids.len());
+            progress(done, total);
         }
         Ok(Embeddings {
             dim: self.dim(),
@@ -561,7 +563,7 @@ impl Encoder {
     /// Embeds whole texts however long, from [`Encoder::tokenize_windows`]: every window is
     /// encoded, then each text's windows are averaged, weighted by the text tokens each adds,
     /// and normalised again. Texts that fit give exactly [`Encoder::embed`]'s vectors.
-    /// `progress(done, total)` counts windows.
+    /// `progress(done, total)` counts tokens over all windows.
     pub async fn embed_windows(
         &self,
         windows: &[TextWindows],
