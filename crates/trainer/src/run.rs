@@ -54,7 +54,7 @@ pub fn tokenize_samples(
         let mut ids = assets.tokenizer.encode(kind, text)?;
         if ids.len() > max_tokens {
             let last = ids[ids.len() - 1];
-            ids.truncate(max_tokens - 1);
+            ids.truncate(max_tokens.saturating_sub(1));
             ids.push(last);
         }
         Ok(ids)
@@ -219,11 +219,16 @@ fn save_checkpoint(
         serde_json::to_string_pretty(state)?,
     )?;
     // The new checkpoint is current: the older ones (and the flat layout of earlier
-    // versions) can go. Failing to remove them loses nothing.
-    let current = tensors.file_name();
+    // versions) can go. Failing to remove them loses nothing. (A later step's directory, left
+    // by an interrupted checkpoint, is overwritten when the run gets there again.)
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with("step-") && Some(name.as_os_str()) != current {
+        let older = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("step-"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n < state.step);
+        if older {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -324,8 +329,11 @@ fn load_checkpoint(
     if loaded != expected {
         let differs = expected
             .iter()
-            .find(|(n, s)| loaded.get(*n) != Some(s))
-            .map(|(n, s)| format!("{n} {s:?} is {:?}", loaded.get(n)))
+            .find_map(|(n, s)| match loaded.get(n) {
+                None => Some(format!("it has no {n}")),
+                Some(l) if l != s => Some(format!("{n} has shape {l:?}, expected {s:?}")),
+                Some(_) => None,
+            })
             .or_else(|| {
                 loaded
                     .keys()
@@ -428,17 +436,15 @@ pub fn train(
         write_atomic(&config_path, &config_json)?;
     }
 
-    let tokenized = tokenize_samples(assets, samples, config.max_tokens)?;
     let mut devices = training_devices(config.backend, config.devices)?.into_iter();
     let device = devices.next().context("no training device")?;
     let model = frozen_model(assets, config.backend, &device)?;
-    if config.max_tokens > model.max_positions() {
-        bail!(
-            "--max-tokens {} is longer than the base model's {} positions",
-            config.max_tokens,
-            model.max_positions()
-        );
-    }
+    // Like the encoder, texts are cut at the model's positions when `--max-tokens` is longer.
+    let tokenized = tokenize_samples(
+        assets,
+        samples,
+        config.max_tokens.min(model.max_positions()),
+    )?;
     let replicas = devices
         .map(|d| Ok((frozen_model(assets, config.backend, &d)?, d)))
         .collect::<Result<Vec<_>>>()?;

@@ -296,10 +296,6 @@ fn bad_configurations_name_the_option_and_the_expected_value() {
             vec!["--checkpoint-every".into(), "0".into()],
             vec!["--checkpoint-every"],
         ),
-        (
-            vec!["--max-tokens".into(), "100000".into()],
-            vec!["--max-tokens 100000", "64 positions"],
-        ),
         (vec!["--rank=-3".into()], vec!["--rank", "-3"]),
         (
             vec!["--epochs".into(), usize::MAX.to_string()],
