@@ -37,6 +37,16 @@ pub enum DataError {
         /// The empty field.
         field: &'static str,
     },
+    /// A JSONL line is longer than [`crate::MAX_LINE_BYTES`] (an endless or binary file).
+    #[error("{file}:{line}: line longer than {max} bytes (expected one JSON sample per line)")]
+    LineTooLong {
+        /// File name.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
     /// A data set has no samples.
     #[error("{name}: no samples")]
     NoSamples {

@@ -32,6 +32,6 @@ pub use error::DataError;
 pub use order::{Rng, derive_seed, epoch_order};
 pub use provenance::{LanguageCounts, PROVENANCE_FORMAT, PackageInfo, Provenance, provenance_path};
 pub use sample::{
-    Sample, count_by_lang, is_english, normalize_whitespace, parse_jsonl, read_jsonl,
-    read_jsonl_path, validate, write_jsonl, write_jsonl_path,
+    MAX_LINE_BYTES, Sample, count_by_lang, is_english, normalize_whitespace, parse_jsonl,
+    read_jsonl, read_jsonl_path, validate, write_jsonl, write_jsonl_path,
 };

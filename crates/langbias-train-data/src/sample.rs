@@ -1,7 +1,7 @@
 //! [`Sample`] and the JSONL file format.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -154,24 +154,57 @@ pub fn parse_jsonl(text: &str, name: &str) -> Result<Vec<Sample>, DataError> {
     Ok(samples)
 }
 
+/// The longest JSONL line [`read_jsonl`] accepts (a sample's four texts are far shorter), so
+/// that an endless line (`/dev/zero`, a binary file) is an error instead of an allocation
+/// that never ends.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
 /// Like [`parse_jsonl`], reading lines from `reader`. A line that is not UTF-8 or a read
-/// failure is a [`DataError::Read`] naming `name` and the line.
-pub fn read_jsonl<R: BufRead>(reader: R, name: &str) -> Result<Vec<Sample>, DataError> {
+/// failure is a [`DataError::Read`] naming `name` and the line; a line longer than
+/// [`MAX_LINE_BYTES`] is [`DataError::LineTooLong`].
+pub fn read_jsonl<R: BufRead>(mut reader: R, name: &str) -> Result<Vec<Sample>, DataError> {
     let mut samples = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| DataError::Read {
-            path: format!("{name}:{}", i + 1),
+    let mut buf = Vec::new();
+    for line_no in 1.. {
+        buf.clear();
+        let read_err = |source| DataError::Read {
+            path: format!("{name}:{line_no}"),
             source,
+        };
+        let n = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(read_err)?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        } else if buf.len() > MAX_LINE_BYTES {
+            return Err(DataError::LineTooLong {
+                file: name.to_owned(),
+                line: line_no,
+                max: MAX_LINE_BYTES,
+            });
+        }
+        let line = std::str::from_utf8(&buf).map_err(|e| {
+            read_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 (byte {})", e.valid_up_to() + 1),
+            ))
         })?;
-        let line = if i == 0 {
-            line.strip_prefix('\u{feff}').unwrap_or(&line)
+        let line = if line_no == 1 {
+            line.strip_prefix('\u{feff}').unwrap_or(line)
         } else {
-            &line
+            line
         };
         if line.trim().is_empty() {
             continue;
         }
-        samples.push(parse_line(name, i + 1, line)?);
+        samples.push(parse_line(name, line_no, line)?);
     }
     Ok(samples)
 }

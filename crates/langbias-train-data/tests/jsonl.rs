@@ -181,3 +181,47 @@ fn epoch_order_is_a_deterministic_permutation() {
     // Fixed values: the order must not change between versions or platforms.
     assert_eq!(epoch_order(8, 0, 0), epoch_order(8, 0, 0));
 }
+
+#[test]
+fn an_endless_line_is_an_error_naming_file_and_line() {
+    // `/dev/zero` or a binary file: no newline ever comes.
+    let endless = std::io::BufReader::new(std::io::repeat(0));
+    match read_jsonl(endless, "/dev/zero") {
+        Err(e @ DataError::LineTooLong { line: 1, .. }) => {
+            assert!(
+                e.to_string().starts_with("/dev/zero:1: line longer than"),
+                "{e}"
+            )
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut bytes = format!("{LINE_DE}\n").into_bytes();
+    bytes.extend([0xff, 0xfe, b'\n']);
+    let err = read_jsonl(&bytes[..], "t.jsonl").unwrap_err().to_string();
+    assert!(err.contains("t.jsonl:2") && err.contains("UTF-8"), "{err}");
+}
+
+/// Bounded mutation fuzzing of the JSONL reader: never a panic; what it accepts has every
+/// required field non-empty.
+#[test]
+fn fuzzed_jsonl_never_panics() {
+    let seed = format!("{LINE_DE}\n{LINE_ZH}\n").into_bytes();
+    let mut m = langbias_assets::test_util::Mutator::new(16);
+    for _ in 0..3000 {
+        let input = m.mutate(&seed, 0);
+        let result = std::panic::catch_unwind(|| read_jsonl(&input[..], "fuzz.jsonl"));
+        let Ok(result) = result else {
+            panic!(
+                "read_jsonl panicked on {:?}",
+                String::from_utf8_lossy(&input)
+            );
+        };
+        if let Ok(samples) = result {
+            for s in &samples {
+                for v in [&s.lang, &s.query_en, &s.query_l, &s.doc_en, &s.doc_l] {
+                    assert!(!v.trim().is_empty(), "accepted an empty field: {s:?}");
+                }
+            }
+        }
+    }
+}

@@ -199,37 +199,78 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Every hyper-parameter in range; errors name the option (the TOML key is the flag
+    /// without `--`, with `_` for `-`) and say what is expected.
     fn validate(&self) -> Result<()> {
-        if self.batch_size < 2 {
-            bail!("--batch-size must be at least 2 (in-batch negatives)");
+        fn positive(name: &str, v: f64) -> Result<()> {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("--{name} must be a positive finite number, got {v}");
+            }
+            Ok(())
         }
-        if !(self.loss.tau > 0.0 && self.loss.jsd_tau > 0.0) {
-            bail!("temperatures must be positive");
+        fn non_negative(name: &str, v: f64) -> Result<()> {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("--{name} must be a finite number ≥ 0, got {v}");
+            }
+            Ok(())
         }
-        if self.loss.lambda.is_nan() || self.loss.lambda < 0.0 {
-            bail!("--lambda must be non-negative");
+        fn at_least(name: &str, v: usize, min: usize, why: &str) -> Result<()> {
+            if v < min {
+                bail!("--{name} must be at least {min}{why}, got {v}");
+            }
+            Ok(())
         }
-        if self.loss.anchor.is_nan() || self.loss.anchor < 0.0 {
-            bail!("--anchor must be non-negative");
+        at_least("batch-size", self.batch_size, 2, " (in-batch negatives)")?;
+        positive("tau", self.loss.tau.into())?;
+        positive("jsd-tau", self.loss.jsd_tau.into())?;
+        non_negative("lambda", self.loss.lambda.into())?;
+        non_negative("anchor", self.loss.anchor.into())?;
+        positive("lr", self.lr)?;
+        if !(0.0..1.0).contains(&self.warmup) {
+            bail!(
+                "--warmup must be in [0, 1) (a fraction of the steps), got {}",
+                self.warmup
+            );
         }
-        if self.lr.is_nan() || self.lr <= 0.0 || !(0.0..1.0).contains(&self.warmup) {
-            bail!("--lr must be positive and --warmup in [0, 1)");
+        non_negative("weight-decay", self.weight_decay.into())?;
+        non_negative("clip-norm", self.clip_norm.into())?;
+        if self.method == Method::Lora {
+            at_least("rank", self.rank, 1, "")?;
+            positive("alpha", self.alpha.into())?;
+            if self.targets.is_empty() {
+                bail!(
+                    "--targets must name at least one linear (query, key, value, attention-output, intermediate, output)"
+                );
+            }
         }
         if self.devices != 1 && self.backend != BackendKind::Wgpu {
             bail!(
                 "the CPU backend is one device; data-parallel training (--devices) needs --backend wgpu"
             );
         }
-        if self.max_tokens < 8 {
-            bail!("--max-tokens must be at least 8");
+        at_least("max-tokens", self.max_tokens, 8, "")?;
+        match self.max_steps {
+            Some(steps) => at_least("max-steps", steps, 1, "")?,
+            None => at_least("epochs", self.epochs, 1, "")?,
         }
-        if self.epochs == 0 && self.max_steps.is_none() {
-            bail!("--epochs must be at least 1");
-        }
-        if self.checkpoint_every == 0 {
-            bail!("--checkpoint-every must be at least 1");
-        }
+        at_least("checkpoint-every", self.checkpoint_every, 1, "")?;
         Ok(())
+    }
+
+    /// Steps of the run over `samples` samples: `--max-steps`, else whole batches × epochs.
+    pub fn total_steps(&self, samples: usize) -> Result<usize> {
+        if self.batch_size > samples {
+            bail!(
+                "--batch-size {} is larger than the data ({samples} samples)",
+                self.batch_size
+            );
+        }
+        match self.max_steps {
+            Some(steps) => Ok(steps),
+            None => (samples / self.batch_size)
+                .checked_mul(self.epochs)
+                .with_context(|| format!("--epochs {} is too large", self.epochs)),
+        }
     }
 
     /// Learning rate at `step` (0-based) of `total`: linear warm-up, then cosine to 0.

@@ -113,7 +113,8 @@ fn train(args: TrainArgs) -> Result<()> {
             config.data.display()
         )
     })?;
-    langbias_train_data::validate(&samples)?;
+    langbias_train_data::validate(&samples)
+        .with_context(|| format!("checking the training data {}", config.data.display()))?;
     let assets = langbias_encoder::load::load_model(&config.base_model, true)
         .with_context(|| format!("loading the base model {}", config.base_model.display()))?;
 
@@ -179,8 +180,8 @@ fn train(args: TrainArgs) -> Result<()> {
         summary.output_bytes as f64 / 1e6,
         summary.output.display()
     );
-    std::fs::write(
-        config.out.join("summary.json"),
+    langbias_assets::atomic::write_atomic(
+        &config.out.join("summary.json"),
         serde_json::to_string_pretty(&summary)?,
     )?;
     Ok(())

@@ -19,12 +19,12 @@
 //! else `~/.cache/langbias`).
 
 use std::ffi::OsStr;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use langbias_assets::atomic::Staged;
 use langbias_assets::hf_dir;
 use langbias_train_data::libreoffice::{self, LibreOfficeHelp, SelectOptions};
 use langbias_train_data::xquad::{self, XquadOptions};
@@ -141,13 +141,8 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         bail!("--xquad-dir is only used with --source xquad");
     }
     // Fail before the long part if the output cannot be written.
-    let partial = partial_path(&out);
-    check_writable(&partial)?;
-    let result = build_and_write(args, &partial, &out);
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    let (provenance, prov_path, n) = result?;
+    check_writable(&out)?;
+    let (provenance, prov_path, n) = build_and_write(args, &out)?;
 
     print_summary(&provenance);
     println!(
@@ -159,13 +154,10 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
     Ok(())
 }
 
-/// Builds the samples, writes them to `partial`, moves that to `out` and writes the
-/// provenance; returns the provenance, its path and the number of samples.
-fn build_and_write(
-    args: &PrepareArgs,
-    partial: &Path,
-    out: &Path,
-) -> Result<(Provenance, PathBuf, usize)> {
+/// Builds the samples and writes them to `out` with their provenance, the two staged and
+/// committed together (an interruption leaves the old pair); returns the provenance, its
+/// path and the number of samples.
+fn build_and_write(args: &PrepareArgs, out: &Path) -> Result<(Provenance, PathBuf, usize)> {
     let (samples, mut provenance) = match args.source {
         Source::Libreoffice => prepare_libreoffice(args)?,
         Source::Xquad => prepare_xquad(args)?,
@@ -174,13 +166,11 @@ fn build_and_write(
     validate(&samples).context("the prepared samples are invalid")?;
     let bytes = jsonl_bytes(&samples)?;
     provenance.output_sha256 = Some(hex(&Sha256::digest(&bytes)));
-    std::fs::write(partial, &bytes)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(partial, out)
-        .with_context(|| format!("cannot move {} to {}", partial.display(), out.display()))?;
     let prov_path = provenance_path(out);
-    std::fs::write(&prov_path, provenance.to_json_pretty())
-        .with_context(|| format!("cannot write {}", prov_path.display()))?;
+    let mut staged = Staged::new();
+    staged.add(out, &bytes)?;
+    staged.add(&prov_path, provenance.to_json_pretty())?;
+    staged.commit()?;
     Ok((provenance, prov_path, samples.len()))
 }
 
@@ -191,22 +181,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out
-        .file_name()
-        .unwrap_or(OsStr::new("train.jsonl"))
-        .to_os_string();
-    name.push(".partial");
-    out.with_file_name(name)
-}
-
+/// Creates `path`'s directory and checks that a file can be written there (a temporary one,
+/// removed again) and that `path` itself is not a directory.
 fn check_writable(path: &Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create the output directory {}", parent.display()))?;
     }
-    std::fs::File::create(path)
-        .and_then(|mut f| f.write_all(b""))
+    if path.is_dir() {
+        bail!("the output {} is a directory; pass a file", path.display());
+    }
+    Staged::new()
+        .add(path, b"")
         .with_context(|| format!("cannot write the output {}", path.display()))
 }
 

@@ -4,20 +4,23 @@
 //! Output directory layout:
 //! - `config.json`: the resolved configuration (a resumed run must match it);
 //! - `metrics.jsonl`: one line per step (loss, NCE, JSD, anchor, gradient norm, lr, samples/s);
-//! - `checkpoint/`: `adapter.safetensors` (LoRA) or `layers.safetensors` (full fine-tuning),
-//!   `optimizer.safetensors` and `state.json`: the last good state, replaced atomically every
-//!   `checkpoint_every` steps;
+//! - `checkpoint/`: `state.json` (the step reached) and `step-<N>/` with
+//!   `adapter.safetensors` (LoRA) or `layers.safetensors` (full fine-tuning) and
+//!   `optimizer.safetensors`: the last good state, every `checkpoint_every` steps. A new
+//!   checkpoint's tensors are staged and committed into a new `step-<N>/` first, and
+//!   `state.json`, written atomically last, is what makes it current: an interrupted
+//!   checkpoint leaves the previous one loadable;
 //! - `adapter.safetensors`: the final adapter in f16 (`langbias-lora/1`), what the site loads;
 //!   or, for full fine-tuning, `hf/`: the whole model as a Hugging Face directory.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
+use langbias_assets::atomic::{Staged, write_atomic};
 use langbias_assets::{
     EncoderWeights, HostTensor, LoraAdapter, hf_dir, read_f32_safetensors, write_f32_safetensors,
 };
@@ -51,7 +54,7 @@ pub fn tokenize_samples(
         let mut ids = assets.tokenizer.encode(kind, text)?;
         if ids.len() > max_tokens {
             let last = ids[ids.len() - 1];
-            ids.truncate(max_tokens - 1);
+            ids.truncate(max_tokens.saturating_sub(1));
             ids.push(last);
         }
         Ok(ids)
@@ -126,15 +129,13 @@ pub fn frozen_model(
         .no_grad())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
+}
+
+/// The tensors of the checkpoint at `step`.
+fn step_dir(checkpoint: &Path, step: usize) -> PathBuf {
+    checkpoint.join(format!("step-{step}"))
 }
 
 /// Writes the base model with the trained layer weights as a Hugging Face directory (what
@@ -155,37 +156,37 @@ pub fn export_layers(
     };
     let mut files = hf_dir::export(&weights, &assets.tokenizer.to_json()?, dir)?;
     let provenance = dir.join("training.json");
-    write_atomic(
-        &provenance,
-        serde_json::to_string_pretty(metadata)?.as_bytes(),
-    )?;
+    write_atomic(&provenance, serde_json::to_string_pretty(metadata)?)?;
     files.push(provenance);
     Ok(files)
 }
 
-/// Saves the trained tensors (f32), the AdamW moments and the run state. The state file is
-/// written last, so a checkpoint interrupted half-way is detected on resume (its step does
-/// not match).
+/// Saves the trained tensors (f32) and the AdamW moments into `dir/step-<N>/` (staged, then
+/// committed together), then the run state `dir/state.json` atomically: until that last
+/// rename the previous checkpoint stays the current one. Older `step-*` directories are
+/// removed afterwards.
 fn save_checkpoint(
     learner: &Learner,
     state: &RunState,
     dir: &Path,
     meta: &BTreeMap<String, String>,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tensors = step_dir(dir, state.step);
+    std::fs::create_dir_all(&tensors).with_context(|| format!("creating {}", tensors.display()))?;
     let step = std::collections::HashMap::from([("step".to_string(), state.step.to_string())]);
+    let mut staged = Staged::new();
     match &learner.trainable {
         Trainable::Lora(lora) => {
             let mut meta = meta.clone();
             meta.insert("step".into(), state.step.to_string());
-            write_atomic(
-                &dir.join("adapter.safetensors"),
-                &lora.to_adapter(meta)?.to_safetensors(false)?,
+            staged.add(
+                tensors.join("adapter.safetensors"),
+                lora.to_adapter(meta)?.to_safetensors(false)?,
             )?;
         }
-        Trainable::Layers(layers) => write_atomic(
-            &dir.join("layers.safetensors"),
-            &write_f32_safetensors(
+        Trainable::Layers(layers) => staged.add(
+            tensors.join("layers.safetensors"),
+            write_f32_safetensors(
                 "checkpoint",
                 layers.to_leaves()?.iter().map(|(n, t)| (n.as_str(), t)),
                 step.clone(),
@@ -204,33 +205,83 @@ fn save_checkpoint(
             moments.insert(format!("{name}.{moment}"), HostTensor { shape, data });
         }
     }
-    write_atomic(
-        &dir.join("optimizer.safetensors"),
-        &write_f32_safetensors(
+    staged.add(
+        tensors.join("optimizer.safetensors"),
+        write_f32_safetensors(
             "checkpoint",
             moments.iter().map(|(n, t)| (n.as_str(), t)),
             step,
         )?,
     )?;
+    staged.commit()?;
     write_atomic(
         &dir.join("state.json"),
-        serde_json::to_string_pretty(state)?.as_bytes(),
+        serde_json::to_string_pretty(state)?,
     )?;
+    // The new checkpoint is current: the older ones (and the flat layout of earlier
+    // versions) can go. Failing to remove them loses nothing. (A later step's directory, left
+    // by an interrupted checkpoint, is overwritten when the run gets there again.)
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let older = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("step-"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n < state.step);
+        if older {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    for legacy in [
+        "adapter.safetensors",
+        "layers.safetensors",
+        "optimizer.safetensors",
+    ] {
+        let _ = std::fs::remove_file(dir.join(legacy));
+    }
     Ok(())
 }
 
+/// Loads the checkpoint in `dir` into `learner` (whose trainable, freshly initialised from
+/// the configuration, gives the names and shapes the checkpoint must have).
 fn load_checkpoint(
     learner: &mut Learner,
     dir: &Path,
+    total_steps: usize,
     num_layers: usize,
     device: &Device,
 ) -> Result<RunState> {
-    let read = |name: &str| {
-        let p = dir.join(name);
-        std::fs::read(&p).with_context(|| format!("reading the checkpoint file {}", p.display()))
+    let state_path = dir.join("state.json");
+    let state_bytes = std::fs::read(&state_path).with_context(|| {
+        format!(
+            "--resume: cannot read the checkpoint state {}",
+            state_path.display()
+        )
+    })?;
+    let state: RunState = serde_json::from_slice(&state_bytes).with_context(|| {
+        format!(
+            "--resume: the checkpoint state {} is not valid (expected {{\"step\", \"total_steps\", \"train_seconds\"}})",
+            state_path.display()
+        )
+    })?;
+    if state.step > total_steps || state.total_steps != total_steps {
+        bail!(
+            "--resume: {} is at step {} of {}, this run has {total_steps} steps",
+            state_path.display(),
+            state.step,
+            state.total_steps
+        );
+    }
+    // Earlier versions kept the tensors directly in `dir`.
+    let tensors = Some(step_dir(dir, state.step))
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| dir.to_path_buf());
+    let read = |name: &str| -> Result<(String, Vec<u8>)> {
+        let p = tensors.join(name);
+        let bytes = std::fs::read(&p)
+            .with_context(|| format!("reading the checkpoint file {}", p.display()))?;
+        Ok((p.display().to_string(), bytes))
     };
-    let state: RunState =
-        serde_json::from_slice(&read("state.json")?).context("checkpoint state.json")?;
     let step = state.step.to_string();
     let incomplete = || {
         anyhow::anyhow!(
@@ -238,10 +289,16 @@ fn load_checkpoint(
             dir.display()
         )
     };
+    let expected: BTreeMap<String, Vec<usize>> = learner
+        .trainable
+        .leaves()
+        .into_iter()
+        .map(|(n, t)| (n, t.dims().to_vec()))
+        .collect();
     learner.trainable = match &learner.trainable {
         Trainable::Lora(lora) => {
-            let adapter =
-                LoraAdapter::from_safetensors("checkpoint adapter", &read("adapter.safetensors")?)?;
+            let (path, bytes) = read("adapter.safetensors")?;
+            let adapter = LoraAdapter::from_safetensors(&path, &bytes)?;
             if adapter.metadata.get("step") != Some(&step) {
                 return Err(incomplete());
             }
@@ -255,36 +312,65 @@ fn load_checkpoint(
             Trainable::Lora(TrainableLora::from_adapter(&adapter, num_layers, device)?)
         }
         Trainable::Layers(layers) => {
-            let (leaves, meta) =
-                read_f32_safetensors("checkpoint layers", &read("layers.safetensors")?)?;
+            let (path, bytes) = read("layers.safetensors")?;
+            let (leaves, meta) = read_f32_safetensors(&path, &bytes)?;
             if meta.get("step") != Some(&step) {
                 return Err(incomplete());
             }
             Trainable::Layers(layers.with_stored(leaves, device)?)
         }
     };
-    let (mut moments, meta) =
-        read_f32_safetensors("checkpoint optimizer", &read("optimizer.safetensors")?)?;
+    let loaded: BTreeMap<String, Vec<usize>> = learner
+        .trainable
+        .leaves()
+        .into_iter()
+        .map(|(n, t)| (n, t.dims().to_vec()))
+        .collect();
+    if loaded != expected {
+        let differs = expected
+            .iter()
+            .find_map(|(n, s)| match loaded.get(n) {
+                None => Some(format!("it has no {n}")),
+                Some(l) if l != s => Some(format!("{n} has shape {l:?}, expected {s:?}")),
+                Some(_) => None,
+            })
+            .or_else(|| {
+                loaded
+                    .keys()
+                    .find(|n| !expected.contains_key(*n))
+                    .map(|n| format!("{n} is not trained by this configuration"))
+            })
+            .unwrap_or_default();
+        bail!(
+            "--resume: the checkpoint in {} does not fit the configuration ({differs})",
+            tensors.display()
+        );
+    }
+    let (path, bytes) = read("optimizer.safetensors")?;
+    let (mut moments, meta) = read_f32_safetensors(&path, &bytes)?;
     // Checkpoints written before full fine-tuning existed named the step `time`.
     if meta.get("step").or(meta.get("time")) != Some(&step) {
         return Err(incomplete());
     }
     learner.states.clear();
-    for (name, _) in learner.trainable.leaves() {
-        let (Some(m1), Some(m2)) = (
-            moments.remove(&format!("{name}.m1")),
-            moments.remove(&format!("{name}.m2")),
-        ) else {
-            continue;
+    for (name, shape) in expected {
+        let moment = |m: &str, moments: &mut BTreeMap<String, HostTensor>| {
+            moments
+                .remove(&format!("{name}.{m}"))
+                .filter(|t| t.shape == shape && t.data.iter().all(|x| x.is_finite()))
+                .with_context(|| {
+                    format!("{path}: no finite optimizer moment {name}.{m} of shape {shape:?}")
+                })
         };
-        let tensor = |t: HostTensor| -> Result<Tensor<2>> {
-            let [rows, cols] = t.shape[..] else {
-                bail!("optimizer moment of {name} is not 2-D");
-            };
-            Ok(Tensor::<2>::from_data(TensorData::new(t.data, [rows, cols]), device).inner())
+        let (m1, m2) = (moment("m1", &mut moments)?, moment("m2", &mut moments)?);
+        let tensor = |t: HostTensor| -> Tensor<2> {
+            Tensor::<2>::from_data(TensorData::new(t.data, [shape[0], shape[1]]), device).inner()
         };
-        let s = adamw_state(state.step, tensor(m1)?, tensor(m2)?);
+        let s = adamw_state(state.step, tensor(m1), tensor(m2));
         learner.states.insert(name, s);
+    }
+    if let Some(name) = moments.keys().next() {
+        bail!("{path}: optimizer moment {name} belongs to no trained tensor");
     }
     Ok(state)
 }
@@ -316,12 +402,7 @@ pub fn train(
     stop_after: Option<usize>,
 ) -> Result<RunSummary> {
     let n = samples.len();
-    if config.batch_size > n {
-        bail!(
-            "--batch-size {} is larger than the data ({n} samples)",
-            config.batch_size
-        );
-    }
+    let total_steps = config.total_steps(n)?;
     std::fs::create_dir_all(&config.out)
         .with_context(|| format!("creating the output directory {}", config.out.display()))?;
     let probe = config.out.join(".write-test");
@@ -352,13 +433,18 @@ pub fn train(
                 config.out.display()
             );
         }
-        write_atomic(&config_path, config_json.as_bytes())?;
+        write_atomic(&config_path, &config_json)?;
     }
 
-    let tokenized = tokenize_samples(assets, samples, config.max_tokens)?;
     let mut devices = training_devices(config.backend, config.devices)?.into_iter();
     let device = devices.next().context("no training device")?;
     let model = frozen_model(assets, config.backend, &device)?;
+    // Like the encoder, texts are cut at the model's positions when `--max-tokens` is longer.
+    let tokenized = tokenize_samples(
+        assets,
+        samples,
+        config.max_tokens.min(model.max_positions()),
+    )?;
     let replicas = devices
         .map(|d| Ok((frozen_model(assets, config.backend, &d)?, d)))
         .collect::<Result<Vec<_>>>()?;
@@ -405,7 +491,6 @@ pub fn train(
     .with_batching(Batching::for_backend(config.backend));
 
     let steps_per_epoch = n / config.batch_size;
-    let total_steps = config.max_steps.unwrap_or(steps_per_epoch * config.epochs);
     let mut state = RunState {
         step: 0,
         total_steps,
@@ -415,6 +500,7 @@ pub fn train(
         state = load_checkpoint(
             &mut learner,
             &checkpoint_dir(&config.out),
+            total_steps,
             c.num_hidden_layers,
             &device,
         )?;
@@ -424,12 +510,22 @@ pub fn train(
     }
     metadata.insert("config".into(), config_json.clone());
 
+    // The metrics log holds the steps up to the checkpoint resumed from (none for a new run)
+    // and is rewritten atomically after every step: a crash never leaves a torn line, and a
+    // resumed run does not log steps twice.
     let log_path = config.out.join("metrics.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("opening {}", log_path.display()))?;
+    let mut log = String::new();
+    if resume && let Ok(text) = std::fs::read_to_string(&log_path) {
+        for line in text.lines() {
+            let logged = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v["step"].as_u64());
+            if logged.is_some_and(|s| s <= state.step as u64) {
+                log.push_str(line);
+                log.push('\n');
+            }
+        }
+    }
 
     let bar = if quiet {
         ProgressBar::hidden()
@@ -489,7 +585,8 @@ pub fn train(
             "jsd": stats.jsd, "anchor": stats.anchor, "grad_norm": stats.grad_norm, "samples_per_s": samples_per_s,
             "train_seconds": state.train_seconds,
         });
-        writeln!(log, "{line}").with_context(|| format!("writing {}", log_path.display()))?;
+        log.push_str(&format!("{line}\n"));
+        write_atomic(&log_path, &log)?;
         let anchor = if config.loss.anchor > 0.0 {
             format!(" anchor {:.4}", stats.anchor)
         } else {

