@@ -76,8 +76,10 @@ type Data = (Pool, String, Option<langbias_eval::Qrels>, Vec<String>);
 
 fn load_data(args: &EvalArgs) -> Result<Data> {
     let data = &args.data;
-    let targets =
-        |available: &[String]| select_languages(&args.langs, available).context("--langs");
+    // `--langs` is checked against the languages the data has (`--langs: ...` in the message).
+    let targets = |available: &[String]| {
+        select_languages(&args.langs, available).map_err(|e| anyhow::anyhow!("--langs: {e}"))
+    };
     if data.is_file() {
         let pool = Pool::from_path(data)?;
         let langs = targets(&pool.languages())?;

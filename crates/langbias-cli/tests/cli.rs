@@ -215,9 +215,6 @@ fn bad_arguments_show_the_value_and_what_was_expected() {
         (&["eval", "--k", "abc"], &["`abc`", "whole number"]),
         (&["eval", "--k", "1,0"], &["`0`", "at least 1"]),
         (&["eval", "--k", ""], &["--k", "empty item"]),
-        (&["eval", "--langs", ""], &["--langs", "empty item"]),
-        (&["eval", "--langs", ","], &["--langs", "empty item"]),
-        (&["eval", "--langs", "de,de"], &["`de`", "twice"]),
         (&["eval", "--scenarios", "mix,foo"], &["`foo`", "mono"]),
         (&["eval", "--depth", "0"], &["--depth", "0"]),
         (
