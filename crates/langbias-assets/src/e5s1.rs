@@ -447,14 +447,7 @@ fn check_directory(
         .filter(|t| !known.contains(t.name.as_str()))
         .map(|t| t.name.clone())
         .collect();
-    if !missing.is_empty() || !unused.is_empty() {
-        return Err(AssetError::TensorMismatch {
-            what: what.into(),
-            config: config.summary(),
-            missing,
-            unused,
-        });
-    }
+    AssetError::check_tensor_set(what, config, missing, unused)?;
     for e in &layout {
         let t = by_name.get(e.e5s1_name.as_str());
         if let Some(t) = t.filter(|t| Some(t.n_elems) != shape_len(&e.shape)) {

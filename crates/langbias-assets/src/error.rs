@@ -89,6 +89,25 @@ fn tensor_mismatch(missing: &[String], unused: &[String]) -> String {
 }
 
 impl AssetError {
+    /// `Ok` when no tensor is `missing` or `unused`, else [`AssetError::TensorMismatch`]
+    /// (the one check every reader of a tensor set makes against the configuration).
+    pub(crate) fn check_tensor_set(
+        what: &str,
+        config: &crate::EncoderConfig,
+        missing: Vec<String>,
+        unused: Vec<String>,
+    ) -> Result<(), Self> {
+        if missing.is_empty() && unused.is_empty() {
+            return Ok(());
+        }
+        Err(Self::TensorMismatch {
+            what: what.to_owned(),
+            config: config.summary(),
+            missing,
+            unused,
+        })
+    }
+
     pub(crate) fn corrupt(what: &str, detail: impl Into<String>) -> Self {
         Self::Corrupt {
             what: what.to_owned(),

@@ -277,14 +277,7 @@ impl EncoderWeights {
             .filter(|(n, _)| !known.contains(n.as_str()) && !is_optional_hf_tensor(n))
             .map(|(_, (key, _))| key.clone())
             .collect();
-        if !missing.is_empty() || !unused.is_empty() {
-            return Err(AssetError::TensorMismatch {
-                what: what.into(),
-                config: config.summary(),
-                missing,
-                unused,
-            });
-        }
+        AssetError::check_tensor_set(what, &config, missing, unused)?;
         let fetch = |name: &str, shape: &[usize]| -> Result<Vec<f32>, AssetError> {
             let (key, view) = by_name.get(name).ok_or_else(|| AssetError::MissingTensor {
                 what: what.into(),
