@@ -7,7 +7,7 @@ mod eval;
 mod models;
 
 use std::cell::Cell;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use langbias_assets::atomic::write_atomic;
 use langbias_encoder::{BackendKind, TextKind, load};
+use langbias_eval::lines::{CappedLine, read_capped_line};
 
 use crate::cache::{EmbeddingCache, LongText};
 
@@ -260,26 +261,15 @@ fn read_lines(reader: &mut dyn BufRead, name: &str, max: u64) -> Result<Vec<Stri
     let mut texts = Vec::new();
     let mut buf = Vec::new();
     for n in 1.. {
-        buf.clear();
-        // At most the line, `\r\n` and one byte more: enough to tell that it is too long.
-        let read = (&mut *reader)
-            .take(max.saturating_add(3))
-            .read_until(b'\n', &mut buf)
+        let read = read_capped_line(reader, &mut buf, usize::try_from(max).unwrap_or(usize::MAX))
             .with_context(|| format!("reading {name} line {n}"))?;
-        if read == 0 {
-            break;
-        }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-        }
-        if buf.len() as u64 > max {
-            bail!(
+        match read {
+            CappedLine::End => break,
+            CappedLine::TooLong => bail!(
                 "{name} line {n}: longer than {max} bytes (--max-line-bytes); --file takes \
                  one text per line"
-            );
+            ),
+            CappedLine::Line => {}
         }
         let text = String::from_utf8(std::mem::take(&mut buf)).map_err(|e| {
             anyhow::anyhow!(

@@ -47,6 +47,7 @@
 
 pub mod beir;
 pub mod debias;
+pub mod lines;
 pub mod metrics;
 pub mod pool;
 pub mod report;

@@ -1,10 +1,12 @@
 //! [`Sample`] and the JSONL file format.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use langbias_eval::lines::{CappedLine, read_capped_line};
 
 use crate::DataError;
 
@@ -166,29 +168,20 @@ pub fn read_jsonl<R: BufRead>(mut reader: R, name: &str) -> Result<Vec<Sample>, 
     let mut samples = Vec::new();
     let mut buf = Vec::new();
     for line_no in 1.. {
-        buf.clear();
         let read_err = |source| DataError::Read {
             path: format!("{name}:{line_no}"),
             source,
         };
-        let n = (&mut reader)
-            .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(read_err)?;
-        if n == 0 {
-            break;
-        }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
+        match read_capped_line(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(read_err)? {
+            CappedLine::End => break,
+            CappedLine::TooLong => {
+                return Err(DataError::LineTooLong {
+                    file: name.to_owned(),
+                    line: line_no,
+                    max: MAX_LINE_BYTES,
+                });
             }
-        } else if buf.len() > MAX_LINE_BYTES {
-            return Err(DataError::LineTooLong {
-                file: name.to_owned(),
-                line: line_no,
-                max: MAX_LINE_BYTES,
-            });
+            CappedLine::Line => {}
         }
         let line = std::str::from_utf8(&buf).map_err(|e| {
             read_err(std::io::Error::new(
