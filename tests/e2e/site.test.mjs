@@ -1,4 +1,4 @@
-// End-to-end tests of the built site (`dist/`, from `trunk build --release`) in Debian's
+// End-to-end tests of the built site (`dist/`, from `cargo xtask site`) in Debian's
 // headless Chromium, on the CPU fallback (no WebGPU adapter) and on SwiftShader WebGPU.
 // Run: `cargo xtask test` (or `node --test e2e/` in tests/ after a site build).
 import { test, before, after } from 'node:test';
@@ -125,7 +125,11 @@ async function poolIndexingSpeed(page, label, topics) {
 
 async function rankGerman(page) {
   await page.fill('#query', 'Wie entsteht ein Regenbogen am Himmel?');
-  await page.waitForFunction(() => document.querySelectorAll('#col-base ol.hits li').length > 0, null, { timeout: 300_000 });
+  // A typed query has no judged topic until the visitor marks the passage that answers it:
+  // no metrics of another topic are shown meanwhile.
+  await page.waitForFunction(() => document.querySelector('#col-base li[data-group="t05"] button.answer'), null, { timeout: 300_000 });
+  assert.equal(await page.$('#col-base .max-r'), null, 'no metrics before the typed query is judged');
+  await page.click('#col-base li[data-group="t05"] button.answer');
   await page.waitForFunction(() => /\d/.test(document.querySelector('#col-base .max-r')?.textContent || ''), null, { timeout: 300_000 });
   const maxR = Number(await page.textContent('#col-base .max-r'));
   assert.ok(maxR >= 2, 'Max@R counts both parallel documents');
@@ -184,6 +188,67 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
     const modelBytes = requests.filter((r) => r.path.startsWith('/models/') || r.path.startsWith('/adapters/')).reduce((s, r) => s + r.size, 0);
     console.log(`transferred for the model: ${(modelBytes / 1e6).toFixed(1)} MB`);
     assert.ok(modelBytes <= 75e6 * 2, 'two page loads at most');
+  } finally {
+    await context.close();
+  }
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('built-in pool: ranked from the build-time embeddings before the model is ready; a corrupt file falls back', async () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(repo, 'public/models/manifest.json'), 'utf8'));
+  assert.ok(manifest.precomputed.length >= 1, 'the manifest lists build-time embeddings (cargo xtask setup)');
+  const context = await launch(false);
+  try {
+    // The model download is held back, so the first ranking can only come from the build-time files.
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await context.route('**/models/*.bin', async (route) => { await held; await route.continue(); });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const t0 = Date.now();
+    await page.goto(base);
+    await page.waitForFunction(() => /\d/.test(document.querySelector('#col-base .max-r')?.textContent || ''), null, { timeout: 60_000 });
+    const firstMs = Date.now() - t0;
+    assert.notEqual(await page.getAttribute('#stage', 'data-stage'), 'ready', 'ranked before the model is ready');
+    assert.equal(await page.getAttribute('#source', 'data-source'), 'build');
+    assert.match(await page.textContent('#source'), /computed with the same model at build time/);
+    const baseMaxR = Number(await page.textContent('#col-base .max-r'));
+    if (manifest.aligned) await page.waitForFunction(() => /\d/.test(document.querySelector('#col-aligned .max-r')?.textContent || ''), null, { timeout: 10_000 });
+    assert.ok(await page.$('#col-centred ol.hits li'), 'the centring column ranks too');
+    release();
+    await page.waitForSelector('#stage[data-stage="ready"]', { timeout: 600_000 });
+    await page.waitForFunction(() => /cosine ≥ (0\.9999|1\.0000)/.test(document.querySelector('#source')?.textContent || ''), null, { timeout: 60_000 });
+    assert.equal(Number(await page.textContent('#col-base .max-r')), baseMaxR, 'the same ranking once the model is ready');
+    console.log(`build-time embeddings: open → first ranking ${firstMs} ms with nothing cached (model held back); ${await page.textContent('#source')}`);
+    await page.screenshot({ path: path.join(artifacts, 'precomputed-cpu.png') });
+    // Reload: everything from the Cache API.
+    const t1 = Date.now();
+    await page.reload();
+    await page.waitForFunction(() => /\d/.test(document.querySelector('#col-base .max-r')?.textContent || ''), null, { timeout: 60_000 });
+    console.log(`build-time embeddings: open → first ranking ${Date.now() - t1} ms cached`);
+    assert.deepEqual(errors, []);
+    await page.close();
+
+    // A truncated build-time file: the page says why and embeds in the browser instead.
+    const fresh = await launch(false);
+    try {
+      await fresh.route('**/embeddings/*.lbemb', async (route) => {
+        const response = await route.fetch();
+        const body = await response.body();
+        await route.fulfill({ response, body: body.subarray(0, body.length - 100) });
+      });
+      const p2 = await fresh.newPage();
+      await p2.goto(base);
+      await p2.waitForSelector('#stage[data-stage="ready"]', { timeout: 600_000 });
+      await p2.waitForFunction(() => /\d/.test(document.querySelector('#col-base .max-r')?.textContent || ''), null, { timeout: 600_000 });
+      assert.equal(await p2.getAttribute('#source', 'data-source'), 'page');
+      assert.match(await p2.textContent('#source details'), /corrupt or truncated/);
+      assert.equal(Number(await p2.textContent('#col-base .max-r')), baseMaxR, 'the page computes the same ranking itself');
+    } finally {
+      await fresh.close();
+    }
   } finally {
     await context.close();
   }

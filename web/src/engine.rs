@@ -2,52 +2,20 @@
 
 use gloo::timers::future::TimeoutFuture;
 use js_sys::Reflect;
+use langbias_assets::site::SiteManifest;
 use langbias_assets::{LoraAdapter, sha256_hex};
 use langbias_encoder::{BackendKind, Encoder, ModelAssets, Runtime, TextKind};
-use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::fetch::{self, Origin};
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct BaseFiles {
-    /// Display name and provenance (a user's model from `cargo xtask setup --model DIR`).
-    #[serde(default = "default_name")]
-    pub name: String,
-    #[serde(default)]
-    pub source: String,
-    /// e5-style `query: ` / `passage: ` prefixes.
-    #[serde(default = "default_prefixes")]
-    pub prefixes: bool,
-    pub model: String,
-    pub model_sha256: String,
-    pub model_bytes: u64,
-    pub tokenizer: String,
-    pub tokenizer_sha256: String,
-    pub tokenizer_bytes: u64,
-}
-
-fn default_name() -> String {
-    "multilingual-e5-small".into()
-}
-
-fn default_prefixes() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct AdapterFiles {
-    pub adapter: String,
-    pub adapter_sha256: String,
-    pub adapter_bytes: u64,
-}
-
-/// `models/manifest.json`, written by `cargo xtask setup`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Manifest {
-    pub base: BaseFiles,
-    pub aligned: Option<AdapterFiles>,
+/// The site manifest (`models/manifest.json`, written by `cargo xtask setup`).
+pub async fn load_manifest() -> Result<SiteManifest, String> {
+    let text = fetch::fetch_text("models/manifest.json")
+        .await
+        .map_err(|e| format!("{e}. The model files are missing: run `cargo xtask demo` (or `cargo xtask setup`) to fetch and convert them."))?;
+    SiteManifest::from_json("models/manifest.json", &text).map_err(|e| e.to_string())
 }
 
 /// What the loader reports to the page while it works.
@@ -59,8 +27,6 @@ pub enum Stage {
 
 /// The loaded encoders and what the page shows about them.
 pub struct Engine {
-    pub model_name: String,
-    pub model_source: String,
     pub base: Encoder,
     pub aligned: Option<Encoder>,
     pub backend: String,
@@ -204,13 +170,12 @@ impl Engine {
             .collect()
     }
 
-    pub async fn load(prefer_gpu: bool, on_stage: &dyn Fn(Stage)) -> Result<Engine, String> {
+    pub async fn load(
+        manifest: &SiteManifest,
+        prefer_gpu: bool,
+        on_stage: &dyn Fn(Stage),
+    ) -> Result<Engine, String> {
         let t0 = now_ms();
-        let manifest_text = fetch::fetch_text("models/manifest.json")
-            .await
-            .map_err(|e| format!("{e}. The model files are missing: run `cargo xtask demo` (or `cargo xtask setup`) to fetch and convert them."))?;
-        let manifest: Manifest = serde_json::from_str(&manifest_text)
-            .map_err(|e| format!("models/manifest.json: {e}"))?;
         let mut tally = Tally {
             all_cached: true,
             cache_note: None,
@@ -339,8 +304,6 @@ impl Engine {
             None => None,
         };
         Ok(Engine {
-            model_name: b.name.clone(),
-            model_source: b.source.clone(),
             base,
             aligned,
             backend,
@@ -353,17 +316,25 @@ impl Engine {
     }
 }
 
+/// The error of an embedding stopped on purpose (not shown as an error).
+pub const CANCELLED: &str = "cancelled";
+
 /// Embeds in slices of a few texts, yielding to the event loop between slices so the page
-/// stays responsive; `progress(done, total)` after each slice.
+/// stays responsive; `progress(done, total)` after each slice; stops with an error when
+/// `stop()` says so (cancel, or a newer request).
 pub async fn embed_in_slices(
     encoder: &Encoder,
     kind: TextKind,
     texts: &[String],
     progress: &dyn Fn(usize, usize),
+    stop: &dyn Fn() -> bool,
 ) -> Result<Vec<Vec<f32>>, String> {
     const SLICE: usize = 4;
     let mut out = Vec::with_capacity(texts.len());
     for chunk in texts.chunks(SLICE) {
+        if stop() {
+            return Err(CANCELLED.into());
+        }
         let emb = encoder
             .embed(kind, chunk)
             .await

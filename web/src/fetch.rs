@@ -124,6 +124,12 @@ async fn get(url: &str) -> Result<Response, String> {
     Ok(response)
 }
 
+/// Plain same-origin fetch of a small file's bytes.
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response = get(url).await?;
+    read_body(&response, 0, &|_, _| {}).await
+}
+
 /// Plain same-origin text fetch (small files).
 pub async fn fetch_text(url: &str) -> Result<String, String> {
     let response = get(url).await?;

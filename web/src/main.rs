@@ -6,9 +6,12 @@
 //! - [`state`]: shareable settings, the current pool, ranking and metrics from `langbias-eval`
 //!   (the evaluator's own code), PCA for the map.
 //! - [`fetch`]: same-origin fetch with byte progress and caching.
+//! - [`precomputed`]: the built-in pool's build-time embeddings (first ranking before the
+//!   model has downloaded), checked against the manifest and the page's own encoder.
 
 mod engine;
 mod fetch;
+mod precomputed;
 mod state;
 mod ui;
 

@@ -1,7 +1,8 @@
 //! Page state that is plain data (shareable in the URL) and the pure computations on it:
 //! building the current pool, ranking, metrics (the evaluator's own code), PCA.
 
-use langbias_eval::{Pool, QueryMetrics, Summary, rank};
+pub use langbias_eval::ranking::dot;
+use langbias_eval::{Pool, QueryMetrics, Ranking, Summary};
 
 /// Everything a shared link restores.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +14,8 @@ pub struct Settings {
     pub query_id: String,
     pub query_text: Option<String>,
     pub model: String,
+    /// The group the visitor marked as answering a typed query (metrics are judged on it).
+    pub answer: Option<String>,
 }
 
 impl Default for Settings {
@@ -25,6 +28,7 @@ impl Default for Settings {
             query_id: "t05.q1.de".into(),
             query_text: None,
             model: "both".into(),
+            answer: None,
         }
     }
 }
@@ -53,6 +57,9 @@ impl Settings {
         if let Some(t) = &self.query_text {
             out.push_str(&format!("&text={}", encode(t)));
         }
+        if let Some(g) = &self.answer {
+            out.push_str(&format!("&answer={}", encode(g)));
+        }
         out
     }
 
@@ -77,6 +84,7 @@ impl Settings {
                 "d" => s.distractors = v.parse().unwrap_or(s.distractors),
                 "q" => s.query_id = v,
                 "text" => s.query_text = Some(v),
+                "answer" if !v.is_empty() => s.answer = Some(v),
                 "model" if ["both", "base", "aligned"].contains(&v.as_str()) => s.model = v,
                 _ => {}
             }
@@ -91,26 +99,8 @@ pub fn current_pool(collection: &Pool, s: &Settings) -> Pool {
     collection.subset(&s.query_lang, &langs, s.topics, s.distractors)
 }
 
-/// One ranked document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
-    pub rank: usize,
-    pub doc: usize,
-    pub score: f32,
-}
-
-/// Ranking, per-query metrics and hits for one model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ranking {
-    pub hits: Vec<Hit>,
-    pub metrics: Option<QueryMetrics>,
-}
-
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Ranks `pool.documents` by cosine with `query` and evaluates against `group`.
+/// Ranks `pool.documents` by cosine with `query` and judges it against `group` when given
+/// (the evaluator's [`Pool::rank_query`], as `langbias rank` does).
 pub fn rank_query(
     pool: &Pool,
     doc_emb: &[Vec<f32>],
@@ -118,25 +108,15 @@ pub fn rank_query(
     query_id: &str,
     group: Option<&str>,
     query_lang: &str,
-) -> Ranking {
-    let scores: Vec<f32> = doc_emb.iter().map(|d| dot(d, query)).collect();
-    let ids: Vec<&str> = pool.documents.iter().map(|d| d.id.as_str()).collect();
-    let order = rank(&scores, &ids);
-    let hits = order
-        .iter()
-        .enumerate()
-        .map(|(r, &i)| Hit {
-            rank: r + 1,
-            doc: i,
-            score: scores[i],
-        })
-        .collect();
-    let metrics = group.and_then(|g| {
-        pool.judge_query(query_id, g, query_lang, &scores)
-            .ok()
-            .flatten()
-    });
-    Ranking { hits, metrics }
+) -> Result<Ranking, String> {
+    pool.rank_query(
+        doc_emb.iter().map(Vec::as_slice),
+        query,
+        query_id,
+        group,
+        query_lang,
+    )
+    .map_err(|e| format!("Could not judge the query: {e}"))
 }
 
 /// Aggregate over many queries of one language.

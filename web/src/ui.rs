@@ -5,22 +5,49 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo::timers::future::TimeoutFuture;
+use langbias_assets::site::SiteModel;
 use langbias_encoder::{Encoder, TextKind};
 use langbias_eval::report::{TableModel, paper_table};
-use langbias_eval::{ENGLISH, Pool, QueryMetrics, Summary, xquad};
+use langbias_eval::{
+    Debias, ENGLISH, Fitted, Pool, Query, QueryMetrics, Ranking, Rows, Summary, xquad,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 use wasm_bindgen::JsCast;
 
-use crate::engine::{Engine, Stage, embed_in_slices, now_ms};
+use crate::engine::{self, Engine, Stage, embed_in_slices, now_ms};
 use crate::fetch;
-use crate::state::{self, Ranking, Settings, current_pool, pca_2d, rank_query};
+use crate::precomputed::{self, Precomputed};
+use crate::state::{self, Settings, current_pool, pca_2d, rank_query};
 
 thread_local! {
     static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
-    /// Document embeddings per (model, document text): survive pool changes.
-    static DOC_CACHE: RefCell<HashMap<(&'static str, String), Vec<f32>>> = RefCell::new(HashMap::new());
+    /// Passage embeddings per (model, text): survive pool changes.
+    static DOC_CACHE: RefCell<VectorCache> = RefCell::new(HashMap::new());
+    /// Query embeddings per (model, text).
+    static QUERY_CACHE: RefCell<VectorCache> = RefCell::new(HashMap::new());
+}
+
+/// The built-in pool (its embeddings may be precomputed at build time).
+const POOL_URL: &str = "pools/everyday.json";
+
+/// Where a vector came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Precomputed at build time (`public/embeddings`).
+    Build,
+    /// Embedded in this page.
+    Page,
+}
+
+type VectorCache = HashMap<(&'static str, String), (Vec<f32>, Origin)>;
+
+fn cache_for(kind: TextKind) -> &'static std::thread::LocalKey<RefCell<VectorCache>> {
+    match kind {
+        TextKind::Passage => &DOC_CACHE,
+        TextKind::Query => &QUERY_CACHE,
+    }
 }
 
 /// Shows an error even when the reactive UI is gone (panic hook).
@@ -54,7 +81,19 @@ pub struct Lesson {
 struct QueryResult {
     base: Option<Ranking>,
     aligned: Option<Ranking>,
+    /// The base model with per-language mean-centring of the pool (no training); `Err` says
+    /// why it cannot be computed for this pool.
+    centred: Option<Result<Ranking, String>>,
     pool: Option<Pool>,
+    /// The query text that was ranked.
+    query: String,
+    /// The group the metrics are judged against: the chosen question's when the text is the
+    /// question's, the one the visitor marked as answering a typed query, or none.
+    judged_group: Option<String>,
+    /// Every vector came from the build-time files.
+    from_build: bool,
+    /// A column waits for the model (its texts have no build-time vectors).
+    waiting: bool,
     ms: f64,
     /// Cosine similarities among the base model's top hits, per model (heatmap).
     heat: Vec<Heatmap>,
@@ -99,6 +138,59 @@ struct RunAll {
     table: String,
 }
 
+/// What the page knows about the build-time embeddings of the built-in pool.
+#[derive(Debug, Clone, PartialEq)]
+enum BuildNote {
+    /// Not loaded yet.
+    Pending,
+    /// Loaded (`bytes` in `ms`); `checked`: the worst cosine against the page's encoder once
+    /// the model is ready.
+    Loaded {
+        bytes: u64,
+        ms: f64,
+        checked: Option<f32>,
+    },
+    /// Not used, and why (plain words).
+    Unavailable(String),
+}
+
+/// The group the metrics are judged against: the chosen question's when `text` is its text,
+/// else the group the visitor marked as answering the typed query, else none — metrics always
+/// belong to the query shown, never to another topic.
+fn judged_group(question: Option<&Query>, text: &str, s: &Settings) -> Option<String> {
+    match question {
+        Some(q) if q.text.trim() == text.trim() => Some(q.group.clone()),
+        _ => s.answer.clone(),
+    }
+}
+
+/// The base ranking after per-language mean-centring of the pool's documents (the means of
+/// the pool itself, `langbias_eval::Debias::Centre`); a language with a single document has
+/// no direction left after centring: an error in plain words.
+fn centred_ranking(
+    pool: &Pool,
+    docs: &[Vec<f32>],
+    query: &[f32],
+    query_id: &str,
+    group: Option<&str>,
+    query_lang: &str,
+) -> Result<Ranking, String> {
+    let dim = query.len();
+    let mut flat: Vec<f32> = docs.concat();
+    let langs: Vec<&str> = pool.documents.iter().map(|d| d.lang.as_str()).collect();
+    let mut q = query.to_vec();
+    Debias::Centre
+        .apply(
+            dim,
+            Rows::new(&mut flat, &langs),
+            Rows::new(&mut q, &[query_lang]),
+            Fitted::default(),
+        )
+        .map_err(|e| format!("Language centring cannot be computed for this pool: {e}"))?;
+    let centred: Vec<Vec<f32>> = flat.chunks_exact(dim).map(<[f32]>::to_vec).collect();
+    rank_query(pool, &centred, query, query_id, group, query_lang)
+}
+
 pub fn loaded_engine() -> Option<Rc<Engine>> {
     ENGINE.with(|e| e.borrow().clone())
 }
@@ -107,39 +199,131 @@ fn model_key(aligned: bool) -> &'static str {
     if aligned { "aligned" } else { "base" }
 }
 
-/// Embeddings of the pool's documents, encoding only the ones not seen before.
-async fn index_pool(
-    encoder: &Encoder,
+/// The vectors of `texts` (`kind`) under the base or aligned model: from the caches (build-time
+/// or earlier page embeddings), the rest embedded with `encoder`. `Ok(None)` when some are
+/// missing and there is no encoder yet (the model is still loading). The flag says whether
+/// every vector came from the build-time files.
+async fn vectors(
+    encoder: Option<&Encoder>,
     aligned: bool,
-    pool: &Pool,
+    kind: TextKind,
+    texts: &[&str],
     progress: &dyn Fn(usize, usize),
-) -> Result<Vec<Vec<f32>>, String> {
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<(Vec<Vec<f32>>, bool)>, String> {
     let key = model_key(aligned);
-    let missing: Vec<String> = DOC_CACHE.with(|c| {
+    let cache = cache_for(kind);
+    let missing: Vec<String> = cache.with(|c| {
         let c = c.borrow();
         let mut seen = std::collections::HashSet::new();
-        pool.documents
+        texts
             .iter()
-            .filter(|d| !c.contains_key(&(key, d.text.clone())) && seen.insert(d.text.clone()))
-            .map(|d| d.text.clone())
+            .filter(|t| !c.contains_key(&(key, (**t).to_owned())) && seen.insert(**t))
+            .map(|t| (*t).to_owned())
             .collect()
     });
     if !missing.is_empty() {
-        let emb = embed_in_slices(encoder, TextKind::Passage, &missing, progress).await?;
-        DOC_CACHE.with(|c| {
+        let Some(encoder) = encoder else {
+            return Ok(None);
+        };
+        let emb = embed_in_slices(encoder, kind, &missing, progress, stop).await?;
+        cache.with(|c| {
             let mut c = c.borrow_mut();
             for (t, e) in missing.into_iter().zip(emb) {
-                c.insert((key, t), e);
+                c.insert((key, t), (e, Origin::Page));
             }
         });
     }
-    Ok(DOC_CACHE.with(|c| {
+    Ok(Some(cache.with(|c| {
         let c = c.borrow();
-        pool.documents
+        let mut all_build = true;
+        let rows = texts
             .iter()
-            .map(|d| c.get(&(key, d.text.clone())).cloned().unwrap_or_default())
-            .collect()
-    }))
+            .map(|t| {
+                let (v, origin) = c
+                    .get(&(key, (*t).to_owned()))
+                    .cloned()
+                    .unwrap_or((Vec::new(), Origin::Page));
+                all_build &= origin == Origin::Build;
+                v
+            })
+            .collect();
+        (rows, all_build)
+    })))
+}
+
+/// Puts the build-time vectors of `pool`'s texts into the caches.
+fn fill_from_build(pre: &Precomputed, pool: &Pool) {
+    for file in &pre.files {
+        let key = model_key(file.header.model == SiteModel::Aligned);
+        DOC_CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            for d in &pool.documents {
+                if let Some(v) = file.passage(&d.text) {
+                    c.insert((key, d.text.clone()), (v.to_vec(), Origin::Build));
+                }
+            }
+        });
+        QUERY_CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            for q in &pool.queries {
+                if let Some(v) = file.query(&q.text) {
+                    c.insert((key, q.text.clone()), (v.to_vec(), Origin::Build));
+                }
+            }
+        });
+    }
+}
+
+/// Drops every build-time vector of one model (after a failed check).
+fn drop_build_vectors(aligned: bool) {
+    let key = model_key(aligned);
+    for cache in [&DOC_CACHE, &QUERY_CACHE] {
+        cache.with(|c| {
+            c.borrow_mut()
+                .retain(|(k, _), (_, o)| *k != key || *o != Origin::Build)
+        });
+    }
+}
+
+/// Re-embeds a few built-in texts with the page's encoders and compares them with the
+/// build-time vectors: `Ok(min cosine)`, or `Err` naming the model whose vectors were dropped.
+async fn check_build_vectors(engine: &Engine, pool: &Pool) -> Result<Option<f32>, String> {
+    let mut worst: Option<f32> = None;
+    for (aligned, encoder) in engine.encoders() {
+        let key = model_key(aligned);
+        let n = pool.documents.len();
+        let mut picks: Vec<(TextKind, String)> = [0, n / 2, n.saturating_sub(1)]
+            .iter()
+            .filter_map(|&i| pool.documents.get(i))
+            .map(|d| (TextKind::Passage, d.text.clone()))
+            .collect();
+        picks.extend(
+            pool.queries
+                .first()
+                .map(|q| (TextKind::Query, q.text.clone())),
+        );
+        for (kind, text) in picks {
+            let Some((stored, Origin::Build)) =
+                cache_for(kind).with(|c| c.borrow().get(&(key, text.clone())).cloned())
+            else {
+                continue;
+            };
+            let got = encoder
+                .embed(kind, std::slice::from_ref(&text))
+                .await
+                .map_err(|e| e.to_string())?;
+            let cos = state::dot(&got.data, &stored);
+            worst = Some(worst.map_or(cos, |w| w.min(cos)));
+            if cos < 0.9999 {
+                drop_build_vectors(aligned);
+                return Err(format!(
+                    "the build-time embeddings of the {key} model differ from this page's encoder (cosine {cos:.5} < 0.9999): they were dropped and the page embeds the pool itself"
+                ));
+            }
+        }
+    }
+    Ok(worst)
 }
 
 fn set_hash(settings: &Settings) {
@@ -223,14 +407,44 @@ pub fn App() -> impl IntoView {
     let query_text = RwSignal::new(initial.query_text.clone().unwrap_or_default());
     let generation = RwSignal::new(0u64);
     let custom_count = RwSignal::new(0usize);
+    let build_note = RwSignal::new(BuildNote::Pending);
+    let show_all = RwSignal::new(false);
 
-    // Startup: the demo pool, the lessons, then the model.
+    // Startup: the manifest and the demo pool, the build-time embeddings (the first ranking
+    // needs nothing else), the lessons, then the model.
     spawn_local(async move {
-        match fetch::fetch_text("pools/everyday.json")
-            .await
-            .and_then(|t| Pool::from_json(&t).map_err(|e| e.to_string()))
-        {
-            Ok(pool) => collection.set(Some(pool)),
+        let manifest = match engine::load_manifest().await {
+            Ok(m) => m,
+            Err(e) => {
+                stage.set("failed".into());
+                return error.set(Some(e));
+            }
+        };
+        has_aligned.set(manifest.aligned.is_some());
+        model_name.set(manifest.base.name.clone());
+        if !manifest.base.source.is_empty() {
+            model_source.set(manifest.base.source.clone());
+        }
+        match fetch::fetch_bytes(POOL_URL).await.and_then(|bytes| {
+            Pool::from_slice(&bytes)
+                .map(|p| (p, bytes))
+                .map_err(|e| format!("{POOL_URL}: {e}"))
+        }) {
+            Ok((pool, bytes)) => {
+                let t0 = now_ms();
+                match precomputed::load(&manifest, POOL_URL, &bytes).await {
+                    Ok(pre) => {
+                        fill_from_build(&pre, &pool);
+                        build_note.set(BuildNote::Loaded {
+                            bytes: pre.bytes,
+                            ms: now_ms() - t0,
+                            checked: None,
+                        });
+                    }
+                    Err(why) => build_note.set(BuildNote::Unavailable(why)),
+                }
+                collection.set(Some(pool));
+            }
             Err(e) => error.set(Some(format!("Could not load the demo pool: {e}"))),
         }
         if let Ok(text) = fetch::fetch_text("pools/lessons.json").await
@@ -259,15 +473,11 @@ pub fn App() -> impl IntoView {
                 progress.set(1.0);
             }
         };
-        match Engine::load(prefer_gpu, &on_stage).await {
+        match Engine::load(&manifest, prefer_gpu, &on_stage).await {
             Ok(e) => {
                 backend.set(e.backend.clone());
                 backend_note.set(e.backend_note.clone());
                 has_aligned.set(e.aligned.is_some());
-                model_name.set(e.model_name.clone());
-                if !e.model_source.is_empty() {
-                    model_source.set(e.model_source.clone());
-                }
                 cache_info.set(if e.cached {
                     "model from the browser cache (no download)".into()
                 } else {
@@ -277,7 +487,22 @@ pub fn App() -> impl IntoView {
                     notice.set(Some(n.clone()));
                 }
                 perf.set(format!("model ready in {:.0} ms", e.load_ms));
-                ENGINE.with(|slot| *slot.borrow_mut() = Some(Rc::new(e)));
+                let e = Rc::new(e);
+                ENGINE.with(|slot| *slot.borrow_mut() = Some(e.clone()));
+                // The build-time vectors against this page's encoder, before "ready".
+                if let BuildNote::Loaded { bytes, ms, .. } = build_note.get_untracked()
+                    && let Some(pool) = collection.get_untracked()
+                {
+                    stage.set("checking the build-time embeddings".into());
+                    match check_build_vectors(&e, &pool).await {
+                        Ok(worst) => build_note.set(BuildNote::Loaded {
+                            bytes,
+                            ms,
+                            checked: worst,
+                        }),
+                        Err(why) => build_note.set(BuildNote::Unavailable(why)),
+                    }
+                }
                 stage.set("ready".into());
                 ready.set(true);
                 let bytes = fetch::cached_bytes().await;
@@ -293,18 +518,22 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    // Rank the current query (debounced by a generation counter).
+    // Rank the current query (debounced by a generation counter): with the build-time vectors
+    // as soon as they are there, with the page's encoder for everything else. Each column is
+    // shown as soon as it is ranked; a newer query stops an older one.
     let run_query = move || {
         let my = generation.get_untracked() + 1;
         generation.set(my);
         spawn_local(async move {
-            TimeoutFuture::new(250).await;
-            if generation.get_untracked() != my || !ready.get_untracked() {
+            TimeoutFuture::new(150).await;
+            let stale = move || generation.get_untracked() != my;
+            if stale() {
                 return;
             }
-            let (Some(engine), Some(all)) = (loaded_engine(), collection.get_untracked()) else {
+            let Some(all) = collection.get_untracked() else {
                 return;
             };
+            let engine = loaded_engine();
             let s = settings.get_untracked();
             let pool = current_pool(&all, &s);
             if pool.documents.is_empty() {
@@ -316,54 +545,97 @@ pub fn App() -> impl IntoView {
             }
             let text = query_text.get_untracked();
             if text.trim().is_empty() {
+                result.set(QueryResult::default());
                 return;
             }
-            let group = all
-                .queries
-                .iter()
-                .find(|q| q.id == s.query_id)
-                .map(|q| q.group.clone());
+            let question = all.queries.iter().find(|q| q.id == s.query_id);
+            let judged = judged_group(question, &text, &s);
             let t0 = now_ms();
             let mut out = QueryResult {
                 pool: Some(pool.clone()),
+                query: text.clone(),
+                judged_group: judged.clone(),
+                from_build: true,
                 ..Default::default()
             };
-            let models = engine.encoders();
-            for (aligned, encoder) in models {
+            let columns: Vec<bool> = match &engine {
+                Some(e) => e.encoders().iter().map(|(a, _)| *a).collect(),
+                None if has_aligned.get_untracked() => vec![false, true],
+                None => vec![false],
+            };
+            let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+            for aligned in columns {
+                let encoder: Option<&Encoder> = engine.as_deref().and_then(|e| {
+                    if aligned {
+                        e.aligned.as_ref()
+                    } else {
+                        Some(&e.base)
+                    }
+                });
                 let t_index = now_ms();
-                let docs = match index_pool(encoder, aligned, &pool, &|d, t| {
+                let progress = |d: usize, t: usize| {
                     busy.set(format!(
                         "indexing the pool ({}): {d}/{t}",
                         model_key(aligned)
                     ))
-                })
-                .await
-                {
-                    Ok(d) => d,
-                    Err(e) => {
-                        error.set(Some(e));
-                        busy.set(String::new());
-                        return;
-                    }
                 };
+                let docs = vectors(
+                    encoder,
+                    aligned,
+                    TextKind::Passage,
+                    &doc_texts,
+                    &progress,
+                    &stale,
+                )
+                .await;
                 let index_ms = now_ms() - t_index;
                 let tq = now_ms();
-                let q = match encoder.embed(TextKind::Query, &[text.as_str()]).await {
-                    Ok(q) => q.data,
-                    Err(e) => {
-                        error.set(Some(e.to_string()));
-                        return;
+                let query = match &docs {
+                    Ok(Some(_)) => {
+                        vectors(
+                            encoder,
+                            aligned,
+                            TextKind::Query,
+                            &[text.as_str()],
+                            &|_, _| {},
+                            &stale,
+                        )
+                        .await
                     }
+                    _ => Ok(None),
                 };
                 let q_ms = now_ms() - tq;
-                let ranking = rank_query(
+                let ((docs, docs_build), (q, q_build)) = match (docs, query) {
+                    (Ok(Some(d)), Ok(Some(q))) => (d, q),
+                    (Err(e), _) | (_, Err(e)) => {
+                        busy.set(String::new());
+                        if e != engine::CANCELLED {
+                            error.set(Some(e));
+                        }
+                        return;
+                    }
+                    // The model is still loading and this text has no build-time vector.
+                    _ => {
+                        out.waiting = true;
+                        continue;
+                    }
+                };
+                out.from_build &= docs_build && q_build;
+                let q = q.into_iter().next().unwrap_or_default();
+                let ranking = match rank_query(
                     &pool,
                     &docs,
                     &q,
                     &s.query_id,
-                    group.as_deref(),
+                    judged.as_deref(),
                     &s.query_lang,
-                );
+                ) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        busy.set(String::new());
+                        return error.set(Some(e));
+                    }
+                };
                 // The heatmap compares the same documents under both models: the base top hits.
                 let picked: Vec<usize> = out
                     .base
@@ -379,6 +651,14 @@ pub fn App() -> impl IntoView {
                 if aligned {
                     out.aligned = Some(ranking)
                 } else {
+                    out.centred = Some(centred_ranking(
+                        &pool,
+                        &docs,
+                        &q,
+                        &s.query_id,
+                        judged.as_deref(),
+                        &s.query_lang,
+                    ));
                     out.base = Some(ranking)
                 }
                 perf.update(|p| {
@@ -391,10 +671,16 @@ pub fn App() -> impl IntoView {
                         index_ms
                     )
                 });
+                out.ms = now_ms() - t0;
+                if stale() {
+                    return;
+                }
+                // Each column as soon as it is ranked.
+                result.set(out.clone());
             }
             busy.set(String::new());
             out.ms = now_ms() - t0;
-            if generation.get_untracked() == my {
+            if !stale() {
                 result.set(out);
             }
         });
@@ -405,9 +691,9 @@ pub fn App() -> impl IntoView {
         let s = settings.get();
         set_hash(&s);
         let _ = collection.get();
-        if ready.get() {
-            run_query();
-        }
+        // Ranks with the build-time vectors before the model is ready, and again once it is.
+        let _ = ready.get();
+        run_query();
     });
 
     let pick_question = move |id: String| {
@@ -418,6 +704,7 @@ pub fn App() -> impl IntoView {
             settings.update(|s| {
                 s.query_id = id;
                 s.query_text = None;
+                s.answer = None;
             });
         }
     };
@@ -443,6 +730,7 @@ pub fn App() -> impl IntoView {
             query_id: l.query_id.clone(),
             query_text: None,
             model: l.model.clone(),
+            answer: None,
         });
         if let Some(all) = collection.get_untracked()
             && let Some(q) = all.queries.iter().find(|q| q.id == l.query_id)
@@ -454,9 +742,10 @@ pub fn App() -> impl IntoView {
     let do_run_all = move || {
         cancel.set(false);
         spawn_local(async move {
-            let (Some(engine), Some(all)) = (loaded_engine(), collection.get_untracked()) else {
+            let Some(all) = collection.get_untracked() else {
                 return;
             };
+            let engine = loaded_engine();
             let s = settings.get_untracked();
             let mut rows = Vec::new();
             let mut per_query = Vec::new();
@@ -466,6 +755,12 @@ pub fn App() -> impl IntoView {
                 .filter(|l| *l != ENGLISH || s.pool_langs.len() == 1)
                 .cloned()
                 .collect();
+            let columns: Vec<bool> = match &engine {
+                Some(e) => e.encoders().iter().map(|(a, _)| *a).collect(),
+                None if has_aligned.get_untracked() => vec![false, true],
+                None => vec![false],
+            };
+            let stop = move || cancel.get_untracked();
             for lang in langs {
                 let ls = Settings {
                     query_lang: lang.clone(),
@@ -473,45 +768,66 @@ pub fn App() -> impl IntoView {
                 };
                 let pool = current_pool(&all, &ls);
                 let mut summaries = [None, None];
-                let models = engine.encoders();
-                for (aligned, encoder) in models {
-                    let docs = match index_pool(encoder, aligned, &pool, &|d, t| {
-                        busy.set(format!(
-                            "run all: indexing {lang} ({}) {d}/{t}",
-                            model_key(aligned)
-                        ))
-                    })
-                    .await
-                    {
-                        Ok(d) => d,
-                        Err(e) => return error.set(Some(e)),
+                for &aligned in &columns {
+                    let encoder: Option<&Encoder> = engine.as_deref().and_then(|e| {
+                        if aligned {
+                            e.aligned.as_ref()
+                        } else {
+                            Some(&e.base)
+                        }
+                    });
+                    let doc_texts: Vec<&str> =
+                        pool.documents.iter().map(|d| d.text.as_str()).collect();
+                    let q_texts: Vec<&str> = pool.queries.iter().map(|q| q.text.as_str()).collect();
+                    let key = model_key(aligned);
+                    let docs = vectors(
+                        encoder,
+                        aligned,
+                        TextKind::Passage,
+                        &doc_texts,
+                        &|d, t| busy.set(format!("run all: indexing {lang} ({key}) {d}/{t}")),
+                        &stop,
+                    )
+                    .await;
+                    let q_emb = match &docs {
+                        Ok(Some(_)) => {
+                            vectors(
+                                encoder,
+                                aligned,
+                                TextKind::Query,
+                                &q_texts,
+                                &|d, t| {
+                                    busy.set(format!("run all: {lang} queries ({key}) {d}/{t}"))
+                                },
+                                &stop,
+                            )
+                            .await
+                        }
+                        Ok(None) => Ok(None),
+                        Err(e) => Err(e.clone()),
                     };
-                    let texts: Vec<String> = pool.queries.iter().map(|q| q.text.clone()).collect();
-                    let mut q_emb = Vec::new();
-                    for (i, chunk) in texts.chunks(8).enumerate() {
-                        if cancel.get_untracked() {
+                    let (docs, q_emb) = match (docs, q_emb) {
+                        (Ok(Some((d, _))), Ok(Some((q, _)))) => (d, q),
+                        (Err(e), _) | (_, Err(e)) => {
                             busy.set(String::new());
-                            notice.set(Some("Run all was cancelled.".into()));
-                            return;
+                            if e == engine::CANCELLED {
+                                return notice.set(Some("Run all was cancelled.".into()));
+                            }
+                            return error.set(Some(e));
                         }
-                        busy.set(format!(
-                            "run all: {lang} queries ({}) {}/{}",
-                            model_key(aligned),
-                            i * 8,
-                            texts.len()
-                        ));
-                        match encoder.embed(TextKind::Query, chunk).await {
-                            Ok(e) => q_emb.extend(e.rows().map(<[f32]>::to_vec)),
-                            Err(e) => return error.set(Some(e.to_string())),
+                        _ => {
+                            busy.set(String::new());
+                            return notice.set(Some("Run all needs the model for this pool: it is still loading. Try again when the badge says ready.".into()));
                         }
-                        TimeoutFuture::new(0).await;
-                    }
+                    };
                     let metrics: Vec<QueryMetrics> = pool
                         .queries
                         .iter()
                         .zip(&q_emb)
                         .filter_map(|(q, e)| {
-                            rank_query(&pool, &docs, e, &q.id, Some(&q.group), &lang).metrics
+                            rank_query(&pool, &docs, e, &q.id, Some(&q.group), &lang)
+                                .ok()
+                                .and_then(|r| r.metrics)
                         })
                         .collect();
                     for m in &metrics {
@@ -552,23 +868,35 @@ pub fn App() -> impl IntoView {
 
     let compute_map = move || {
         spawn_local(async move {
-            let (Some(engine), Some(all)) = (loaded_engine(), collection.get_untracked()) else {
+            let Some(all) = collection.get_untracked() else {
                 return;
             };
+            let engine = loaded_engine();
             let s = settings.get_untracked();
             let pool = current_pool(&all, &s);
-            let aligned = map_aligned.get_untracked() && engine.aligned.is_some();
-            let encoder = if aligned {
-                engine.aligned.as_ref().unwrap_or(&engine.base)
-            } else {
-                &engine.base
-            };
-            match index_pool(encoder, aligned, &pool, &|d, t| {
-                busy.set(format!("map: indexing {d}/{t}"))
-            })
+            let aligned = map_aligned.get_untracked() && has_aligned.get_untracked();
+            let encoder: Option<&Encoder> = engine.as_deref().and_then(|e| {
+                if aligned {
+                    e.aligned.as_ref()
+                } else {
+                    Some(&e.base)
+                }
+            });
+            let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+            match vectors(
+                encoder,
+                aligned,
+                TextKind::Passage,
+                &texts,
+                &|d, t| busy.set(format!("map: indexing {d}/{t}")),
+                &|| false,
+            )
             .await
             {
-                Ok(docs) => {
+                Ok(None) => notice.set(Some(
+                    "The map needs the model for this pool: it is still loading.".into(),
+                )),
+                Ok(Some((docs, _))) => {
                     let pts = pca_2d(&docs);
                     map_points.set(
                         pts.into_iter()
@@ -687,66 +1015,164 @@ pub fn App() -> impl IntoView {
 
     let all_langs = move || collection.get().map(|p| p.languages()).unwrap_or_default();
 
-    let column = move |aligned: bool| {
+    // One ranking column: 0 base, 1 aligned, 2 base + language centring.
+    let column = move |which: usize| {
         move || {
             let r = result.get();
+            let aligned = which == 1;
             let Some(pool) = r.pool.clone() else {
-                return view! { <p class="muted">"Type a query to rank the pool."</p> }.into_any();
+                let text = if query_text.get().trim().is_empty() {
+                    "Type a query to rank the pool."
+                } else {
+                    "Ranking…"
+                };
+                return view! { <p class="muted">{text}</p> }.into_any();
             };
-            let ranking = if aligned {
-                r.aligned.clone()
-            } else {
-                r.base.clone()
+            let ranking = match which {
+                0 => r.base.clone(),
+                1 => r.aligned.clone(),
+                _ => match r.centred.clone() {
+                    Some(Err(why)) => return view! { <p class="muted">{why}</p> }.into_any(),
+                    other => other.and_then(Result::ok),
+                },
             };
             let Some(ranking) = ranking else {
-                return view! { <p class="muted">"No aligned adapter is shipped with this build yet: only the base model is shown."</p> }.into_any();
+                let text = if r.waiting {
+                    "Waiting for the model: this query has no build-time embedding, so the page embeds it once the model has downloaded."
+                } else if aligned {
+                    "No aligned adapter is shipped with this build: only the base model is shown."
+                } else {
+                    "Ranking…"
+                };
+                return view! { <p class="muted">{text}</p> }.into_any();
             };
-            let other = if aligned {
-                r.base.clone()
+            // Movement against the base column (for the aligned and the centred column).
+            let other_rank: HashMap<usize, usize> = if which == 0 {
+                HashMap::new()
             } else {
-                r.aligned.clone()
+                r.base
+                    .as_ref()
+                    .map(|o| o.hits.iter().map(|h| (h.doc, h.rank)).collect())
+                    .unwrap_or_default()
             };
-            let other_rank: HashMap<usize, usize> = other
-                .map(|o| o.hits.iter().map(|h| (h.doc, h.rank)).collect())
-                .unwrap_or_default();
             let s = settings.get();
-            let group = collection.get().and_then(|c| {
-                c.queries
-                    .iter()
-                    .find(|q| q.id == s.query_id)
-                    .map(|q| q.group.clone())
-            });
+            let group = r.judged_group.clone();
+            let free_text = collection
+                .get()
+                .and_then(|c| {
+                    c.queries
+                        .iter()
+                        .find(|q| q.id == s.query_id)
+                        .map(|q| q.text.trim() != r.query.trim())
+                })
+                .unwrap_or(true);
             let m = ranking.metrics.clone();
-            let rows = ranking.hits.iter().take(15).map(|h| {
+            let shown = if show_all.get() {
+                ranking.hits.len()
+            } else {
+                15
+            };
+            let is_relevant =
+                |doc: usize| group.as_deref() == Some(pool.documents[doc].group.as_str());
+            let rows = ranking.hits.iter().take(shown).map(|h| {
                 let d = &pool.documents[h.doc];
-                let relevant = group.as_deref() == Some(d.group.as_str());
+                let relevant = is_relevant(h.doc);
                 let tag = if !relevant { String::new() } else if d.lang == s.query_lang { "relevant".into() } else { format!("translation ({})", d.lang) };
-                let moved = other_rank.get(&h.doc).map(|o| {
+                // Up is good only for a relevant document; an off-topic one moving up is not.
+                let (moved, good) = other_rank.get(&h.doc).map(|o| {
                     let delta = *o as i64 - h.rank as i64;
-                    if !aligned || delta == 0 { String::new() } else if delta > 0 { format!("▲{delta}") } else { format!("▼{}", -delta) }
-                }).unwrap_or_default();
+                    let good = (delta > 0) == relevant;
+                    if delta == 0 { (String::new(), true) } else if delta > 0 { (format!("▲{delta}"), good) } else { (format!("▼{}", -delta), good) }
+                }).unwrap_or((String::new(), true));
                 let snippet: String = d.text.chars().take(110).collect();
+                let g = d.group.clone();
+                let answer_button = (free_text && which == 0).then(|| view! {
+                    <button class="answer" title="Judge the metrics against this passage and its translations"
+                        on:click=move |_| settings.update(|s| s.answer = Some(g.clone()))>"answers my query"</button>
+                });
                 view! {
-                    <li class:relevant=relevant data-doc=d.id.clone()>
+                    <li class:relevant=relevant data-doc=d.id.clone() data-group=d.group.clone()>
                         <span class="rank">{h.rank}</span>
                         <span class="lang" style=format!("background:{}", lang_color(&d.lang))>{d.lang.clone()}</span>
                         <span class="score">{format!("{:.4}", h.score)}</span>
-                        <span class="moved">{moved}</span>
+                        <span class="moved" class:worse=!good>{moved}</span>
                         <span class="tag">{tag}</span>
+                        {answer_button}
                         <div class="text"><b>{d.title.clone().unwrap_or_default()}</b>" "{snippet}"…"</div>
                     </li>
                 }
             }).collect_view();
+            // Where the relevant documents below the visible list landed.
+            let below: Vec<String> = ranking
+                .hits
+                .iter()
+                .skip(shown)
+                .filter(|h| is_relevant(h.doc))
+                .map(|h| format!("{} at rank {}", pool.documents[h.doc].lang, h.rank))
+                .collect();
+            let below = (!below.is_empty()).then(|| view! {
+                <p class="below">"Further down: relevant "{below.join(", ")}" · "
+                    <button class="show-all" on:click=move |_| show_all.set(true)>"show the full ranking"</button></p>
+            });
+            let metrics = match &m {
+                Some(m) => view! {
+                    <div class="metrics" data-model=["base", "aligned", "centred"][which.min(2)]>
+                        <span title="Max@R: the worst rank at which all relevant versions (the passage in every pool language) are found; 2 is best with two languages">"Max@R "<b class="max-r">{m.max_rank.to_string()}</b></span>
+                        <span title="Complete@10: every relevant version is in the top 10">"Complete@10 "<b>{if m.complete.get(&10) == Some(&true) { "yes" } else { "no" }}</b></span>
+                        <span title="nDCG@1: is the first hit relevant">"nDCG@1 "<b>{fmt_opt(m.ndcg.get(&1).copied(), 3)}</b></span>
+                        <span title="English-above: unrelated English passages ranked above the relevant passage in the query's language">"EN-above "<b>{m.english_above.map_or("–".into(), |v| v.to_string())}</b></span>
+                        <span title="native-above: unrelated passages in the query's language ranked above the relevant English passage">"native-above "<b>{m.native_above.map_or("–".into(), |v| v.to_string())}</b></span>
+                    </div>
+                }.into_any(),
+                None if group.is_none() => view! {
+                    <p class="metrics muted" data-model=["base", "aligned", "centred"][which.min(2)]>"Your own query has no judged answer yet: press “answers my query” on the passage that answers it (base column); it and its translations become the relevant documents."</p>
+                }.into_any(),
+                None => view! { <p class="metrics muted">"No relevant document of the judged topic is in this pool."</p> }.into_any(),
+            };
             view! {
-                <div class="metrics" data-model=model_key(aligned)>
-                    <span>"Max@R "<b class="max-r">{m.as_ref().map(|m| m.max_rank.to_string()).unwrap_or("–".into())}</b></span>
-                    <span>"Complete@10 "<b>{m.as_ref().map(|m| if m.complete.get(&10) == Some(&true) { "yes" } else { "no" }).unwrap_or("–")}</b></span>
-                    <span>"nDCG@1 "<b>{fmt_opt(m.as_ref().and_then(|m| m.ndcg.get(&1).copied()), 3)}</b></span>
-                    <span>"EN-above "<b>{m.as_ref().and_then(|m| m.english_above).map_or("–".into(), |v| v.to_string())}</b></span>
-                    <span>"native-above "<b>{m.as_ref().and_then(|m| m.native_above).map_or("–".into(), |v| v.to_string())}</b></span>
-                </div>
+                {metrics}
                 <ol class="hits">{rows}</ol>
-            }.into_any()
+                {below}
+            }
+            .into_any()
+        }
+    };
+
+    let source_line = move || {
+        let r = result.get();
+        let note = build_note.get();
+        let (kind, text) = match (&note, r.pool.is_some()) {
+            (BuildNote::Loaded { bytes, ms, checked }, true) if r.from_build => (
+                "build",
+                format!(
+                    "Ranked with the built-in pool's embeddings, computed with the same model at build time ({:.1} MB, loaded in {:.0} ms){}.",
+                    *bytes as f64 / 1e6,
+                    ms,
+                    match checked {
+                        Some(c) => format!(
+                            "; checked in this page against its own encoder: cosine ≥ {c:.5}"
+                        ),
+                        None if ready.get() => String::new(),
+                        None =>
+                            "; the page checks them against its own encoder once the model is ready"
+                                .into(),
+                    }
+                ),
+            ),
+            (_, true) => (
+                "page",
+                "Ranked with embeddings computed in this page.".to_string(),
+            ),
+            _ => ("none", String::new()),
+        };
+        let why = match note {
+            BuildNote::Unavailable(why) => Some(why),
+            _ => None,
+        };
+        view! {
+            <p id="source" data-source=kind class="muted">{text}
+                {why.map(|w| view! { <details><summary>"Built-in embeddings not used"</summary>{w}</details> })}
+            </p>
         }
     };
 
@@ -795,16 +1221,20 @@ pub fn App() -> impl IntoView {
         </section>
         <section class="query">
             <input id="query" type="search" placeholder="Type a query in any language…" prop:value=move || query_text.get()
-                on:input=move |ev| { query_text.set(event_target_value(&ev)); settings.update(|s| s.query_text = Some(query_text.get_untracked())); run_query(); } />
+                on:input=move |ev| { query_text.set(event_target_value(&ev)); settings.update(|s| { s.query_text = Some(query_text.get_untracked()); s.answer = None; }); } />
             <span class="busy">{move || busy.get()}</span>
-            <p class="muted">"Judged against the topic of the chosen question; its parallel versions in every pool language are the relevant documents."</p>
+            <p class="muted">"A chosen question is judged against its own topic: its passage in every pool language is relevant. A query you type is judged only once you mark the passage that answers it."</p>
         </section>
+        {source_line}
         <section class="columns">
-            <div class="col" id="col-base"><h2>"Base: "{move || model_name.get()}</h2>{column(false)}</div>
-            <div class="col" id="col-aligned"><h2>"Aligned (JSD + InfoNCE adapter)"</h2>{column(true)}</div>
+            <div class="col" id="col-base"><h2>"Base: "{move || model_name.get()}</h2>{column(0)}</div>
+            <div class="col" id="col-aligned"><h2>"Aligned (JSD + InfoNCE adapter)"</h2>{column(1)}</div>
+            <div class="col" id="col-centred"><h2>"Base + language centring (no training)"</h2>
+                <p class="muted small">"Each document minus the mean of its language's documents in this pool: much of language identity is one direction per language."</p>
+                {column(2)}</div>
         </section>
-        <section class="heatmap">
-            <h2>"Similarity of the top documents"</h2>
+        <details class="heatmap">
+            <summary><h2>"Similarity of the top documents"</h2></summary>
             {move || {
                 let r = result.get();
                 if r.heat.is_empty() {
@@ -829,9 +1259,9 @@ pub fn App() -> impl IntoView {
                     }
                 }).collect_view().into_any()
             }}
-        </section>
-        <section class="runall">
-            <h2>"All queries of the pool"</h2>
+        </details>
+        <details class="runall">
+            <summary><h2>"All queries of the pool"</h2></summary>
             <button id="run-all" on:click=move |_| do_run_all()>"Run all"</button>
             <button on:click=move |_| cancel.set(true)>"Cancel"</button>
             <button on:click=move |_| { let r = run_all.get_untracked(); let mut csv = String::from("lang,model,query_id,max_rank,complete_10,ndcg_1,english_above,native_above\n"); for (l, m, q) in &r.per_query { csv.push_str(&format!("{l},{m},{},{},{},{:.4},{},{}\n", q.query_id, q.max_rank, q.complete.get(&10).copied().unwrap_or(false), q.ndcg.get(&1).copied().unwrap_or(0.0), q.english_above.map_or(String::new(), |v| v.to_string()), q.native_above.map_or(String::new(), |v| v.to_string()))); } download("langbias-results.csv", "text/csv", &csv); }>"Export CSV"</button>
@@ -852,9 +1282,9 @@ pub fn App() -> impl IntoView {
                 }).collect_view();
                 view! { <svg class="chart" width="380" height=30 + r.rows.len() * 34><text x="40" y="12">"Max@R mean (grey: base, green: aligned; lower is better)"</text>{bars}</svg> }
             }}
-        </section>
-        <section class="map">
-            <h2>"Map of the pool (PCA)"</h2>
+        </details>
+        <details class="map">
+            <summary><h2>"Map of the pool (PCA)"</h2></summary>
             <label class="chk"><input type="checkbox" prop:checked=move || map_aligned.get() on:change=move |ev| { map_aligned.set(event_target_checked(&ev)); compute_map(); } />"aligned model"</label>
             <button on:click=move |_| compute_map()>"Draw"</button>
             {move || {
@@ -877,13 +1307,13 @@ pub fn App() -> impl IntoView {
                     </svg>
                 }.into_any()
             }}
-        </section>
-        <section class="lessons">
-            <h2>"Lessons"</h2>
+        </details>
+        <details class="lessons" open=true>
+            <summary><h2>"Lessons"</h2></summary>
             {move || lessons.get().into_iter().map(|l| { let l2 = l.clone(); view! { <div class="lesson"><h3>{l.title.clone()}</h3><p>{l.body.clone()}</p><button on:click=move |_| apply_lesson(l2.clone())>"Try it"</button></div> } }).collect_view()}
-        </section>
-        <section class="data">
-            <h2>"Your data"</h2>
+        </details>
+        <details class="data">
+            <summary><h2>"Your data"</h2></summary>
             <p>"Upload a langbias pool (JSON, format langbias-pool/1) or XQuAD files named xquad.<lang>.json (select several at once)."</p>
             <input id="upload" type="file" multiple accept=".json" on:change=on_upload />
             <div class="add">
@@ -891,11 +1321,11 @@ pub fn App() -> impl IntoView {
                 <select on:change=move |ev| add_doc_lang.set(event_target_value(&ev))>{move || all_langs().into_iter().map(|l| view! { <option value=l.clone()>{l.clone()}</option> }).collect_view()}</select>
                 <button on:click=move |_| add_document()>"Add document"</button>
             </div>
-        </section>
-        <section class="perf">
-            <h2>"Performance"</h2>
+        </details>
+        <details class="perf">
+            <summary><h2>"Performance"</h2></summary>
             <p id="perf">{move || perf.get()}</p>
-        </section>
+        </details>
         <footer>
             <p>"Encoder: "{move || model_name.get()}" ("{move || model_source.get()}"), run with burn in WebAssembly. Method after Hong et al. 2026, \"Improving Semantic Proximity in Information Retrieval through Cross-Lingual Alignment\". Demo texts: original, CC0. Share this view: the address bar holds the pool, query and model."</p>
         </footer>

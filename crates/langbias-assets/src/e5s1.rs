@@ -1,6 +1,6 @@
 //! The `E5S1` container (version 1): a little-endian header, the tokenizer's pieces, scores and
 //! normalisation table, then a tensor directory whose large matrices are Q4_0 blocks.
-//! Layout: `shared/docs/e5s1-format.md`; this reader checks every offset it follows.
+//! Layout: `docs/e5s1-format.md`; this reader checks every offset it follows.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -136,7 +136,7 @@ fn i32_field(name: &str, v: usize) -> Result<[u8; 4], AssetError> {
 }
 
 /// Serialises `weights` and `vocab` as an E5S1 version-1 file (layout:
-/// `shared/docs/e5s1-format.md`). The weights must use BERT positions (see
+/// `docs/e5s1-format.md`). The weights must use BERT positions (see
 /// [`EncoderWeights::with_bert_positions`]); matrices are Q4_0 per `layers` where their width is
 /// a multiple of 32, everything else f32; every tensor starts at a 64-byte aligned offset.
 pub fn write_e5s1(

@@ -10,6 +10,10 @@
 //! - [`LoraAdapter`] is the trainer's small aligned delta on top of a base model (safetensors).
 //! - [`tokenizer_skeleton`] strips the vocabulary out of a `tokenizer.json` so the site ships
 //!   the vocabulary once (inside the E5S1 file) and rebuilds the tokenizer from both.
+//! - [`site::SiteManifest`] is the site's `models/manifest.json` (written by `cargo xtask
+//!   setup`, read by the page); [`embeddings::PrecomputedEmbeddings`] is a built-in pool's
+//!   embeddings (`.lbemb`, keyed by [`site::EmbeddingsKey`]) that the page ranks with before
+//!   its model has downloaded.
 //! - With the `std-fs` feature: [`hf_dir`] loads and exports Hugging Face model directories;
 //!   [`atomic`] writes output files so that they are never left half-written.
 //! - With the `test-util` feature (tests only): [`test_util`] holds shared test support.
@@ -22,9 +26,11 @@ mod bad_input_tests;
 mod config;
 mod e5s1;
 mod e5s1_write;
+pub mod embeddings;
 mod error;
 #[cfg(feature = "std-fs")]
 pub mod hf_dir;
+pub mod site;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 pub mod tokenizer_skeleton;

@@ -8,8 +8,10 @@ use anyhow::{Context, Result, bail};
 use langbias_assets::atomic::Staged;
 use langbias_encoder::{BackendKind, TextKind};
 use langbias_eval::report::{self, Report, TableModel};
+use langbias_eval::xquad::Split;
 use langbias_eval::{
-    ENGLISH, MetricsConfig, Pool, Scenario, Summary, beir, select_languages, xquad,
+    Debias, ENGLISH, Fitted, LanguageMeans, MetricsConfig, Pool, ProcrustesMaps, Rows, Scenario,
+    Summary, beir, ranking, select_languages, xquad,
 };
 
 use crate::cache::{EmbeddingCache, LongText};
@@ -69,12 +71,78 @@ pub struct EvalArgs {
     /// Do not add the e5 prefixes (non-e5 Hugging Face models).
     #[arg(long)]
     no_prefix: bool,
+    /// XQuAD articles to evaluate: `all`, `dev` (the even-numbered articles, for choosing
+    /// settings) or `test` (the odd-numbered ones, the reported half).
+    #[arg(long, default_value = "all")]
+    split: Split,
+    /// Training-free baselines applied to every model, each reported as its own model
+    /// (`base+centre`, …), comma list: `none`, `centre` (per-language mean-centring of the
+    /// documents), `centre-q` (documents and queries), `procrustes` (orthogonal maps to
+    /// English; needs --procrustes).
+    #[arg(long, default_value = "none")]
+    debias: String,
+    /// Per-language means (`langbias-means/1`, from `langbias fit`) for inductive centring,
+    /// `FILE` (one model) or `MODEL=FILE` (repeatable, one per model); without it the means
+    /// come from each scenario's own documents (and queries).
+    #[arg(long)]
+    means: Vec<String>,
+    /// Procrustes maps (`langbias-procrustes/1`, from `langbias fit`) for `--debias
+    /// procrustes`: `FILE` (one model) or `MODEL=FILE` (repeatable, one per model).
+    #[arg(long)]
+    procrustes: Vec<String>,
+}
+
+/// `FILE` or `MODEL=FILE` arguments of `flag`, read with `read`, by model name. A bare `FILE`
+/// is only accepted with a single model (fitted files belong to one model's embeddings).
+fn per_model<T>(
+    flag: &str,
+    args: &[String],
+    models: &[ModelSpec],
+    read: impl Fn(&str) -> Result<T, langbias_eval::DebiasError>,
+) -> Result<BTreeMap<String, T>> {
+    let mut out = BTreeMap::new();
+    for arg in args {
+        let (name, file) = match arg.split_once('=') {
+            Some((name, file)) if models.iter().any(|m| m.name == name) => (name.to_owned(), file),
+            Some((name, _)) if !std::path::Path::new(arg).exists() => bail!(
+                "{flag} {arg}: no --model is named `{name}` (models: {})",
+                models
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ if models.len() == 1 => (models[0].name.clone(), arg.as_str()),
+            _ => bail!(
+                "{flag} {arg}: with several models, name the model the file was fitted for (`MODEL=FILE`)"
+            ),
+        };
+        if out.insert(name.clone(), read(file)?).is_some() {
+            bail!("{flag}: two files for model `{name}`");
+        }
+    }
+    Ok(out)
 }
 
 /// The data set, its name, BEIR qrels if any, and the `--langs` target languages.
 type Data = (Pool, String, Option<langbias_eval::Qrels>, Vec<String>);
 
 fn load_data(args: &EvalArgs) -> Result<Data> {
+    let (pool, name, qrels, langs) = load_all(args)?;
+    if args.split == Split::All {
+        return Ok((pool, name, qrels, langs));
+    }
+    if name != "xquad" {
+        bail!(
+            "--split {}: only XQuAD data has the dev/test article split (use --split all)",
+            args.split
+        );
+    }
+    let pool = args.split.apply(&pool)?;
+    Ok((pool, format!("xquad[{}]", args.split), qrels, langs))
+}
+
+fn load_all(args: &EvalArgs) -> Result<Data> {
     let data = &args.data;
     // `--langs` is checked against the languages the data has (`--langs: ...` in the message).
     let targets = |available: &[String]| {
@@ -156,6 +224,22 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     let ks = parse_ks(&args.k)?;
     let specs = ModelSpec::parse_all(&args.models)?;
+    let methods = Debias::parse_list(&args.debias).map_err(|e| anyhow::anyhow!("--debias: {e}"))?;
+    let means = per_model("--means", &args.means, &specs, |f| {
+        LanguageMeans::from_path(f)
+    })?;
+    let maps = per_model("--procrustes", &args.procrustes, &specs, |f| {
+        ProcrustesMaps::from_path(f)
+    })?;
+    if methods.contains(&Debias::Procrustes)
+        && let Some(spec) = specs.iter().find(|s| !maps.contains_key(&s.name))
+    {
+        bail!(
+            "--debias procrustes needs maps for model `{}`: --procrustes {}=FILE (fit them with `langbias fit --model …`)",
+            spec.name,
+            spec.name
+        );
+    }
     let (mut pool, dataset, beir_qrels, targets) = load_data(&args)?;
     if let Some(n) = args.max_queries {
         let mut per_lang: BTreeMap<String, u64> = BTreeMap::new();
@@ -221,7 +305,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
     // Every output is staged and renamed into place at the end, all together.
     let mut staged = Staged::new();
     let mut tables: Vec<(String, SummariesByKind)> = Vec::new();
-    let mut reports = Vec::new();
     for spec in &specs {
         let t0 = Instant::now();
         let model = models
@@ -255,52 +338,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let encode_s = t0.elapsed().as_secs_f64();
         let doc_row: BTreeMap<usize, &Vec<f32>> = doc_idx.iter().copied().zip(&doc_emb).collect();
         let q_row: BTreeMap<usize, &Vec<f32>> = q_idx.iter().copied().zip(&q_emb).collect();
-
-        let mut report = Report::new(&spec.name, &dataset);
-        let mut by_kind = SummariesByKind::new();
-        for set in &sets {
-            let docs: Vec<&Vec<f32>> = set.doc_indices.iter().map(|i| doc_row[i]).collect();
-            let runs: Vec<(String, Vec<f32>)> = set
-                .query_indices
-                .iter()
-                .zip(&set.query_ids)
-                .map(|(qi, qid)| {
-                    let q = q_row[qi];
-                    (
-                        qid.clone(),
-                        docs.iter()
-                            .map(|d| d.iter().zip(q.iter()).map(|(a, b)| a * b).sum())
-                            .collect(),
-                    )
-                })
-                .collect();
-            let eval = set.evaluate(config.clone(), runs.iter().map(|(q, s)| (q, s)))?;
-            let file = args
-                .out
-                .join(format!("{}.{}.run", set.scenario.id(), spec.file_name()));
-            staged.add(
-                file,
-                report::trec_run(
-                    &set.doc_ids,
-                    runs.iter().map(|(q, s)| (q, s)),
-                    usize::try_from(args.depth).unwrap_or(usize::MAX),
-                    &spec.name,
-                ),
-            )?;
-            let qrels_file = args.out.join(format!("{}.qrels", set.scenario.id()));
-            staged.add(qrels_file, report::trec_qrels(&set.qrels))?;
-            report.push(&set.scenario, &eval, false);
-            by_kind
-                .entry(set.scenario.kind().to_owned())
-                .or_default()
-                .push((set.scenario.target().to_owned(), eval.summary.clone()));
-        }
-        let name = spec.file_name();
-        staged.add(
-            args.out.join(format!("report.{name}.json")),
-            report.to_json_pretty(),
-        )?;
-        staged.add(args.out.join(format!("report.{name}.csv")), report.to_csv())?;
         eprintln!(
             "{}: {} passages + {} queries, {} encoded (the others from the cache) in {encode_s:.1} s ({})",
             spec.name,
@@ -309,24 +346,106 @@ pub fn run(args: EvalArgs) -> Result<()> {
             cache.encoded,
             models.runtime().kind
         );
-        tables.push((spec.name.clone(), by_kind));
-        reports.push(report);
+        let dim = model.encoder.dim();
+        let fitted = Fitted {
+            means: means.get(&spec.name),
+            maps: maps.get(&spec.name),
+        };
+        for &method in &methods {
+            let name = method.model_name(&spec.name);
+            let file_name = method.model_name(&spec.file_name());
+            let mut report = Report::new(&name, &dataset);
+            let mut by_kind = SummariesByKind::new();
+            for set in &sets {
+                let mut docs: Vec<f32> = set
+                    .doc_indices
+                    .iter()
+                    .flat_map(|i| doc_row[i].iter().copied())
+                    .collect();
+                let mut queries: Vec<f32> = set
+                    .query_indices
+                    .iter()
+                    .flat_map(|i| q_row[i].iter().copied())
+                    .collect();
+                let doc_langs: Vec<&str> = set
+                    .doc_indices
+                    .iter()
+                    .map(|&i| pool.documents[i].lang.as_str())
+                    .collect();
+                let q_langs: Vec<&str> = set
+                    .query_indices
+                    .iter()
+                    .map(|&i| pool.queries[i].lang.as_str())
+                    .collect();
+                method
+                    .apply(
+                        dim,
+                        Rows::new(&mut docs, &doc_langs),
+                        Rows::new(&mut queries, &q_langs),
+                        fitted,
+                    )
+                    .with_context(|| format!("{name} on {}", set.scenario.id()))?;
+                let runs: Vec<(String, Vec<f32>)> = set
+                    .query_ids
+                    .iter()
+                    .zip(queries.chunks_exact(dim))
+                    .map(|(qid, q)| (qid.clone(), ranking::scores(docs.chunks_exact(dim), q)))
+                    .collect();
+                let eval = set.evaluate(config.clone(), runs.iter().map(|(q, s)| (q, s)))?;
+                let file = args
+                    .out
+                    .join(format!("{}.{file_name}.run", set.scenario.id()));
+                staged.add(
+                    file,
+                    report::trec_run(
+                        &set.doc_ids,
+                        runs.iter().map(|(q, s)| (q, s)),
+                        usize::try_from(args.depth).unwrap_or(usize::MAX),
+                        &name,
+                    ),
+                )?;
+                let qrels_file = args.out.join(format!("{}.qrels", set.scenario.id()));
+                staged.add(qrels_file, report::trec_qrels(&set.qrels))?;
+                report.push(&set.scenario, &eval, false);
+                by_kind
+                    .entry(set.scenario.kind().to_owned())
+                    .or_default()
+                    .push((set.scenario.target().to_owned(), eval.summary.clone()));
+            }
+            staged.add(
+                args.out.join(format!("report.{file_name}.json")),
+                report.to_json_pretty(),
+            )?;
+            staged.add(
+                args.out.join(format!("report.{file_name}.csv")),
+                report.to_csv(),
+            )?;
+            tables.push((name, by_kind));
+        }
     }
     let mut text = String::new();
     for (kind, _) in tables[0].1.iter() {
-        let a = TableModel {
-            name: &tables[0].0,
-            rows: &tables[0].1[kind],
-        };
-        let b = tables
-            .get(1)
-            .and_then(|(n, t)| t.get(kind).map(|rows| TableModel { name: n, rows }));
         let title = sets
             .iter()
             .find(|s| s.scenario.kind() == kind)
             .map(|s| scenario_title(&s.scenario))
             .unwrap_or_default();
-        text.push_str(&report::paper_table(&format!("{title} on {dataset}"), a, b));
+        let title = format!("{title} on {dataset}");
+        let models: Vec<TableModel<'_>> = tables
+            .iter()
+            .filter_map(|(n, t)| t.get(kind).map(|rows| TableModel { name: n, rows }))
+            .collect();
+        // Two models: the paper's table with the relative change; more: one Markdown table
+        // per metric with every model as a column.
+        if models.len() > 2 {
+            text.push_str(&report::models_table(&title, &models));
+        } else {
+            text.push_str(&report::paper_table(
+                &title,
+                models[0],
+                models.get(1).copied(),
+            ));
+        }
         text.push('\n');
     }
     staged.add(args.out.join("table.txt"), &text)?;

@@ -4,7 +4,9 @@
 mod bench;
 mod cache;
 mod eval;
+mod fit;
 mod models;
+mod precompute;
 
 use std::cell::Cell;
 use std::io::{BufRead, Write};
@@ -46,8 +48,13 @@ enum Command {
     Embed(EmbedArgs),
     /// Run retrieval scenarios (MIX, MONO, XL, MULTI) and the bias metrics on a data set.
     Eval(eval::EvalArgs),
+    /// Fit the training-free baselines of one model (per-language means, Procrustes maps to
+    /// English) on parallel text: XQuAD's development half and/or the trainer's samples.
+    Fit(fit::FitArgs),
     /// Rank one query over a pool built like the web app's pool builder; prints JSON.
     Rank(RankArgs),
+    /// Embed the site's built-in pool with the site's models (public/embeddings/*.lbemb).
+    Precompute(precompute::PrecomputeArgs),
     /// Encoder throughput on XQuAD's English paragraphs and questions (JSON).
     Bench(bench::BenchArgs),
 }
@@ -98,19 +105,23 @@ fn rank(args: RankArgs) -> Result<()> {
     let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
-    let scores: Vec<f32> = docs
-        .rows()
-        .map(|d| d.iter().zip(&query.data).map(|(a, b)| a * b).sum())
-        .collect();
-    let ids: Vec<&str> = pool.documents.iter().map(|d| d.id.as_str()).collect();
-    let order = langbias_eval::rank(&scores, &ids);
-    let metrics = pool.judge_query(&question.id, &question.group, &question.lang, &scores)?;
-    let hits: Vec<serde_json::Value> = order
+    let ranking = pool.rank_query(
+        docs.rows(),
+        &query.data,
+        &question.id,
+        Some(&question.group),
+        &question.lang,
+    )?;
+    let hits: Vec<serde_json::Value> = ranking
+        .hits
         .iter()
         .take(usize::try_from(args.top).unwrap_or(usize::MAX))
-        .enumerate()
-        .map(|(r, &i)| serde_json::json!({"rank": r + 1, "id": ids[i], "lang": pool.documents[i].lang, "score": scores[i]}))
+        .map(|h| {
+            let d = &pool.documents[h.doc];
+            serde_json::json!({"rank": h.rank, "id": d.id, "lang": d.lang, "score": h.score})
+        })
         .collect();
+    let metrics = ranking.metrics;
     let out = serde_json::json!({
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
@@ -381,7 +392,9 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Embed(args) => embed(args),
         Command::Eval(args) => eval::run(args),
+        Command::Fit(args) => fit::run(args),
         Command::Rank(args) => rank(args),
+        Command::Precompute(args) => precompute::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -223,7 +223,7 @@ fn padding_is_masked_on_the_gpu_code_path() {
     assert!(diff < 1e-5, "padding changed an embedding by {diff}");
 }
 
-/// `shared/docs/e5s1-format.md`: the cross-lingual cosine matrix of four "cat" sentences.
+/// `docs/e5s1-format.md`: the cross-lingual cosine matrix of four "cat" sentences.
 #[test]
 fn cat_cosine_matrix_to_three_decimals() {
     let documented = [

@@ -15,8 +15,9 @@
 //!    [`ScenarioSet::evaluate`] (an [`Evaluator`] that also counts the scenario's
 //!    excluded queries, each with an [`ExclusionReason`]): trec_eval tie rule, Max@R,
 //!    Complete@K, nDCG@k, MRR, Recall@k, AP/mAP, the two bias counts and the language
-//!    preference, per query and aggregated in an [`Evaluation`]. For ad-hoc rankings use
-//!    [`rank`] / [`top_k`]. Training-free baselines ([`Debias`]: per-language centring,
+//!    preference, per query and aggregated in an [`Evaluation`]. For one query over a pool
+//!    (the CLI's `rank`, the site) use [`Pool::rank_query`] ([`ranking`]), for ad-hoc
+//!    rankings [`rank`] / [`top_k`]. Training-free baselines ([`Debias`]: per-language centring,
 //!    Procrustes maps to English) transform the embeddings before scoring ([`debias`]).
 //! 4. Write results with [`report`]: TREC run/qrels, JSON (MTEB-like), CSV and a
 //!    plain-text paper table comparing two models.
@@ -50,6 +51,7 @@ pub mod debias;
 pub mod lines;
 pub mod metrics;
 pub mod pool;
+pub mod ranking;
 pub mod report;
 pub mod scenario;
 pub mod xquad;
@@ -61,6 +63,7 @@ pub use metrics::{
     top_k,
 };
 pub use pool::{Document, Pool, PoolError, Query, SubsetError, select_languages};
+pub use ranking::{Hit, Ranking};
 pub use scenario::{Scenario, ScenarioError, ScenarioSet};
 
 /// The pivot language code used by the scenarios and the bias counts.

@@ -556,6 +556,83 @@ pub fn paper_table(title: &str, a: TableModel<'_>, compare: Option<TableModel<'_
     out
 }
 
+/// A metric of [`models_table`]: label, extractor, decimals.
+type TableMetric = (&'static str, fn(&Summary) -> Option<f64>, usize);
+
+const MODEL_TABLE_METRICS: [TableMetric; 6] = [
+    ("Max@R mean", |s| Some(s.max_rank.mean), 2),
+    ("Complete@10", |s| s.complete.get(&10).copied(), 3),
+    ("nDCG@1", |s| s.ndcg.get(&1).copied(), 3),
+    ("nDCG@10", |s| s.ndcg.get(&10).copied(), 3),
+    ("mAP", |s| Some(s.map), 3),
+    ("native-above", |s| s.native_above.map(|b| b.rate), 3),
+];
+
+/// Any number of models side by side, as Markdown tables (one per metric: Max@R mean,
+/// Complete@10, nDCG@1, nDCG@10, mAP, native-above; rows = languages, columns = models),
+/// for comparing a model with its training-free baselines. The `avg` row is the mean
+/// over the languages every model has; a metric no model has is left out, a missing
+/// value is `-`.
+pub fn models_table(title: &str, models: &[TableModel<'_>]) -> String {
+    let mut labels: Vec<&str> = Vec::new();
+    for m in models {
+        for (l, _) in m.rows {
+            if !labels.contains(&l.as_str()) {
+                labels.push(l);
+            }
+        }
+    }
+    let common: Vec<&str> = labels
+        .iter()
+        .copied()
+        .filter(|l| models.iter().all(|m| m.rows.iter().any(|r| r.0 == *l)))
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(out, "{title}\n");
+    for (metric, get, decimals) in MODEL_TABLE_METRICS {
+        let value = |m: &TableModel<'_>, label: &str| -> Option<f64> {
+            let one = |l: &str| m.rows.iter().find(|r| r.0 == l).and_then(|r| get(&r.1));
+            if label != "avg" {
+                return one(label);
+            }
+            let vals: Vec<f64> = common.iter().filter_map(|l| one(l)).collect();
+            (!vals.is_empty() && vals.len() == common.len())
+                .then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+        };
+        let mut rows: Vec<&str> = labels.clone();
+        if common.len() >= 2 {
+            rows.push("avg");
+        }
+        if !rows
+            .iter()
+            .any(|l| models.iter().any(|m| value(m, l).is_some()))
+        {
+            continue;
+        }
+        let _ = write!(out, "| {metric} |");
+        for m in models {
+            let _ = write!(out, " {} |", m.name);
+        }
+        let _ = write!(out, "\n|---|");
+        out.push_str(&"---:|".repeat(models.len()));
+        out.push('\n');
+        for label in rows {
+            let _ = write!(out, "| {label} |");
+            for m in models {
+                match value(m, label) {
+                    Some(v) => {
+                        let _ = write!(out, " {v:.decimals$} |");
+                    }
+                    None => out.push_str(" - |"),
+                }
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn pad_left(s: &str, width: usize) -> String {
     let n = s.chars().count();
     format!("{}{s}", " ".repeat(width.saturating_sub(n)))
@@ -696,6 +773,48 @@ mod tests {
             "{}",
             lines[1]
         );
+    }
+
+    #[test]
+    fn models_table_puts_models_side_by_side() {
+        let (_, eval) = evaluation();
+        let mut other = eval.summary.clone();
+        other.max_rank.mean = 4.5;
+        let a = vec![
+            ("de".to_owned(), eval.summary.clone()),
+            ("zh".to_owned(), other.clone()),
+        ];
+        let b = vec![("de".to_owned(), other)];
+        let table = models_table(
+            "MIX",
+            &[
+                TableModel {
+                    name: "base",
+                    rows: &a,
+                },
+                TableModel {
+                    name: "base+centre",
+                    rows: &b,
+                },
+            ],
+        );
+        // Max@R mean of the fixture is 2.5; zh only in the first model: `-` for the second;
+        // no `avg` row with a single common language.
+        assert!(table.starts_with("MIX\n\n| Max@R mean | base | base+centre |\n|---|---:|---:|\n| de | 2.50 | 4.50 |\n| zh | 4.50 | - |\n\n"), "{table}");
+        assert!(!table.contains("| avg |"), "{table}");
+        let two = vec![
+            ("de".to_owned(), eval.summary.clone()),
+            ("zh".to_owned(), eval.summary.clone()),
+        ];
+        let table = models_table(
+            "t",
+            &[TableModel {
+                name: "m",
+                rows: &two,
+            }],
+        );
+        assert!(table.contains("| avg | 2.50 |"), "{table}");
+        assert!(table.contains("| nDCG@1 | m |"), "{table}");
     }
 
     #[test]

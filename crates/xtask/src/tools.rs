@@ -1,17 +1,14 @@
 //! Installs what the site build and the browser tests need, idempotently, from the package
-//! registries only: the wasm target, Trunk, wasm-bindgen-cli (the version in Cargo.lock),
+//! registries only: the wasm target, wasm-bindgen-cli (the version in Cargo.lock),
 //! binaryen's wasm-opt from npm (`web/package.json`), Debian's Chromium + ChromeDriver, and
 //! playwright-core from npm (never a downloaded browser).
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::assets::which;
-
-pub const TRUNK_VERSION: &str = "0.21.14";
 
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: {}", format!("{cmd:?}").replace('"', ""));
@@ -45,17 +42,13 @@ pub fn wasm_bindgen_version(repo: &Path) -> Result<String> {
     bail!("wasm-bindgen is not in Cargo.lock")
 }
 
-/// Where `npm ci` in `web/` puts wasm-opt.
-fn wasm_opt_dir(repo: &Path) -> PathBuf {
-    repo.join("web").join("node_modules").join(".bin")
-}
-
-/// `PATH` with `web/node_modules/.bin` first, for Trunk: it runs the wasm-opt it finds there
-/// only if the version matches `[tools] wasm_opt` in Trunk.toml, and never downloads one.
-pub fn trunk_path(repo: &Path) -> OsString {
-    let rest = std::env::var_os("PATH").unwrap_or_default();
-    std::env::join_paths(std::iter::once(wasm_opt_dir(repo)).chain(std::env::split_paths(&rest)))
-        .unwrap_or(rest)
+/// binaryen 132's wasm-opt, where `npm ci` in `web/` puts it (Debian's binaryen 108 breaks
+/// the module).
+pub fn wasm_opt(repo: &Path) -> PathBuf {
+    repo.join("web")
+        .join("node_modules")
+        .join(".bin")
+        .join("wasm-opt")
 }
 
 pub fn ensure_wasm_tools(repo: &Path) -> Result<()> {
@@ -66,23 +59,13 @@ pub fn ensure_wasm_tools(repo: &Path) -> Result<()> {
     {
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
-    let trunk = output("trunk", &["--version"]).unwrap_or_default();
-    if !trunk.contains(TRUNK_VERSION) {
-        run(Command::new("cargo").args([
-            "install",
-            "--locked",
-            "trunk",
-            "--version",
-            TRUNK_VERSION,
-        ]))?;
-    }
     let wbg = wasm_bindgen_version(repo)?;
     let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
     if !have.contains(&wbg) {
         // Not --locked: the CLI's own lockfile names a crate version the registry lacks.
         run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &wbg]))?;
     }
-    let wasm_opt = wasm_opt_dir(repo).join("wasm-opt");
+    let wasm_opt = wasm_opt(repo);
     let have = output(&wasm_opt.display().to_string(), &["--version"]).unwrap_or_default();
     if !have.contains("version_132") {
         run(Command::new("npm")
@@ -120,8 +103,24 @@ pub fn ensure_software_vulkan() -> Result<()> {
 }
 
 pub fn ensure_browser(repo: &Path) -> Result<()> {
-    if !Path::new("/usr/bin/chromium").exists() || !Path::new("/usr/bin/chromedriver").exists() {
-        apt_install("Chromium", &["chromium", "chromium-driver"])?;
+    // Noto fonts, so the screenshots show Arabic, Devanagari and CJK text instead of boxes.
+    let fonts = [
+        "/usr/share/fonts/truetype/noto",
+        "/usr/share/fonts/opentype/noto",
+    ];
+    if !Path::new("/usr/bin/chromium").exists()
+        || !Path::new("/usr/bin/chromedriver").exists()
+        || !fonts.iter().all(|f| Path::new(f).is_dir())
+    {
+        apt_install(
+            "Chromium",
+            &[
+                "chromium",
+                "chromium-driver",
+                "fonts-noto-core",
+                "fonts-noto-cjk",
+            ],
+        )?;
     }
     let tests = repo.join("tests");
     if !tests
