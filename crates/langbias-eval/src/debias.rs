@@ -56,8 +56,11 @@
 //! * a language missing from the means file or the maps (the error lists those it has),
 //!   a file of another `dim`, other `format`, non-finite or wrongly sized vectors, a map
 //!   that is not orthogonal (`max |WᵀW − I| > 1e-4`) or a map for the pivot;
-//! * a Procrustes fit with fewer pairs than dimensions, or with `rank(X_Lᵀ Y) < dim`
-//!   (the map would not be unique): an error naming the counts.
+//! * a Procrustes fit with fewer pairs than dimensions: an error naming the counts. When
+//!   `rank(X_Lᵀ Y) < dim` (relative tolerance 1e-9) the map is unique on the data only if
+//!   the data have no energy along the missing directions (at most 1e-6 of the total: the
+//!   embeddings span a subspace, as multilingual-e5-small's span 383 of 384 dimensions);
+//!   then U is completed orthonormally (documented behaviour), else it is an error.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,6 +78,36 @@ pub const MIN_CENTRED_NORM: f64 = 1e-6;
 pub const ORTHOGONALITY_TOLERANCE: f64 = 1e-4;
 /// Singular values below this share of the largest count as zero in a Procrustes fit.
 const RANK_TOLERANCE: f64 = 1e-9;
+/// The most energy (relative to the total) the pairs may have along the directions where
+/// `X_Lᵀ Y` vanishes for the map to count as unique on the data.
+const NULL_ENERGY: f64 = 1e-6;
+
+/// Fills the empty columns of `u` (the others orthonormal) with an orthonormal completion:
+/// Gram–Schmidt (twice) on the standard basis vectors.
+fn complete_orthonormal(u: &mut [Vec<f64>], dim: usize) {
+    let mut next = 0;
+    for j in 0..u.len() {
+        if !u[j].is_empty() {
+            continue;
+        }
+        while next < dim {
+            let mut c: Vec<f64> = (0..dim).map(|i| f64::from(u8::from(i == next))).collect();
+            next += 1;
+            for _ in 0..2 {
+                for b in u.iter().filter(|b| !b.is_empty()) {
+                    let d: f64 = c.iter().zip(b).map(|(x, y)| x * y).sum();
+                    c.iter_mut().zip(b).for_each(|(x, y)| *x -= d * y);
+                }
+            }
+            let norm = c.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm > 1e-6 {
+                c.iter_mut().for_each(|x| *x /= norm);
+                u[j] = c;
+                break;
+            }
+        }
+    }
+}
 
 /// Which matrix a row belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -280,8 +313,8 @@ pub enum DebiasError {
     },
     /// `X_Lᵀ Y` is rank-deficient.
     #[error(
-        "Procrustes fit for {lang:?}: the {pairs} pairs span rank {rank} < dimension {dim}; \
-         the map would not be unique"
+        "Procrustes fit for {lang:?}: Xᵀ Y of the {pairs} pairs has rank {rank} < dimension \
+         {dim} in directions the data use; the map would not be unique"
     )]
     RankDeficient {
         /// The language.
@@ -1030,20 +1063,60 @@ fn fit_procrustes(
         .map(|c| c.iter().map(|x| x * x).sum::<f64>().sqrt())
         .collect();
     let max = sigma.iter().copied().fold(0.0, f64::max);
-    let rank = sigma.iter().filter(|&&s| s > RANK_TOLERANCE * max).count();
+    let kept: Vec<bool> = sigma.iter().map(|&s| s > RANK_TOLERANCE * max).collect();
+    let rank = kept.iter().filter(|&&k| k).count();
+    // U's columns: A_j / σ_j where σ_j > 0.
+    let mut u: Vec<Vec<f64>> = a
+        .iter()
+        .zip(&sigma)
+        .zip(&kept)
+        .map(|((col, &s), &k)| {
+            if k {
+                col.iter().map(|x| x / s).collect()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     if rank < dim {
-        return Err(DebiasError::RankDeficient {
-            lang: lang.to_owned(),
-            pairs: n,
-            rank,
-            dim,
-        });
+        // Directions where `X_Lᵀ Y` vanishes. If the data have no energy there (the
+        // embeddings span a subspace: multilingual-e5's span 383 of 384 dimensions), the
+        // map is unique on the data and U is completed orthonormally; otherwise the fit is
+        // ambiguous on real data: an error.
+        complete_orthonormal(&mut u, dim);
+        let energy = |m: &[f32], basis: &[Vec<f64>]| -> (f64, f64) {
+            let mut along = 0.0;
+            let mut total = 0.0;
+            for row in m.chunks_exact(dim) {
+                total += row
+                    .iter()
+                    .map(|&x| f64::from(x) * f64::from(x))
+                    .sum::<f64>();
+                for (j, b) in basis.iter().enumerate() {
+                    if !kept[j] {
+                        let d: f64 = row.iter().zip(b).map(|(&x, &bi)| f64::from(x) * bi).sum();
+                        along += d * d;
+                    }
+                }
+            }
+            (along, total)
+        };
+        let (xa, xt) = energy(x, &u);
+        let (ya, yt) = energy(y, &v);
+        if xa > NULL_ENERGY * xt || ya > NULL_ENERGY * yt {
+            return Err(DebiasError::RankDeficient {
+                lang: lang.to_owned(),
+                pairs: n,
+                rank,
+                dim,
+            });
+        }
     }
     // W[i][k] = Σ_j U[i][j] V[k][j] (U, V stored by columns).
     let mut w = vec![vec![0.0f32; dim]; dim];
     for (i, wi) in w.iter_mut().enumerate() {
         for (k, wik) in wi.iter_mut().enumerate() {
-            *wik = (0..dim).map(|j| a[j][i] / sigma[j] * v[j][k]).sum::<f64>() as f32;
+            *wik = (0..dim).map(|j| u[j][i] * v[j][k]).sum::<f64>() as f32;
         }
     }
     Ok(ProcrustesMap {
@@ -1620,11 +1693,22 @@ mod tests {
             "Procrustes fit for \"de\": 2 parallel pairs for dimension 3; at least 3 are \
              needed for a unique map"
         );
-        // Four pairs, all in the x–y plane: rank 2.
+        // Four pairs, all in the x–y plane: rank 2, but the data have no energy outside the
+        // plane, so the map is unique on them (completed orthonormally) and recovers them.
         let flat = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.6, 0.8, 0.0, -0.8, 0.6, 0.0];
         let yf = times(&flat, &rotation());
+        let maps = ProcrustesMaps::fit(3, "en", [("de", &flat[..], &yf[..])], "").unwrap();
+        maps.validate().unwrap();
+        let mapped = times(&flat, &maps.maps["de"].matrix);
+        for (a, b) in mapped.iter().zip(&yf) {
+            assert!((a - b).abs() < 1e-5, "{mapped:?} vs {yf:?}");
+        }
+        // Energy along a vanishing direction: e3 maps to +e1 once and to −e1 once, so
+        // `Xᵀ Y` loses that direction while the data use it — ambiguous, an error.
+        let x4 = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+        let y4 = [0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 0.0];
         assert_eq!(
-            ProcrustesMaps::fit(3, "en", [("de", &flat[..], &yf[..])], "").unwrap_err(),
+            ProcrustesMaps::fit(3, "en", [("de", &x4[..], &y4[..])], "").unwrap_err(),
             DebiasError::RankDeficient {
                 lang: "de".into(),
                 pairs: 4,
