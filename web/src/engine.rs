@@ -27,6 +27,8 @@ pub enum Stage {
 
 /// The loaded encoders and what the page shows about them.
 pub struct Engine {
+    /// A GPU emulated on the CPU (SwiftShader, lavapipe): correct but minutes per passage.
+    pub software_gpu: bool,
     pub base: Encoder,
     pub aligned: Option<Encoder>,
     pub backend: String,
@@ -304,6 +306,7 @@ impl Engine {
             None => None,
         };
         Ok(Engine {
+            software_gpu: software_gpu && runtime.kind == BackendKind::Wgpu,
             base,
             aligned,
             backend,

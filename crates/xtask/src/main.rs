@@ -53,10 +53,39 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     Ok(out)
 }
 
+/// A background process that is stopped when the step that started it fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Already finished when waited for; otherwise stop it.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn test(repo: &Path) -> Result<()> {
     let started = Instant::now();
     step("rustfmt", || cargo(repo, &["fmt", "--all", "--check"]))?;
     step("model assets", || assets::setup(repo, None).map(drop))?;
+    step("wasm tools", || tools::ensure_wasm_tools(repo))?;
+    // The release wasm build runs beside clippy and the native tests (its own target
+    // directory, so neither waits for the other's lock); its output goes to a log.
+    let wasm_dir = site::wasm_target_dir(&target_dir(repo));
+    std::fs::create_dir_all(&wasm_dir)?;
+    let wasm_log = wasm_dir.join("build.log");
+    let log_file = std::fs::File::create(&wasm_log)?;
+    let mut wasm_build = KillOnDrop(
+        site::wasm_build_command(repo, &wasm_dir)
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()?,
+    );
+    eprintln!(
+        "\n== release wasm build started in the background (log: {})",
+        wasm_log.display()
+    );
+    let wasm_started = Instant::now();
     // The web crate compiles natively too; checking it here shares one dependency check.
     step("clippy (all crates)", || {
         cargo(
@@ -93,10 +122,28 @@ fn test(repo: &Path) -> Result<()> {
         }
         run(&mut test)
     })?;
-    step("wasm tools", || tools::ensure_wasm_tools(repo))?;
-    step("site build (release wasm, wasm-bindgen, wasm-opt)", || {
-        build_site(repo).map(drop)
-    })?;
+    step(
+        "site build (wait for the wasm; wasm-bindgen, wasm-opt)",
+        || {
+            let status = wasm_build.0.wait()?;
+            eprintln!(
+                "release wasm build finished {:.0} s after it started",
+                wasm_started.elapsed().as_secs_f64()
+            );
+            if !status.success() {
+                let log = std::fs::read_to_string(&wasm_log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+                bail!(
+                    "the release wasm build failed ({status}); log: {}",
+                    wasm_log.display()
+                );
+            }
+            site::package(repo, &wasm_dir).map(drop)
+        },
+    )?;
     step("browser", || tools::ensure_browser(repo))?;
     let target = target_dir(repo);
     step("end-to-end tests (headless Chromium)", || {

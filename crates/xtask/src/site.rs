@@ -25,20 +25,41 @@ use crate::tools::{self, run};
 /// The directories of `public/` the site serves.
 const PUBLIC_DIRS: [&str; 4] = ["pools", "models", "adapters", "embeddings"];
 
+/// The wasm build's own target directory, `<target>/site`. Nothing in it could be shared with
+/// the native builds (another target and profile, host tools included), and with its own lock
+/// `cargo xtask test` compiles it while the native tests build.
+pub fn wasm_target_dir(target_dir: &Path) -> PathBuf {
+    target_dir.join("site")
+}
+
+/// The release wasm build of the page (`wasm-release` profile) into `wasm_target_dir`.
+pub fn wasm_build_command(repo: &Path, wasm_target_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args([
+        "build",
+        "--profile",
+        "wasm-release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "langbias-web",
+    ])
+    .env("CARGO_TARGET_DIR", wasm_target_dir)
+    .current_dir(repo);
+    cmd
+}
+
 /// Builds `dist/` (release wasm, wasm-bindgen, wasm-opt, hashed names, public files).
 pub fn build(repo: &Path, target_dir: &Path) -> Result<PathBuf> {
     tools::ensure_wasm_tools(repo)?;
-    run(Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--profile",
-            "wasm-release",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "langbias-web",
-        ])
-        .current_dir(repo))?;
+    let wasm_dir = wasm_target_dir(target_dir);
+    run(&mut wasm_build_command(repo, &wasm_dir))?;
+    package(repo, &wasm_dir)
+}
+
+/// wasm-bindgen, wasm-opt and `dist/` from a finished wasm build in `wasm_target_dir`.
+pub fn package(repo: &Path, wasm_target_dir: &Path) -> Result<PathBuf> {
+    let target_dir = wasm_target_dir;
     let wasm = target_dir.join("wasm32-unknown-unknown/wasm-release/langbias-web.wasm");
     let stage = repo.join("dist.new");
     let _ = std::fs::remove_dir_all(&stage);
