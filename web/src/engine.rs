@@ -33,6 +33,8 @@ pub struct Engine {
     pub aligned: Option<Encoder>,
     pub backend: String,
     pub backend_note: Option<String>,
+    /// The technical reason behind `backend_note` (shown behind a toggle).
+    pub backend_detail: Option<String>,
     pub downloaded_bytes: u64,
     pub cached: bool,
     pub cache_note: Option<String>,
@@ -228,6 +230,7 @@ impl Engine {
             .map_err(|e| e.to_string())?;
 
         let mut backend_note = None;
+        let mut backend_detail = None;
         let mut runtime = Runtime::cpu();
         let mut backend = CPU_BADGE.to_string();
         // A GPU emulated on the CPU spends its time computing, not compiling, so padding to
@@ -246,7 +249,8 @@ impl Engine {
                     runtime = gpu;
                 }
                 Err(e) => {
-                    backend_note = Some(format!("WebGPU unavailable ({e}); using the CPU backend"))
+                    backend_note = Some("This browser offers no WebGPU adapter: the encoder runs on the CPU (WebAssembly SIMD).".into());
+                    backend_detail = Some(e.to_string());
                 }
             }
         }
@@ -311,6 +315,7 @@ impl Engine {
             aligned,
             backend,
             backend_note,
+            backend_detail,
             downloaded_bytes: tally.downloaded,
             cached: tally.all_cached,
             cache_note: tally.cache_note,

