@@ -977,7 +977,7 @@ pub fn App() -> impl IntoView {
                     .cloned();
                 error.set(None);
                 notice.set(Some(format!(
-                    "Loaded `{}`: {} documents, {} queries, languages {}.",
+                    "Loaded “{}”: {} documents, {} queries, languages {}.",
                     p.name,
                     p.documents.len(),
                     p.queries.len(),
