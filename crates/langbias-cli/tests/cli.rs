@@ -536,3 +536,87 @@ fn a_failed_eval_leaves_the_old_results_intact() {
     assert!(err.contains(out.to_str().unwrap()), "{err}");
     assert_eq!(snapshot(&out), before);
 }
+
+/// The training-free baselines' arguments are checked before any model is loaded.
+#[test]
+fn baseline_arguments_are_checked_first() {
+    let pool = repo("public/pools/everyday.json");
+    let fails = |args: &[&str], expected: &str| {
+        let (ok, _, err) = langbias(args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    };
+    fails(
+        &["eval", "--data", &pool, "--split", "test"],
+        "only XQuAD data has the dev/test article split",
+    );
+    fails(
+        &["eval", "--data", &pool, "--split", "train"],
+        "unknown split \"train\"",
+    );
+    fails(
+        &["eval", "--data", &pool, "--debias", "procrustes"],
+        "--debias procrustes needs maps for model `base`",
+    );
+    fails(
+        &["eval", "--data", &pool, "--debias", "centre,,none"],
+        "--debias",
+    );
+    fails(
+        &[
+            "eval",
+            "--data",
+            &pool,
+            "--model",
+            "base",
+            "--model",
+            "aligned",
+            "--procrustes",
+            "maps.json",
+        ],
+        "name the model the file was fitted for",
+    );
+    fails(
+        &["eval", "--data", &pool, "--means", "nobody=m.json"],
+        "no --model is named `nobody`",
+    );
+    fails(&["fit"], "nothing to fit on");
+}
+
+/// `--debias` adds each baseline as its own model: its report, its run files and a column of
+/// the table; `centre` changes the MIX ranking, `none` is the plain model.
+#[test]
+fn each_baseline_is_its_own_model_in_the_outputs() {
+    let dir = scratch("debias");
+    let pool = small_pool(&dir);
+    let cache = dir.join("cache");
+    let out = dir.join("out");
+    let (ok, table, err) = langbias_with(
+        &[
+            &eval_args(&pool, &out, &cache)[..],
+            &["--debias", "none,centre,centre-q"],
+        ]
+        .concat(),
+        &[],
+        None,
+    );
+    assert!(ok, "{err}");
+    let files = snapshot(&out);
+    for model in ["base", "base+centre", "base+centre-q"] {
+        assert!(
+            files.contains_key(&format!("report.{model}.json")),
+            "{model}: {files:?}",
+            files = files.keys()
+        );
+        assert!(
+            files.contains_key(&format!("mix.de.{model}.run")),
+            "{model}"
+        );
+    }
+    // More than two models: one Markdown table per metric, every model a column.
+    assert!(
+        table.contains("| Max@R mean | base | base+centre | base+centre-q |"),
+        "{table}"
+    );
+    assert_ne!(files["mix.de.base.run"], files["mix.de.base+centre.run"]);
+}
