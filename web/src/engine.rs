@@ -167,6 +167,15 @@ async fn download(
 }
 
 impl Engine {
+    /// The base (`false`) or the aligned (`true`) encoder, if the site ships it.
+    pub fn encoder(&self, aligned: bool) -> Option<&Encoder> {
+        if aligned {
+            self.aligned.as_ref()
+        } else {
+            Some(&self.base)
+        }
+    }
+
     /// `(is_aligned, encoder)` for the base and, when shipped, the aligned model.
     pub fn encoders(&self) -> Vec<(bool, &Encoder)> {
         std::iter::once((false, &self.base))

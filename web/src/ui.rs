@@ -195,6 +195,17 @@ pub fn loaded_engine() -> Option<Rc<Engine>> {
     ENGINE.with(|e| e.borrow().clone())
 }
 
+/// The model columns to rank (`false` base, `true` aligned): the loaded engine's, or before
+/// it has loaded, what the manifest ships.
+fn model_columns(engine: Option<&Engine>, has_aligned: bool) -> Vec<bool> {
+    match engine {
+        Some(e) => e.encoders().iter().map(|(a, _)| *a).collect(),
+        None => std::iter::once(false)
+            .chain(has_aligned.then_some(true))
+            .collect(),
+    }
+}
+
 fn model_key(aligned: bool) -> &'static str {
     if aligned { "aligned" } else { "base" }
 }
@@ -570,20 +581,10 @@ pub fn App() -> impl IntoView {
                 from_build: true,
                 ..Default::default()
             };
-            let columns: Vec<bool> = match &engine {
-                Some(e) => e.encoders().iter().map(|(a, _)| *a).collect(),
-                None if has_aligned.get_untracked() => vec![false, true],
-                None => vec![false],
-            };
+            let columns = model_columns(engine.as_deref(), has_aligned.get_untracked());
             let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
             for aligned in columns {
-                let encoder: Option<&Encoder> = engine.as_deref().and_then(|e| {
-                    if aligned {
-                        e.aligned.as_ref()
-                    } else {
-                        Some(&e.base)
-                    }
-                });
+                let encoder = engine.as_deref().and_then(|e| e.encoder(aligned));
                 let t_index = now_ms();
                 let progress = |d: usize, t: usize| {
                     busy.set(format!(
@@ -767,11 +768,7 @@ pub fn App() -> impl IntoView {
                 .filter(|l| *l != ENGLISH || s.pool_langs.len() == 1)
                 .cloned()
                 .collect();
-            let columns: Vec<bool> = match &engine {
-                Some(e) => e.encoders().iter().map(|(a, _)| *a).collect(),
-                None if has_aligned.get_untracked() => vec![false, true],
-                None => vec![false],
-            };
+            let columns = model_columns(engine.as_deref(), has_aligned.get_untracked());
             let stop = move || cancel.get_untracked();
             for lang in langs {
                 let ls = Settings {
@@ -781,13 +778,7 @@ pub fn App() -> impl IntoView {
                 let pool = current_pool(&all, &ls);
                 let mut summaries = [None, None];
                 for &aligned in &columns {
-                    let encoder: Option<&Encoder> = engine.as_deref().and_then(|e| {
-                        if aligned {
-                            e.aligned.as_ref()
-                        } else {
-                            Some(&e.base)
-                        }
-                    });
+                    let encoder = engine.as_deref().and_then(|e| e.encoder(aligned));
                     let doc_texts: Vec<&str> =
                         pool.documents.iter().map(|d| d.text.as_str()).collect();
                     let q_texts: Vec<&str> = pool.queries.iter().map(|q| q.text.as_str()).collect();
@@ -887,13 +878,7 @@ pub fn App() -> impl IntoView {
             let s = settings.get_untracked();
             let pool = current_pool(&all, &s);
             let aligned = map_aligned.get_untracked() && has_aligned.get_untracked();
-            let encoder: Option<&Encoder> = engine.as_deref().and_then(|e| {
-                if aligned {
-                    e.aligned.as_ref()
-                } else {
-                    Some(&e.base)
-                }
-            });
+            let encoder = engine.as_deref().and_then(|e| e.encoder(aligned));
             let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
             match vectors(
                 encoder,
