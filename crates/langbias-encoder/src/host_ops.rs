@@ -496,13 +496,51 @@ mod tests {
         let q: Vec<f32> = (0..b * s * h).map(|_| next()).collect();
         let k: Vec<f32> = (0..b * s * h).map(|_| next()).collect();
         let v: Vec<f32> = (0..b * s * h).map(|_| next()).collect();
-        // Sequence lengths 7, 4 and 1; the last also masks a middle key to test non-prefix masks.
+        // Sequence lengths 7, 4 and 1 (prefix masks, as tokenized batches have).
         let lengths = [7, 4, 1];
         let valid: Vec<bool> = (0..b * s).map(|i| i % s < lengths[i / s]).collect();
         let got = attention_host(&q, &k, &v, [b, s, h], heads, &valid);
         let want = naive_attention(&q, &k, &v, [b, s, h], heads, &valid);
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!((*g as f64 - w).abs() <= 1e-5, "element {i}: {g} vs {w}");
+        }
+
+        // Non-prefix masks: holes in the middle of a sequence, and a masked first key.
+        let holes = [
+            [true, true, false, true, false, true, true],
+            [false, true, true, false, true, true, false],
+            [true, false, false, false, false, false, true],
+        ];
+        let valid: Vec<bool> = holes.concat();
+        let got = attention_host(&q, &k, &v, [b, s, h], heads, &valid);
+        let want = naive_attention(&q, &k, &v, [b, s, h], heads, &valid);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((*g as f64 - w).abs() <= 1e-5, "element {i}: {g} vs {w}");
+        }
+        // The packed layout `[q | k | v]` per row goes through the same kernel.
+        let qkv: Vec<f32> = (0..b * s)
+            .flat_map(|row| [&q, &k, &v].map(|x| &x[row * h..(row + 1) * h]).concat())
+            .collect();
+        let mut packed = vec![0.0f32; b * s * h];
+        attention_packed(&qkv, [b, s, h], heads, &valid, &mut packed);
+        assert_eq!(packed, got);
+    }
+
+    /// Key 1 of 3 masked, worked by hand: one query per head, `d = 1` (scale 1).
+    #[test]
+    fn host_attention_skips_a_masked_middle_key() {
+        let ln = f32::ln;
+        // Head 0: scores [0, 5, ln 2] → weights over keys 0 and 2 are 1/3 and 2/3;
+        // values [3, 1000, 6] → 1 + 4 = 5 (key 1 would dominate if it were not masked).
+        // Head 1: scores [ln 3, 9, 0] → weights 3/4 and 1/4; values [4, -1000, 0] → 3.
+        // Every query is 1, so each row's scores are the keys and all three rows agree.
+        let q = [1.0f32; 6];
+        let k = [0.0, ln(3.0), 5.0, 9.0, ln(2.0), 0.0];
+        let v = [3.0, 4.0, 1000.0, -1000.0, 6.0, 0.0];
+        let valid = [true, false, true];
+        let got = attention_host(&q, &k, &v, [1, 3, 2], 2, &valid);
+        for (i, (g, w)) in got.iter().zip([5.0f32, 3.0].repeat(3)).enumerate() {
+            assert!((g - w).abs() <= 1e-5, "element {i}: {g} vs {w}");
         }
     }
 
