@@ -201,7 +201,7 @@ fn rank_reports_max_rank_over_a_mixed_pool() {
 
 #[test]
 fn backend_help_says_cpu_is_the_host_engine_everywhere() {
-    for sub in ["embed", "eval", "rank", "bench"] {
+    for sub in ["embed", "eval", "fit", "rank", "bench"] {
         let (ok, out, _) = langbias(&[sub, "--help"]);
         assert!(ok);
         assert!(out.contains("`cpu` (the host engine"), "{sub}: {out}");

@@ -1,0 +1,82 @@
+//! `langbias rank`: one query ranked over a pool built like the web app's pool builder
+//! ([`langbias_eval::Pool::subset_for_query`], [`langbias_eval::Pool::rank_query`]); prints
+//! the hits and the query's metrics as JSON.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use langbias_encoder::{BackendKind, TextKind};
+
+use crate::BACKEND_HELP;
+use crate::models;
+
+#[derive(clap::Args)]
+pub struct RankArgs {
+    /// Pool file (langbias-pool/1).
+    #[arg(long)]
+    pool: PathBuf,
+    /// Document languages (comma list).
+    #[arg(long, default_value = "en,de")]
+    langs: String,
+    /// Topics (groups with queries) to keep, in file order.
+    #[arg(long, default_value_t = 40)]
+    topics: usize,
+    /// Distractor groups to keep, in file order.
+    #[arg(long, default_value_t = 22)]
+    distractors: usize,
+    /// The question whose topic is relevant (its language is the query language).
+    #[arg(long)]
+    query_id: String,
+    /// Query text (default: the question's own text).
+    #[arg(long)]
+    text: Option<String>,
+    /// Model (as for `embed`).
+    #[arg(long, default_value = "base")]
+    model: String,
+    #[arg(long, default_value = "cpu", help = BACKEND_HELP)]
+    backend: BackendKind,
+    /// How many hits to print.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    top: u64,
+}
+
+pub fn run(args: RankArgs) -> Result<()> {
+    let collection = langbias_eval::Pool::from_path(&args.pool)?;
+    let langs = langbias_eval::select_languages(&args.langs, &collection.document_languages())
+        .context("--langs")?;
+    let langs: Vec<&str> = langs.iter().map(String::as_str).collect();
+    let (pool, question) = collection
+        .subset_for_query(&args.query_id, &langs, args.topics, args.distractors)
+        .with_context(|| args.pool.display().to_string())?;
+    let mut models = models::Models::new(args.backend, None, true)?;
+    let encoder = models
+        .load(&models::ModelSpec::parse(&args.model)?)?
+        .encoder;
+    let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+    let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
+    let text = args.text.clone().unwrap_or_else(|| question.text.clone());
+    let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
+    let ranking = pool.rank_query(
+        docs.rows(),
+        &query.data,
+        &question.id,
+        Some(&question.group),
+        &question.lang,
+    )?;
+    let hits: Vec<serde_json::Value> = ranking
+        .hits
+        .iter()
+        .take(usize::try_from(args.top).unwrap_or(usize::MAX))
+        .map(|h| {
+            let d = &pool.documents[h.doc];
+            serde_json::json!({"rank": h.rank, "id": d.id, "lang": d.lang, "score": h.score})
+        })
+        .collect();
+    let metrics = ranking.metrics;
+    let out = serde_json::json!({
+        "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
+        "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
+    });
+    crate::print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;
+    Ok(())
+}
