@@ -7,8 +7,10 @@
 //! - `export`: the base model with an adapter merged in, as a Hugging Face directory.
 //!
 //! Modules: [`loss`] (the objectives), [`lora`] (trainable factors ↔ adapter file), [`step`]
-//! (one optimisation step), [`run`] (the loop), [`config`] (TOML + flags).
+//! (one optimisation step), [`run`] (the loop), [`checkpoint`] (save and resume),
+//! [`config`] (TOML + flags).
 
+mod checkpoint;
 mod config;
 mod layers;
 mod lora;
@@ -150,15 +152,13 @@ fn train(args: TrainArgs) -> Result<()> {
         config.rank,
         config.batch_size
     );
-    let summary = run::train(
-        &config,
-        &assets,
-        &samples,
-        args.resume,
+    let options = run::RunOptions {
+        resume: args.resume,
         metadata,
-        args.quiet,
-        None,
-    )?;
+        quiet: args.quiet,
+        stop_after: None,
+    };
+    let summary = run::train(&config, &assets, &samples, options)?;
     eprintln!(
         "done: {} steps, {} samples in {:.0} s ({:.2} samples/s), final loss {:.4}, peak RSS {}",
         summary.steps,

@@ -117,15 +117,13 @@ fn train_tiny(
     resume: bool,
     stop_after: Option<usize>,
 ) -> anyhow::Result<run::RunSummary> {
-    run::train(
-        config,
-        assets,
-        samples,
+    let options = run::RunOptions {
         resume,
-        BTreeMap::new(),
-        true,
+        quiet: true,
         stop_after,
-    )
+        ..Default::default()
+    };
+    run::train(config, assets, samples, options)
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
