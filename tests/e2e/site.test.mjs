@@ -142,6 +142,7 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
   try {
     const { page, errors, loadMs } = await openReady(context);
     assert.match(await page.textContent('#backend'), /CPU/);
+    // Through the page's encoder workers: the PyTorch reference vectors.
     await checkFixtures(page, 'cpu');
     await warmEmbedSpeed(page, 'cpu', 12);
     const t0 = Date.now();
@@ -232,7 +233,8 @@ test('built-in pool: ranked from the build-time embeddings before the model is r
     await page.close();
 
     // A truncated build-time file: the page says why and embeds in the browser instead (a
-    // small pool, so the page indexes 10 passages, not 124), with the native evaluator's result.
+    // small pool, so the page indexes 10 passages, not 124), in its encoder workers, with the
+    // native evaluator's result; the main thread stays free while the workers index.
     const fresh = await launch(false);
     try {
       await fresh.route('**/embeddings/*.lbemb', async (route) => {
@@ -240,14 +242,47 @@ test('built-in pool: ranked from the build-time embeddings before the model is r
         const body = await response.body();
         await route.fulfill({ response, body: body.subarray(0, body.length - 100) });
       });
+      await fresh.addInitScript(() => {
+        window.__longtasks = [];
+        new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, ms: e.duration }); }).observe({ type: 'longtask', buffered: true });
+      });
+      const view = '#ql=de&langs=en,de&topics=5&d=0&q=t05.q1.de&model=both';
       const p2 = await fresh.newPage();
-      await p2.goto(base + '#ql=de&langs=en,de&topics=5&d=0&q=t05.q1.de&model=both');
+      const pageErrors = [];
+      p2.on('pageerror', (e) => pageErrors.push(String(e)));
+      await p2.goto(base + view);
       await p2.waitForSelector('#stage[data-stage="ready"]', { timeout: 600_000 });
-      await p2.waitForFunction(() => /\d/.test(document.querySelector('#col-base .max-r')?.textContent || ''), null, { timeout: 600_000 });
+      const readyAt = await p2.evaluate(() => performance.now());
+      assert.match(await p2.textContent('#backend'), /CPU.*worker/, 'the CPU path embeds in Web Workers');
+      await p2.waitForFunction(() => /\d/.test(document.querySelector('#col-base .max-r')?.textContent || '') && /\d/.test(document.querySelector('#col-aligned .max-r')?.textContent || ''), null, { timeout: 600_000 });
+      const longest = await p2.evaluate((t) => Math.max(0, ...window.__longtasks.filter((e) => e.start >= t).map((e) => e.ms)), readyAt);
+      console.log(`workers: 10 passages × 2 models indexed after ready; longest main-thread task meanwhile ${longest.toFixed(0)} ms; ${await p2.textContent('#perf')}`);
+      assert.ok(longest < 500, `the main thread stays responsive while the workers index (longest task ${longest} ms)`);
       assert.equal(await p2.getAttribute('#source', 'data-source'), 'page');
       assert.match(await p2.textContent('#source details'), /corrupt or truncated/);
       const native = JSON.parse(execFileSync(process.env.LANGBIAS_CLI, ['rank', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '5', '--distractors', '0', '--query-id', 't05.q1.de'], { encoding: 'utf8' }));
       assert.equal(Number(await p2.textContent('#col-base .max-r')), native.max_rank, 'the page computes the native ranking itself');
+      const order = (page, col) => page.$$eval(`${col} ol.hits li`, (lis) => lis.map((li) => li.dataset.doc));
+      const workerOrder = [await order(p2, '#col-base'), await order(p2, '#col-aligned')];
+      assert.match(await p2.textContent('#perf'), /[1-9]\d* embedded in this browser/);
+
+      // Reload: every vector comes back from IndexedDB, nothing is embedded again.
+      await p2.reload();
+      await p2.waitForSelector('#stage[data-stage="ready"]', { timeout: 600_000 });
+      await p2.waitForFunction(() => /\d/.test(document.querySelector('#col-aligned .max-r')?.textContent || ''), null, { timeout: 600_000 });
+      const perf = await p2.textContent('#perf');
+      console.log(`reload: ${perf}`);
+      assert.match(perf, /\D0 embedded in this browser, [1-9]\d* read from its store/, 'the reload reuses the stored embeddings');
+
+      // The same view embedded on the main thread (?workers=0; ?store=0 so nothing comes from
+      // IndexedDB): the same rankings.
+      const p3 = await fresh.newPage();
+      await p3.goto(base + '?workers=0&store=0' + view);
+      await p3.waitForSelector('#stage[data-stage="ready"]', { timeout: 600_000 });
+      await p3.waitForFunction(() => /\d/.test(document.querySelector('#col-aligned .max-r')?.textContent || ''), null, { timeout: 600_000 });
+      assert.doesNotMatch(await p3.textContent('#backend'), /worker/);
+      assert.deepEqual([await order(p3, '#col-base'), await order(p3, '#col-aligned')], workerOrder, 'workers and the main thread rank alike');
+      assert.deepEqual(pageErrors, []);
     } finally {
       await fresh.close();
     }

@@ -35,15 +35,15 @@ pub struct Engine {
     pub backend_note: Option<String>,
     /// The technical reason behind `backend_note` (shown behind a toggle).
     pub backend_detail: Option<String>,
-    pub downloaded_bytes: u64,
-    pub cached: bool,
-    pub cache_note: Option<String>,
+    /// Building the encoders (parsing, upload, self-test).
     pub load_ms: f64,
 }
 
+/// `performance.now()` on the page or in a worker.
 pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
+    Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
         .map(|p| p.now())
         .unwrap_or(0.0)
 }
@@ -110,7 +110,7 @@ async fn adapter_description() -> Option<(String, bool)> {
 }
 
 /// The backend badge on the CPU path: the encoder's host engine, one thread, wasm SIMD.
-const CPU_BADGE: &str = "CPU (wasm SIMD)";
+pub const CPU_BADGE: &str = "CPU (wasm SIMD)";
 
 /// Parity sentences for the GPU self-test.
 const PARITY: [&str; 3] = [
@@ -176,92 +176,38 @@ impl Engine {
         }
     }
 
-    /// `(is_aligned, encoder)` for the base and, when shipped, the aligned model.
-    pub fn encoders(&self) -> Vec<(bool, &Encoder)> {
-        std::iter::once((false, &self.base))
-            .chain(self.aligned.as_ref().map(|a| (true, a)))
-            .collect()
-    }
-
-    pub async fn load(
-        manifest: &SiteManifest,
-        prefer_gpu: bool,
+    /// Builds the encoders from downloaded files: on `gpu` when given (with the GPU/CPU parity
+    /// self-test, falling back to the CPU), else on the CPU (the host engine, wasm SIMD).
+    pub async fn build(
+        files: ModelFiles,
+        gpu: Option<GpuRuntime>,
         on_stage: &dyn Fn(Stage),
     ) -> Result<Engine, String> {
         let t0 = now_ms();
-        let mut tally = Tally {
-            all_cached: true,
-            cache_note: None,
-            downloaded: 0,
-        };
-        let b = &manifest.base;
-        let tokenizer = download(
-            &format!("models/{}", b.tokenizer),
-            &b.tokenizer_sha256,
-            b.tokenizer_bytes,
-            "tokenizer",
-            on_stage,
-            &mut tally,
-        )
-        .await?;
-        let model = download(
-            &format!("models/{}", b.model),
-            &b.model_sha256,
-            b.model_bytes,
-            "model (4-bit)",
-            on_stage,
-            &mut tally,
-        )
-        .await?;
-        let adapter = match &manifest.aligned {
-            Some(a) => Some(
-                download(
-                    &a.adapter,
-                    &a.adapter_sha256,
-                    a.adapter_bytes,
-                    "aligned adapter",
-                    on_stage,
-                    &mut tally,
-                )
-                .await?,
-            ),
-            None => None,
-        };
         on_stage(Stage::Compile("parsing the model".into()));
         TimeoutFuture::new(0).await;
-        let tokenizer =
-            String::from_utf8(tokenizer).map_err(|_| "tokenizer file is not UTF-8".to_string())?;
-        let assets = ModelAssets::from_e5s1(&b.model, model, &tokenizer, b.prefixes)
+        let b = &files.manifest.base;
+        let assets = ModelAssets::from_e5s1(&b.model, files.model, &files.tokenizer, b.prefixes)
             .map_err(|e| e.to_string())?;
-        let adapter = adapter
-            .map(|bytes| LoraAdapter::from_safetensors("aligned adapter", &bytes))
+        let adapter = files
+            .adapter
+            .as_ref()
+            .map(|bytes| LoraAdapter::from_safetensors("aligned adapter", bytes))
             .transpose()
             .map_err(|e| e.to_string())?;
 
-        let mut backend_note = None;
-        let mut backend_detail = None;
+        let mut backend_note = files.gpu_note.clone();
+        let backend_detail = files.gpu_detail.clone();
         let mut runtime = Runtime::cpu();
         let mut backend = CPU_BADGE.to_string();
         // A GPU emulated on the CPU spends its time computing, not compiling, so padding to
         // fewer shapes only costs it (SwiftShader: the second embedding of the fixtures is as
         // slow as the first); it keeps exact lengths.
         let mut software_gpu = false;
-        if prefer_gpu {
-            on_stage(Stage::Compile("initialising WebGPU".into()));
-            match Runtime::wgpu_async().await {
-                Ok(gpu) => {
-                    let (description, software) = adapter_description()
-                        .await
-                        .unwrap_or_else(|| ("adapter".into(), false));
-                    backend = format!("WebGPU: {description}");
-                    software_gpu = software;
-                    runtime = gpu;
-                }
-                Err(e) => {
-                    backend_note = Some("This browser offers no WebGPU adapter: the encoder runs on the CPU (WebAssembly SIMD).".into());
-                    backend_detail = Some(e.to_string());
-                }
-            }
+        if let Some(gpu) = gpu {
+            backend = format!("WebGPU: {}", gpu.description);
+            software_gpu = gpu.software;
+            runtime = gpu.runtime;
         }
         on_stage(Stage::Compile("uploading weights".into()));
         TimeoutFuture::new(0).await;
@@ -325,11 +271,112 @@ impl Engine {
             backend,
             backend_note,
             backend_detail,
+            load_ms: now_ms() - t0,
+        })
+    }
+}
+
+/// The model files of the manifest, downloaded once (the Cache API keeps them) and handed to
+/// the main-thread engine or to every worker.
+pub struct ModelFiles {
+    pub manifest: SiteManifest,
+    pub tokenizer: String,
+    pub model: Vec<u8>,
+    pub adapter: Option<Vec<u8>>,
+    pub downloaded_bytes: u64,
+    pub cached: bool,
+    pub cache_note: Option<String>,
+    /// Why the GPU is not used (plain words), and the technical reason.
+    pub gpu_note: Option<String>,
+    pub gpu_detail: Option<String>,
+}
+
+impl ModelFiles {
+    /// Downloads (or reads from the Cache API) the tokenizer, the model and the adapter, each
+    /// checked against the manifest's sha256.
+    pub async fn download(
+        manifest: &SiteManifest,
+        on_stage: &dyn Fn(Stage),
+    ) -> Result<Self, String> {
+        let mut tally = Tally {
+            all_cached: true,
+            cache_note: None,
+            downloaded: 0,
+        };
+        let b = &manifest.base;
+        let tokenizer = download(
+            &format!("models/{}", b.tokenizer),
+            &b.tokenizer_sha256,
+            b.tokenizer_bytes,
+            "tokenizer",
+            on_stage,
+            &mut tally,
+        )
+        .await?;
+        let model = download(
+            &format!("models/{}", b.model),
+            &b.model_sha256,
+            b.model_bytes,
+            "model (4-bit)",
+            on_stage,
+            &mut tally,
+        )
+        .await?;
+        let adapter = match &manifest.aligned {
+            Some(a) => Some(
+                download(
+                    &a.adapter,
+                    &a.adapter_sha256,
+                    a.adapter_bytes,
+                    "aligned adapter",
+                    on_stage,
+                    &mut tally,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let tokenizer =
+            String::from_utf8(tokenizer).map_err(|_| "tokenizer file is not UTF-8".to_string())?;
+        Ok(Self {
+            manifest: manifest.clone(),
+            tokenizer,
+            model,
+            adapter,
             downloaded_bytes: tally.downloaded,
             cached: tally.all_cached,
             cache_note: tally.cache_note,
-            load_ms: now_ms() - t0,
+            gpu_note: None,
+            gpu_detail: None,
         })
+    }
+}
+
+/// A WebGPU device and what the badge says about its adapter.
+pub struct GpuRuntime {
+    pub runtime: Runtime,
+    pub description: String,
+    /// A GPU emulated on the CPU (SwiftShader, lavapipe).
+    pub software: bool,
+}
+
+/// WebGPU, when the browser offers an adapter: `Err((plain words, technical reason))` when not.
+pub async fn gpu_runtime() -> Result<GpuRuntime, (String, String)> {
+    match Runtime::wgpu_async().await {
+        Ok(runtime) => {
+            let (description, software) = adapter_description()
+                .await
+                .unwrap_or_else(|| ("adapter".into(), false));
+            Ok(GpuRuntime {
+                runtime,
+                description,
+                software,
+            })
+        }
+        Err(e) => Err((
+            "This browser offers no WebGPU adapter: the encoder runs on the CPU (WebAssembly SIMD).".into(),
+            e.to_string(),
+        )),
     }
 }
 

@@ -1,19 +1,33 @@
 //! The langbias site: build mixed-language pools, type a query, and watch the base and the
 //! aligned multilingual-e5 encoder rank the pool side by side, in the page (WebGPU or CPU).
 //!
+//! - [`components`]: one Leptos component per section; [`app_state::AppState`] holds the
+//!   shared signals (provided as context); [`workflows`] the async work (start-up, ranking,
+//!   run-all, map, uploads) as plain functions on it.
 //! - [`engine`]: downloads (Cache API, progress), backend choice with a GPU/CPU parity test,
-//!   encoders from `langbias-encoder`.
+//!   encoders from `langbias-encoder`; [`embedder::Embedder`] runs them on the main thread
+//!   (WebGPU) or in a pool of Web Workers ([`workers`] in the page, [`worker`] in each
+//!   worker, [`messages`] between them).
+//! - [`vectors`]: the embedding memo per (model, text), backed by IndexedDB ([`store`]) and
+//!   seeded by the build-time embeddings ([`precomputed`]).
 //! - [`state`]: shareable settings, the current pool, ranking and metrics from `langbias-eval`
 //!   (the evaluator's own code), PCA for the map.
 //! - [`fetch`]: same-origin fetch with byte progress and caching.
-//! - [`precomputed`]: the built-in pool's build-time embeddings (first ranking before the
-//!   model has downloaded), checked against the manifest and the page's own encoder.
 
+mod app_state;
+mod browser;
+mod components;
+mod embedder;
 mod engine;
 mod fetch;
+mod messages;
 mod precomputed;
 mod state;
-mod ui;
+mod store;
+mod vectors;
+mod worker;
+mod workers;
+mod workflows;
 
 /// The module's constructors (cubecl's `inventory` registrations), run once at start.
 ///
@@ -36,18 +50,23 @@ fn run_constructors_once() {
 fn main() {
     #[cfg(target_family = "wasm")]
     run_constructors_once();
+    // In an encoder worker (no window) the worker script calls `langbias_worker_start`.
+    if web_sys::window().is_none() {
+        return;
+    }
     console_error_panic_hook::set_once();
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        ui::show_fatal(&format!(
+        browser::show_fatal(&format!(
             "The page hit an internal error and stopped: {info}. Reload to start again; please report this."
         ));
     }));
-    leptos::mount::mount_to_body(ui::App);
+    leptos::mount::mount_to_body(components::App);
 }
 
 /// Test and scripting hook (exported to `window.wasmBindings`): embeds `texts` with the loaded
-/// base model and returns the vectors concatenated, `[texts.len() × 384]`.
+/// base model, where the page embeds (its workers, or the main thread on WebGPU), and returns
+/// the vectors concatenated, `[texts.len() × 384]`.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub async fn langbias_embed(
     kind: String,
@@ -58,12 +77,11 @@ pub async fn langbias_embed(
         "passage" => langbias_encoder::TextKind::Passage,
         other => return Err(format!("unknown kind `{other}`").into()),
     };
-    let engine = ui::loaded_engine()
+    let embedder = workflows::loaded_embedder()
         .ok_or_else(|| wasm_bindgen::JsValue::from_str("the model is not loaded yet"))?;
-    let emb = engine
-        .base
-        .embed(kind, &texts)
+    let rows = embedder
+        .embed(false, kind, &texts, &|_, _| {}, &|| false)
         .await
-        .map_err(|e| wasm_bindgen::JsValue::from_str(&e.to_string()))?;
-    Ok(emb.data)
+        .map_err(|e| wasm_bindgen::JsValue::from_str(&e))?;
+    Ok(rows.concat())
 }

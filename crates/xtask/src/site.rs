@@ -105,11 +105,15 @@ pub fn package(repo: &Path, wasm_target_dir: &Path) -> Result<PathBuf> {
     // The glue names its wasm only as a default; the page passes the hashed name.
     let js_name = hashed("langbias-web.js", &read(&bindgen.join("langbias-web.js"))?)?;
     let css_name = hashed("style.css", &read(&repo.join("web/style.css"))?)?;
+    let worker_name = hashed(
+        "langbias-worker.js",
+        worker_js(&js_name, &wasm_name).as_bytes(),
+    )?;
     let template = std::fs::read_to_string(repo.join("index.html"))
         .with_context(|| format!("reading {}", repo.join("index.html").display()))?;
     std::fs::write(
         stage.join("index.html"),
-        index_html(&template, &js_name, &wasm_name, &css_name)?,
+        index_html(&template, &js_name, &wasm_name, &css_name, &worker_name)?,
     )?;
     for dir in PUBLIC_DIRS {
         copy_dir(&repo.join("public").join(dir), &stage.join(dir))?;
@@ -134,14 +138,28 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// `index.html` with the stylesheet and the module script put in at `<!-- langbias:head -->`.
-fn index_html(template: &str, js: &str, wasm: &str, css: &str) -> Result<String> {
+/// The encoder workers' script: the page's own wasm module (one build, one download), started
+/// without the page (`main` returns where there is no window) and handed to
+/// `langbias_worker_start`.
+fn worker_js(js: &str, wasm: &str) -> String {
+    format!(
+        "// An encoder worker of the langbias page (written by `cargo xtask site`).\n\
+         import init, {{ langbias_worker_start }} from '/{js}';\n\
+         await init({{ module_or_path: '/{wasm}' }});\n\
+         langbias_worker_start();\n"
+    )
+}
+
+/// `index.html` with the stylesheet, the module script and the worker script's name put in at
+/// `<!-- langbias:head -->`.
+fn index_html(template: &str, js: &str, wasm: &str, css: &str, worker: &str) -> Result<String> {
     const MARK: &str = "<!-- langbias:head -->";
     if !template.contains(MARK) {
         bail!("index.html: the placeholder {MARK} is missing");
     }
     let head = format!(
-        r#"<link rel="stylesheet" href="/{css}" />
+        r#"<meta name="langbias-worker" content="/{worker}" />
+  <link rel="stylesheet" href="/{css}" />
   <link rel="modulepreload" href="/{js}" />
   <link rel="preload" href="/{wasm}" as="fetch" type="application/wasm" crossorigin="anonymous" />
   <script type="module">
@@ -290,11 +308,18 @@ mod tests {
             "a-1.js",
             "b-2.wasm",
             "s-3.css",
+            "w-4.js",
         )
         .unwrap();
         assert!(html.contains("href=\"/s-3.css\""));
         assert!(html.contains("from '/a-1.js'") && html.contains("module_or_path: '/b-2.wasm'"));
         assert!(html.contains("window.wasmBindings = bindings"));
-        assert!(index_html("<head></head>", "a", "b", "c").is_err());
+        assert!(html.contains(r#"<meta name="langbias-worker" content="/w-4.js" />"#));
+        assert!(index_html("<head></head>", "a", "b", "c", "d").is_err());
+        let worker = worker_js("a-1.js", "b-2.wasm");
+        assert!(
+            worker.contains("from '/a-1.js'") && worker.contains("module_or_path: '/b-2.wasm'")
+        );
+        assert!(worker.trim_end().ends_with("langbias_worker_start();"));
     }
 }

@@ -1,0 +1,224 @@
+//! The page's shared state: one [`AppState`] of signals, provided to every component through
+//! context ([`AppState::provide`], [`use_app`]), and the plain data the signals hold.
+
+use langbias_eval::{Pool, Ranking, Summary};
+use leptos::prelude::*;
+use serde::Deserialize;
+
+use crate::state::Settings;
+
+/// A lesson of `pools/lessons.json`: a view of the pool and what to look for.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Lesson {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub query_id: String,
+    pub query_lang: String,
+    pub pool_langs: Vec<String>,
+    pub topics: usize,
+    pub distractors: usize,
+    pub model: String,
+}
+
+/// Rankings of the current query by both models.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryResult {
+    pub base: Option<Ranking>,
+    pub aligned: Option<Ranking>,
+    /// The base model with per-language mean-centring of the pool (no training); `Err` says
+    /// why it cannot be computed for this pool.
+    pub centred: Option<Result<Ranking, String>>,
+    pub pool: Option<Pool>,
+    /// The settings it was ranked with.
+    pub settings: Option<Settings>,
+    /// The query text that was ranked.
+    pub query: String,
+    /// The group the metrics are judged against: the chosen question's when the text is the
+    /// question's, the one the visitor marked as answering a typed query, or none.
+    pub judged_group: Option<String>,
+    /// Every vector came from the build-time files.
+    pub from_build: bool,
+    /// A column waits for the model (its texts have no build-time vectors).
+    pub waiting: bool,
+    pub ms: f64,
+    /// Cosine similarities among the base model's top hits, per model (heatmap).
+    pub heat: Vec<Heatmap>,
+}
+
+/// Pairwise cosine similarity of a few documents under one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heatmap {
+    pub model: &'static str,
+    /// `lang · group` per row/column.
+    pub labels: Vec<String>,
+    pub sims: Vec<Vec<f32>>,
+}
+
+/// "Run all" output: per query language, per model.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunAll {
+    /// `(query language, base, aligned)`.
+    pub rows: Vec<(String, Option<Summary>, Option<Summary>)>,
+    /// The evaluator's reports, one per model, per-query rows included (the exports).
+    pub reports: Vec<langbias_eval::report::Report>,
+    /// The paper-style text table (also in the JSON export).
+    pub table: String,
+}
+
+/// What the page knows about the build-time embeddings of the built-in pool.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildNote {
+    /// Not loaded yet.
+    Pending,
+    /// Loaded (`bytes` in `ms`); `checked`: the worst cosine against the page's encoder once
+    /// the model is ready (`Err`: why it was not checked).
+    Loaded {
+        bytes: u64,
+        ms: f64,
+        checked: Option<Result<f32, String>>,
+    },
+    /// Not used, and why (plain words).
+    Unavailable(String),
+}
+
+/// The pool's documents (and the query) under one model, projected on the two principal
+/// axes shared by every panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapPanel {
+    pub model: &'static str,
+    /// `(x, y, lang, group)` per document.
+    pub points: Vec<(f32, f32, String, String)>,
+    pub query: Option<(f32, f32)>,
+}
+
+/// Work in progress shown as a progress bar: `done` of `total` items of `label`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Busy {
+    pub label: String,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// A message for the visitor: plain words, the technical detail behind a toggle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub detail: Option<String>,
+}
+
+impl Message {
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(text: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            detail: Some(detail.into()),
+        }
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Self::plain(text)
+    }
+}
+
+/// Every signal the components share (all `Copy`).
+#[derive(Clone, Copy)]
+pub struct AppState {
+    pub settings: RwSignal<Settings>,
+    /// The whole collection the pool is drawn from (built-in, uploaded, plus added documents).
+    pub collection: RwSignal<Option<Pool>>,
+    pub lessons: RwSignal<Vec<Lesson>>,
+    pub error: RwSignal<Option<Message>>,
+    pub notice: RwSignal<Option<String>>,
+    /// Loading stage (`ready` once a query can be embedded in the page).
+    pub stage: RwSignal<String>,
+    /// Download progress, 0–1.
+    pub progress: RwSignal<f64>,
+    pub ready: RwSignal<bool>,
+    pub backend: RwSignal<String>,
+    pub backend_note: RwSignal<Option<String>>,
+    pub backend_detail: RwSignal<Option<String>>,
+    pub has_aligned: RwSignal<bool>,
+    pub model_name: RwSignal<String>,
+    pub model_source: RwSignal<String>,
+    pub cache_info: RwSignal<String>,
+    pub result: RwSignal<QueryResult>,
+    pub busy: RwSignal<Option<Busy>>,
+    pub run_all: RwSignal<RunAll>,
+    /// Stops the running indexing or run-all.
+    pub cancel: RwSignal<bool>,
+    /// Performance lines (model load, query and indexing times, workers).
+    pub perf: RwSignal<Vec<(String, String)>>,
+    /// One panel per model, in one shared projection.
+    pub map: RwSignal<Vec<MapPanel>>,
+    pub query_text: RwSignal<String>,
+    /// Bumped by each new query: an older one stops and never overwrites a newer result.
+    pub generation: RwSignal<u64>,
+    pub custom_count: RwSignal<usize>,
+    pub build_note: RwSignal<BuildNote>,
+    pub show_all: RwSignal<bool>,
+}
+
+impl AppState {
+    /// Creates the state from the settings of the address bar and provides it as context.
+    pub fn provide(initial: Settings) -> Self {
+        let state = Self {
+            query_text: RwSignal::new(initial.query_text.clone().unwrap_or_default()),
+            settings: RwSignal::new(initial),
+            collection: RwSignal::new(None),
+            lessons: RwSignal::new(Vec::new()),
+            error: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            stage: RwSignal::new("starting".to_string()),
+            progress: RwSignal::new(0.0),
+            ready: RwSignal::new(false),
+            backend: RwSignal::new(String::new()),
+            backend_note: RwSignal::new(None),
+            backend_detail: RwSignal::new(None),
+            has_aligned: RwSignal::new(false),
+            model_name: RwSignal::new(langbias_assets::site::DEFAULT_MODEL_NAME.to_string()),
+            model_source: RwSignal::new(langbias_assets::site::DEFAULT_MODEL_SOURCE.to_string()),
+            cache_info: RwSignal::new(String::new()),
+            result: RwSignal::new(QueryResult::default()),
+            busy: RwSignal::new(None),
+            run_all: RwSignal::new(RunAll::default()),
+            cancel: RwSignal::new(false),
+            perf: RwSignal::new(Vec::new()),
+            map: RwSignal::new(Vec::new()),
+            generation: RwSignal::new(0),
+            custom_count: RwSignal::new(0),
+            build_note: RwSignal::new(BuildNote::Pending),
+            show_all: RwSignal::new(false),
+        };
+        provide_context(state);
+        state
+    }
+
+    /// Shows an error in plain words (replaces the previous one).
+    pub fn fail(&self, message: impl Into<Message>) {
+        self.error.set(Some(message.into()));
+    }
+
+    /// Sets one line of the performance panel (`key` replaces its earlier value).
+    pub fn perf_line(&self, key: &str, value: String) {
+        self.perf
+            .update(|p| match p.iter_mut().find(|(k, _)| k == key) {
+                Some(line) => line.1 = value,
+                None => p.push((key.to_owned(), value)),
+            });
+    }
+}
+
+/// The page's state (panics outside [`AppState::provide`]'s component tree: a programming
+/// error, not an input error).
+pub fn use_app() -> AppState {
+    expect_context::<AppState>()
+}

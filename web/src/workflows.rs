@@ -1,0 +1,855 @@
+//! The page's async workflows as plain functions on [`AppState`]: start-up (manifest, pool,
+//! build-time embeddings, model, workers), ranking the current query, run-all, the map,
+//! uploads and added documents, lessons.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use gloo::timers::future::TimeoutFuture;
+use langbias_encoder::TextKind;
+use langbias_eval::report::{TableModel, paper_table};
+use langbias_eval::{Debias, ENGLISH, Fitted, Pool, Query, QueryMetrics, Ranking, Rows, xquad};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::app_state::{AppState, BuildNote, Busy, Heatmap, Lesson, Message, QueryResult, RunAll};
+use crate::embedder::{self, Embedder};
+use crate::engine::{self, CPU_BADGE, Engine, ModelFiles, Stage, gpu_runtime, now_ms};
+use crate::fetch;
+use crate::messages::ToWorker;
+use crate::precomputed;
+use crate::state::{self, Settings, current_pool, pca_2d, rank_query};
+use crate::vectors::{check_build_vectors, fill_from_build, model_key, vectors};
+use crate::workers::{self, WorkerPool};
+
+/// The built-in pool (its embeddings may be precomputed at build time).
+const POOL_URL: &str = "pools/everyday.json";
+
+/// How many of the top hits the heatmap compares.
+const HEATMAP_DOCS: usize = 8;
+
+/// Start-up: the manifest and the demo pool, the build-time embeddings (the first ranking
+/// needs nothing else), the lessons, then the model — on WebGPU in the page, else in workers.
+pub fn start(app: AppState) {
+    spawn_local(async move {
+        let manifest = match engine::load_manifest().await {
+            Ok(m) => m,
+            Err(e) => {
+                app.stage.set("failed".into());
+                return app.fail(Message::with_detail(
+                    "The model files of this site are missing or unreadable.",
+                    e,
+                ));
+            }
+        };
+        app.has_aligned.set(manifest.aligned.is_some());
+        crate::store::set_models(
+            &manifest.base.model_sha256,
+            manifest.aligned.as_ref().map(|a| a.adapter_sha256.as_str()),
+        );
+        app.model_name.set(manifest.base.name.clone());
+        if !manifest.base.source.is_empty() {
+            app.model_source.set(manifest.base.source.clone());
+        }
+        match fetch::fetch_bytes(POOL_URL).await.and_then(|bytes| {
+            Pool::from_slice(&bytes)
+                .map(|p| (p, bytes))
+                .map_err(|e| format!("{POOL_URL}: {e}"))
+        }) {
+            Ok((pool, bytes)) => {
+                let t0 = now_ms();
+                match precomputed::load(&manifest, POOL_URL, &bytes).await {
+                    Ok(pre) => {
+                        fill_from_build(&pre, &pool);
+                        app.build_note.set(BuildNote::Loaded {
+                            bytes: pre.bytes,
+                            ms: now_ms() - t0,
+                            checked: None,
+                        });
+                    }
+                    Err(why) => app.build_note.set(BuildNote::Unavailable(why)),
+                }
+                app.collection.set(Some(pool));
+            }
+            Err(e) => app.fail(Message::with_detail("Could not load the demo pool.", e)),
+        }
+        if let Ok(text) = fetch::fetch_text("pools/lessons.json").await
+            && let Ok(list) = serde_json::from_str::<Vec<Lesson>>(&text)
+        {
+            app.lessons.set(list);
+        }
+        match load_embedder(app, &manifest).await {
+            Ok(e) => ready(app, e).await,
+            Err(e) => {
+                app.stage.set("failed".into());
+                app.fail(Message::with_detail(
+                    "The model could not be loaded: the pool is ranked only where build-time embeddings exist.",
+                    e,
+                ));
+            }
+        }
+    });
+}
+
+fn on_stage(app: AppState) -> impl Fn(Stage) {
+    move |s: Stage| match s {
+        Stage::Download { file, done, total } => {
+            app.stage.set(format!(
+                "downloading {file}: {:.1} / {:.1} MB",
+                done as f64 / 1e6,
+                total as f64 / 1e6
+            ));
+            app.progress.set(if total > 0 {
+                done as f64 / total as f64
+            } else {
+                0.0
+            });
+        }
+        Stage::Compile(what) => {
+            app.stage.set(what);
+            app.progress.set(1.0);
+        }
+    }
+}
+
+/// Downloads the model once, then builds the encoders: on WebGPU in the page when the browser
+/// offers an adapter (`?backend=cpu` skips it), else in a pool of workers, else (no worker
+/// could start) on the CPU in the page.
+async fn load_embedder(
+    app: AppState,
+    manifest: &langbias_assets::site::SiteManifest,
+) -> Result<Embedder, String> {
+    let stage = on_stage(app);
+    let t0 = now_ms();
+    let mut files = ModelFiles::download(manifest, &stage).await?;
+    app.cache_info.set(if files.cached {
+        "model from the browser cache (no download)".into()
+    } else {
+        format!("downloaded {:.1} MB", files.downloaded_bytes as f64 / 1e6)
+    });
+    if let Some(n) = &files.cache_note {
+        app.notice.set(Some(n.clone()));
+    }
+    app.perf_line(
+        "download",
+        format!("model files in {:.0} ms", now_ms() - t0),
+    );
+    let prefer_gpu = !web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .is_some_and(|s| s.contains("backend=cpu"));
+    let mut gpu = None;
+    if prefer_gpu {
+        stage(Stage::Compile("initialising WebGPU".into()));
+        match gpu_runtime().await {
+            Ok(g) => gpu = Some(g),
+            Err((note, detail)) => {
+                files.gpu_note = Some(note);
+                files.gpu_detail = Some(detail);
+            }
+        }
+    }
+    let main_thread = |files: ModelFiles, gpu| async move {
+        let e = Engine::build(files, gpu, &on_stage(app)).await?;
+        app.backend.set(e.backend.clone());
+        app.backend_note.set(e.backend_note.clone());
+        app.backend_detail.set(e.backend_detail.clone());
+        app.perf_line(
+            "encoders",
+            format!("built on the main thread in {:.0} ms", e.load_ms),
+        );
+        Ok::<_, String>(Embedder::Main(Box::new(e)))
+    };
+    if gpu.is_some() {
+        return main_thread(files, gpu).await;
+    }
+    let (n, planned) = workers::planned_size();
+    let Some(url) = workers::script_url().filter(|_| n > 0) else {
+        app.perf_line(
+            "workers",
+            format!("none: {planned}; encoding on the main thread"),
+        );
+        return main_thread(files, None).await;
+    };
+    stage(Stage::Compile(format!(
+        "starting {n} encoder worker{}",
+        if n == 1 { "" } else { "s" }
+    )));
+    let (note, detail) = (files.gpu_note.clone(), files.gpu_detail.clone());
+    let init = ToWorker::init(files);
+    let on_event = move |m: String| app.notice.set(Some(m));
+    // The pool keeps its own copy of the `Init` message; ours is dropped (or taken back).
+    match WorkerPool::start(n, planned, &url, &init, on_event).await {
+        Ok(pool) => {
+            drop(init);
+            app.backend.set(format!(
+                "{CPU_BADGE} · {} worker{}",
+                pool.size(),
+                if pool.size() == 1 { "" } else { "s" }
+            ));
+            app.backend_note.set(note);
+            app.backend_detail.set(detail);
+            app.perf_line(
+                "workers",
+                format!(
+                    "{} encoder workers ready in {:.0} ms; asked for {}",
+                    pool.size(),
+                    pool.load_ms,
+                    pool.planned
+                ),
+            );
+            Ok(Embedder::Workers(pool))
+        }
+        Err(why) => {
+            app.notice.set(Some(
+                "The encoder could not start in a background worker, so it runs on the page itself: the page may lag while it indexes.".into(),
+            ));
+            app.perf_line("workers", format!("none started: {why}"));
+            let mut files = init.into_files().ok_or("internal: no model files")?;
+            files.gpu_note = note;
+            files.gpu_detail = detail;
+            main_thread(files, None).await
+        }
+    }
+}
+
+/// The encoders are loaded: check the build-time vectors against them, then "ready".
+async fn ready(app: AppState, embedder: Embedder) {
+    let software_gpu = matches!(&embedder, Embedder::Main(e) if e.software_gpu);
+    let has_aligned = embedder.models().contains(&true);
+    let embedder = embedder::install(embedder);
+    app.has_aligned.set(has_aligned);
+    if let BuildNote::Loaded { bytes, ms, .. } = app.build_note.get_untracked()
+        && let Some(pool) = app.collection.get_untracked()
+    {
+        if software_gpu {
+            // A GPU emulated on the CPU needs minutes for a few passages; the GPU/CPU parity
+            // self-test ties it to the CPU engine instead.
+            app.build_note.set(BuildNote::Loaded {
+                bytes,
+                ms,
+                checked: Some(Err("not re-checked on a software GPU (minutes per passage); the GPU/CPU parity self-test stands for it".into())),
+            });
+        } else {
+            app.stage.set("checking the build-time embeddings".into());
+            match check_build_vectors(&embedder, &pool).await {
+                Ok(worst) => app.build_note.set(BuildNote::Loaded {
+                    bytes,
+                    ms,
+                    checked: worst.map(Ok),
+                }),
+                Err(why) => app.build_note.set(BuildNote::Unavailable(why)),
+            }
+        }
+    }
+    app.stage.set("ready".into());
+    app.ready.set(true);
+    let bytes = fetch::cached_bytes().await;
+    if bytes > 0 {
+        app.cache_info
+            .update(|c| c.push_str(&format!(" · cached {:.1} MB", bytes as f64 / 1e6)));
+    }
+}
+
+/// The model columns to rank (`false` base, `true` aligned): the loaded embedder's, or before
+/// it has loaded, what the manifest ships.
+fn model_columns(embedder: Option<&Embedder>, has_aligned: bool) -> Vec<bool> {
+    match embedder {
+        Some(e) => e.models(),
+        None => std::iter::once(false)
+            .chain(has_aligned.then_some(true))
+            .collect(),
+    }
+}
+
+/// The group the metrics are judged against: the chosen question's when `text` is its text,
+/// else the group the visitor marked as answering the typed query, else none — metrics always
+/// belong to the query shown, never to another topic.
+fn judged_group(question: Option<&Query>, text: &str, s: &Settings) -> Option<String> {
+    match question {
+        Some(q) if q.text.trim() == text.trim() => Some(q.group.clone()),
+        _ => s.answer.clone(),
+    }
+}
+
+/// The base ranking after per-language mean-centring of the pool's documents (the means of
+/// the pool itself, `langbias_eval::Debias::Centre`); a language with a single document has
+/// no direction left after centring: an error in plain words.
+fn centred_ranking(
+    pool: &Pool,
+    docs: &[Vec<f32>],
+    query: &[f32],
+    query_id: &str,
+    group: Option<&str>,
+    query_lang: &str,
+) -> Result<Ranking, String> {
+    let dim = query.len();
+    let mut flat: Vec<f32> = docs.concat();
+    let langs: Vec<&str> = pool.documents.iter().map(|d| d.lang.as_str()).collect();
+    let mut q = query.to_vec();
+    Debias::Centre
+        .apply(
+            dim,
+            Rows::new(&mut flat, &langs),
+            Rows::new(&mut q, &[query_lang]),
+            Fitted::default(),
+        )
+        .map_err(|e| format!("Language centring cannot be computed for this pool: {e}"))?;
+    let centred: Vec<Vec<f32>> = flat.chunks_exact(dim).map(<[f32]>::to_vec).collect();
+    rank_query(pool, &centred, query, query_id, group, query_lang)
+}
+
+fn heatmap(model: &'static str, pool: &Pool, docs: &[Vec<f32>], picked: &[usize]) -> Heatmap {
+    Heatmap {
+        model,
+        labels: picked
+            .iter()
+            .map(|&i| format!("{} · {}", pool.documents[i].lang, pool.documents[i].group))
+            .collect(),
+        sims: picked
+            .iter()
+            .map(|&i| {
+                picked
+                    .iter()
+                    .map(|&j| state::dot(&docs[i], &docs[j]))
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// Ranks the current query (debounced; a newer query stops an older one and an older one
+/// never overwrites a newer result): with the build-time vectors as soon as they are there,
+/// with the page's encoder for everything else; each column as soon as it is ranked.
+pub fn run_query(app: AppState) {
+    let my = app.generation.get_untracked() + 1;
+    app.generation.set(my);
+    spawn_local(async move {
+        TimeoutFuture::new(150).await;
+        let stale = move || app.generation.get_untracked() != my;
+        if stale() {
+            return;
+        }
+        let Some(all) = app.collection.get_untracked() else {
+            return;
+        };
+        let embedder = embedder::current();
+        let s = app.settings.get_untracked();
+        let pool = current_pool(&all, &s);
+        if pool.documents.is_empty() {
+            app.result.set(QueryResult::default());
+            app.notice.set(Some(
+                "The pool is empty: pick at least one document language and one topic.".into(),
+            ));
+            return;
+        }
+        let text = app.query_text.get_untracked();
+        if text.trim().is_empty() {
+            app.result.set(QueryResult::default());
+            return;
+        }
+        let question = all.queries.iter().find(|q| q.id == s.query_id);
+        let judged = judged_group(question, &text, &s);
+        let t0 = now_ms();
+        let mut out = QueryResult {
+            pool: Some(pool.clone()),
+            settings: Some(s.clone()),
+            query: text.clone(),
+            judged_group: judged.clone(),
+            from_build: true,
+            ..Default::default()
+        };
+        let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
+        let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+        for aligned in columns {
+            let key = model_key(aligned);
+            let t_index = now_ms();
+            let progress = |done: usize, total: usize| {
+                app.busy.set(Some(Busy {
+                    label: format!("indexing the pool ({key} model)"),
+                    done,
+                    total,
+                }))
+            };
+            let docs = vectors(
+                embedder.as_deref(),
+                aligned,
+                TextKind::Passage,
+                &doc_texts,
+                &progress,
+                &stale,
+            )
+            .await;
+            if let Some(w) = crate::store::take_warning() {
+                app.notice.set(Some(w));
+            }
+            let index_ms = now_ms() - t_index;
+            let tq = now_ms();
+            let query = match &docs {
+                Ok(Some(_)) => {
+                    vectors(
+                        embedder.as_deref(),
+                        aligned,
+                        TextKind::Query,
+                        &[text.as_str()],
+                        &|_, _| {},
+                        &stale,
+                    )
+                    .await
+                }
+                _ => Ok(None),
+            };
+            let q_ms = now_ms() - tq;
+            let ((docs, docs_build), (q, q_build)) = match (docs, query) {
+                (Ok(Some(d)), Ok(Some(q))) => (d, q),
+                (Err(e), _) | (_, Err(e)) => {
+                    if !stale() {
+                        app.busy.set(None);
+                    }
+                    if e != engine::CANCELLED {
+                        app.fail(Message::with_detail("The query could not be ranked.", e));
+                    }
+                    return;
+                }
+                // The model is still loading and this text has no build-time vector.
+                _ => {
+                    out.waiting = true;
+                    continue;
+                }
+            };
+            out.from_build &= docs_build && q_build;
+            let q = q.into_iter().next().unwrap_or_default();
+            let ranking = match rank_query(
+                &pool,
+                &docs,
+                &q,
+                &s.query_id,
+                judged.as_deref(),
+                &s.query_lang,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    app.busy.set(None);
+                    return app.fail(e);
+                }
+            };
+            // The heatmap compares the same documents under both models: the base top hits.
+            let picked: Vec<usize> = out
+                .base
+                .as_ref()
+                .unwrap_or(&ranking)
+                .hits
+                .iter()
+                .take(HEATMAP_DOCS)
+                .map(|h| h.doc)
+                .collect();
+            out.heat.push(heatmap(key, &pool, &docs, &picked));
+            if aligned {
+                out.aligned = Some(ranking)
+            } else {
+                out.centred = Some(centred_ranking(
+                    &pool,
+                    &docs,
+                    &q,
+                    &s.query_id,
+                    judged.as_deref(),
+                    &s.query_lang,
+                ));
+                out.base = Some(ranking)
+            }
+            let (embedded, stored) = crate::vectors::counts();
+            app.perf_line(
+                "embeddings",
+                format!("{embedded} embedded in this browser, {stored} read from its store"),
+            );
+            app.perf_line(
+                &format!("query ({key})"),
+                format!(
+                    "query embedded in {q_ms:.0} ms; {} documents indexed or read in {index_ms:.0} ms",
+                    pool.documents.len()
+                ),
+            );
+            out.ms = now_ms() - t0;
+            if stale() {
+                return;
+            }
+            // Each column as soon as it is ranked.
+            app.result.set(out.clone());
+        }
+        app.busy.set(None);
+        out.ms = now_ms() - t0;
+        if !stale() {
+            app.result.set(out);
+        }
+    });
+}
+
+/// Picks a question of the collection as the query.
+pub fn pick_question(app: AppState, id: String) {
+    if let Some(all) = app.collection.get_untracked()
+        && let Some(q) = all.queries.iter().find(|q| q.id == id)
+    {
+        app.query_text.set(q.text.clone());
+        app.settings.update(|s| {
+            s.query_id = id;
+            s.query_text = None;
+            s.answer = None;
+        });
+    }
+}
+
+/// Applies a lesson's view of the pool.
+pub fn apply_lesson(app: AppState, l: &Lesson) {
+    app.settings.set(Settings {
+        query_lang: l.query_lang.clone(),
+        pool_langs: l.pool_langs.clone(),
+        topics: l.topics,
+        distractors: l.distractors,
+        query_id: l.query_id.clone(),
+        query_text: None,
+        model: l.model.clone(),
+        answer: None,
+    });
+    app.show_all.set(false);
+    if let Some(all) = app.collection.get_untracked()
+        && let Some(q) = all.queries.iter().find(|q| q.id == l.query_id)
+    {
+        app.query_text.set(q.text.clone());
+    }
+}
+
+/// Ranks every query of the pool in each pool language (but English) with each model.
+pub fn run_all(app: AppState) {
+    app.cancel.set(false);
+    spawn_local(async move {
+        let Some(all) = app.collection.get_untracked() else {
+            return;
+        };
+        let embedder = embedder::current();
+        let s = app.settings.get_untracked();
+        let mut rows = Vec::new();
+        let mut reports = [
+            langbias_eval::report::Report::new("base", all.name.clone()),
+            langbias_eval::report::Report::new("aligned", all.name.clone()),
+        ];
+        let langs: Vec<String> = s
+            .pool_langs
+            .iter()
+            .filter(|l| *l != ENGLISH || s.pool_langs.len() == 1)
+            .cloned()
+            .collect();
+        let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
+        let stop = move || app.cancel.get_untracked();
+        for lang in langs {
+            let ls = Settings {
+                query_lang: lang.clone(),
+                ..s.clone()
+            };
+            let pool = current_pool(&all, &ls);
+            let mut summaries = [None, None];
+            let mut evaluated: [Vec<QueryMetrics>; 2] = [Vec::new(), Vec::new()];
+            for &aligned in &columns {
+                let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+                let q_texts: Vec<&str> = pool.queries.iter().map(|q| q.text.as_str()).collect();
+                let key = model_key(aligned);
+                let busy = |label: String| {
+                    move |done, total| {
+                        app.busy.set(Some(Busy {
+                            label: label.clone(),
+                            done,
+                            total,
+                        }))
+                    }
+                };
+                let docs = vectors(
+                    embedder.as_deref(),
+                    aligned,
+                    TextKind::Passage,
+                    &doc_texts,
+                    &busy(format!("run all: indexing the {lang} pool ({key} model)")),
+                    &stop,
+                )
+                .await;
+                let q_emb = match &docs {
+                    Ok(Some(_)) => {
+                        vectors(
+                            embedder.as_deref(),
+                            aligned,
+                            TextKind::Query,
+                            &q_texts,
+                            &busy(format!("run all: {lang} queries ({key} model)")),
+                            &stop,
+                        )
+                        .await
+                    }
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e.clone()),
+                };
+                let (docs, q_emb) = match (docs, q_emb) {
+                    (Ok(Some((d, _))), Ok(Some((q, _)))) => (d, q),
+                    (Err(e), _) | (_, Err(e)) => {
+                        app.busy.set(None);
+                        if e == engine::CANCELLED {
+                            return app.notice.set(Some("Run all was cancelled.".into()));
+                        }
+                        return app.fail(Message::with_detail("Run all failed.", e));
+                    }
+                    _ => {
+                        app.busy.set(None);
+                        return app.notice.set(Some("Run all needs the model for this pool: it is still loading. Try again when the badge says ready.".into()));
+                    }
+                };
+                let metrics: Vec<QueryMetrics> = pool
+                    .queries
+                    .iter()
+                    .zip(&q_emb)
+                    .filter_map(|(q, e)| {
+                        rank_query(&pool, &docs, e, &q.id, Some(&q.group), &lang)
+                            .ok()
+                            .and_then(|r| r.metrics)
+                    })
+                    .collect();
+                summaries[usize::from(aligned)] = state::summarize(&metrics);
+                evaluated[usize::from(aligned)] = metrics;
+            }
+            let scenario = langbias_eval::Scenario::Multi {
+                query: lang.clone(),
+                docs: pool.document_languages(),
+            };
+            for (aligned, metrics) in [(false, &evaluated[0]), (true, &evaluated[1])] {
+                if let Some(summary) = &summaries[usize::from(aligned)] {
+                    let eval = langbias_eval::Evaluation {
+                        summary: summary.clone(),
+                        queries: metrics.clone(),
+                        excluded: Vec::new(),
+                    };
+                    reports[usize::from(aligned)].push(&scenario, &eval, true);
+                }
+            }
+            let [b, a] = summaries;
+            rows.push((lang, b, a));
+        }
+        let base_rows: Vec<(String, langbias_eval::Summary)> = rows
+            .iter()
+            .filter_map(|(l, b, _)| b.clone().map(|b| (l.clone(), b)))
+            .collect();
+        let aligned_rows: Vec<(String, langbias_eval::Summary)> = rows
+            .iter()
+            .filter_map(|(l, _, a)| a.clone().map(|a| (l.clone(), a)))
+            .collect();
+        let table = paper_table(
+            "MIX L→{pool languages} on the current pool",
+            TableModel {
+                name: "base",
+                rows: &base_rows,
+            },
+            (!aligned_rows.is_empty()).then_some(TableModel {
+                name: "aligned",
+                rows: &aligned_rows,
+            }),
+        );
+        app.busy.set(None);
+        let [base_report, aligned_report] = reports;
+        app.run_all.set(RunAll {
+            rows,
+            reports: std::iter::once(base_report)
+                .chain((!aligned_report.scores.is_empty()).then_some(aligned_report))
+                .collect(),
+            table,
+        });
+    });
+}
+
+/// Projects the current pool's documents and query under every model onto the two principal
+/// axes of all of them together (one shared projection, so the panels compare).
+pub fn compute_map(app: AppState) {
+    spawn_local(async move {
+        let Some(all) = app.collection.get_untracked() else {
+            return;
+        };
+        let embedder = embedder::current();
+        let s = app.settings.get_untracked();
+        let pool = current_pool(&all, &s);
+        let query = app.query_text.get_untracked();
+        let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+        let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
+        // Rows of every model: documents, then the query (when there is one).
+        let mut rows: Vec<Vec<f32>> = Vec::new();
+        let mut models = Vec::new();
+        for aligned in columns {
+            let key = model_key(aligned);
+            let progress = |done: usize, total: usize| {
+                app.busy.set(Some(Busy {
+                    label: format!("map: indexing the pool ({key} model)"),
+                    done,
+                    total,
+                }))
+            };
+            let docs = vectors(
+                embedder.as_deref(),
+                aligned,
+                TextKind::Passage,
+                &texts,
+                &progress,
+                &|| false,
+            )
+            .await;
+            let q = if query.trim().is_empty() {
+                Ok(None)
+            } else {
+                vectors(
+                    embedder.as_deref(),
+                    aligned,
+                    TextKind::Query,
+                    &[query.as_str()],
+                    &|_, _| {},
+                    &|| false,
+                )
+                .await
+            };
+            app.busy.set(None);
+            match (docs, q) {
+                (Ok(Some((d, _))), q) => {
+                    let q = q.ok().flatten().and_then(|(q, _)| q.into_iter().next());
+                    models.push((key, d.len(), q.is_some()));
+                    rows.extend(d);
+                    rows.extend(q);
+                }
+                (Ok(None), _) => {
+                    return app.notice.set(Some(
+                        "The map needs the model for this pool: it is still loading.".into(),
+                    ));
+                }
+                (Err(e), _) => {
+                    return app.fail(Message::with_detail("The map could not be drawn.", e));
+                }
+            }
+        }
+        let mut xy = pca_2d(&rows).into_iter();
+        let panels = models
+            .into_iter()
+            .map(|(model, n, has_query)| crate::app_state::MapPanel {
+                model,
+                points: xy
+                    .by_ref()
+                    .take(n)
+                    .zip(&pool.documents)
+                    .map(|((x, y), d)| (x, y, d.lang.clone(), d.group.clone()))
+                    .collect(),
+                query: if has_query { xy.next() } else { None },
+            })
+            .collect();
+        app.map.set(panels);
+    });
+}
+
+/// Reads uploaded files: a langbias pool (JSON) or XQuAD files `xquad.<lang>.json`.
+pub fn upload(app: AppState, files: Vec<web_sys::File>) {
+    spawn_local(async move {
+        let rejected = |e: String| {
+            app.fail(Message::with_detail(
+                "Upload rejected, the current pool is kept.",
+                e,
+            ))
+        };
+        let mut xquad_langs = Vec::new();
+        let mut loaded: Option<Pool> = None;
+        for f in &files {
+            let name = f.name();
+            let blob = gloo::file::Blob::from(f.clone());
+            let text = match gloo::file::futures::read_as_text(&blob).await {
+                Ok(t) => t,
+                Err(e) => return rejected(format!("{name}: {e}")),
+            };
+            if let Some(lang) = xquad::language_from_file_name(&name) {
+                match xquad::XquadLanguage::parse(lang, &name, &text) {
+                    Ok(x) => xquad_langs.push(x),
+                    Err(e) => return rejected(e.to_string()),
+                }
+            } else {
+                match Pool::from_json(&text) {
+                    Ok(p) => loaded = Some(p),
+                    Err(e) => return rejected(format!("{name}: {e}")),
+                }
+            }
+        }
+        if !xquad_langs.is_empty() {
+            match xquad::build_pool(&xquad_langs) {
+                Ok(p) => loaded = Some(p),
+                Err(e) => return rejected(e.to_string()),
+            }
+        }
+        if let Some(p) = loaded {
+            let langs = p.document_languages();
+            let first_q = p
+                .queries
+                .iter()
+                .find(|q| q.lang != ENGLISH)
+                .or(p.queries.first())
+                .cloned();
+            let topics = p
+                .documents
+                .iter()
+                .map(|d| d.group.as_str())
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            app.error.set(None);
+            app.notice.set(Some(format!(
+                "Loaded “{}”: {} documents, {} queries, languages {}.",
+                p.name,
+                p.documents.len(),
+                p.queries.len(),
+                langs.join(", ")
+            )));
+            app.collection.set(Some(p));
+            if let Some(q) = first_q {
+                app.query_text.set(q.text.clone());
+                app.settings.update(|s| {
+                    s.query_lang = q.lang.clone();
+                    s.pool_langs = if langs.iter().any(|l| l == ENGLISH) && q.lang != ENGLISH {
+                        vec![ENGLISH.into(), q.lang.clone()]
+                    } else {
+                        vec![q.lang.clone()]
+                    };
+                    s.query_id = q.id.clone();
+                    s.query_text = None;
+                    s.answer = None;
+                    s.topics = topics.max(1);
+                });
+            }
+        }
+    });
+}
+
+/// Adds a visitor's document to the collection (a topic of its own).
+pub fn add_document(app: AppState, text: String, lang: String) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Err("Type or paste a document first.".into());
+    }
+    let n = app.custom_count.get_untracked() + 1;
+    app.custom_count.set(n);
+    app.collection.update(|c| {
+        if let Some(p) = c {
+            p.documents.push(langbias_eval::Document {
+                id: format!("user{n}.{lang}"),
+                group: format!("user{n}"),
+                lang,
+                title: Some(format!("Your document {n}")),
+                text,
+            });
+        }
+    });
+    app.settings.update(|s| s.distractors += 1);
+    Ok(())
+}
+
+/// The rank of each document in `ranking` (movement arrows of the other columns).
+pub fn ranks_of(ranking: Option<&Ranking>) -> HashMap<usize, usize> {
+    ranking
+        .map(|o| o.hits.iter().map(|h| (h.doc, h.rank)).collect())
+        .unwrap_or_default()
+}
+
+/// The embedder, once loaded (the test hook `langbias_embed`).
+pub fn loaded_embedder() -> Option<Rc<Embedder>> {
+    embedder::current()
+}
