@@ -5,55 +5,37 @@
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::test_util::Mutator;
+use crate::test_util::{Mutator, TINY_UNIGRAM_JSON, TinyModel};
 use crate::{
     AssetError, E5s1, E5s1Vocab, EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor,
     LayerPrecision, LoraAdapter, LoraPair, write_e5s1, write_f32_safetensors,
 };
 
-/// A BERT config small enough to fuzz: hidden 32 (one Q4_0 block), `layers` layers.
-fn tiny_config(layers: usize) -> EncoderConfig {
-    EncoderConfig::from_hf_json(
-        "tiny",
-        &format!(
-            r#"{{"hidden_size": 32, "num_hidden_layers": {layers}, "num_attention_heads": 2,
-                "intermediate_size": 32, "vocab_size": 6, "max_position_embeddings": 8,
-                "type_vocab_size": 1, "layer_norm_eps": 1e-5, "pad_token_id": 1}}"#
-        ),
-    )
-    .unwrap()
-}
-
-fn tiny_weights(layers: usize) -> EncoderWeights {
-    let config = tiny_config(layers);
-    let mut seed = 7u32;
-    let mut next = move || {
-        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-    };
-    let tensors = EncoderWeights::expected_shapes(&config)
-        .into_iter()
-        .map(|(name, shape)| {
-            let data = (0..shape.iter().product::<usize>())
-                .map(|_| next())
-                .collect();
-            (name, HostTensor { shape, data })
-        })
-        .collect();
-    EncoderWeights {
-        word_embeddings: EmbeddingTable::F32 {
-            data: (0..6 * 32).map(|_| next()).collect(),
-            rows: 6,
-            cols: 32,
-        },
-        config,
-        tensors,
+/// A BERT small enough to fuzz: hidden 32 (one Q4_0 block), `layers` layers.
+fn tiny(layers: usize) -> TinyModel {
+    TinyModel {
+        layers,
+        intermediate: 32,
+        vocab: 6,
+        max_positions: 8,
+        type_vocab: 1,
+        pad_token_id: 1,
+        layer_norm_eps: 1e-5,
+        seed: 7,
+        ..TinyModel::default()
     }
 }
 
+fn tiny_config(layers: usize) -> EncoderConfig {
+    tiny(layers).config()
+}
+
+fn tiny_weights(layers: usize) -> EncoderWeights {
+    tiny(layers).weights()
+}
+
 fn tiny_vocab() -> E5s1Vocab {
-    let json = r#"{"model":{"type":"Unigram","unk_id":3,"vocab":[["<s>",0.0],["<pad>",0.0],["</s>",0.0],["<unk>",0.0],["\u2581hi",-2.5],["é",-7.25]]}}"#;
-    E5s1Vocab::from_tokenizer_json(json).unwrap()
+    E5s1Vocab::from_tokenizer_json(TINY_UNIGRAM_JSON).unwrap()
 }
 
 fn tiny_e5s1(layers: usize, precision: LayerPrecision) -> Vec<u8> {

@@ -294,6 +294,7 @@ pub fn write_e5s1(
 mod tests {
     use super::*;
     use crate::dequantize_q4_0;
+    use crate::test_util::{TINY_UNIGRAM_JSON, TinyModel};
 
     #[test]
     fn q4_quantiser_bounds_the_error_and_is_idempotent() {
@@ -344,48 +345,22 @@ mod tests {
 
     /// A tiny XLM-R-style model (positions offset by pad + 1) with pseudo-random weights.
     fn tiny_xlmr() -> EncoderWeights {
-        let config = crate::EncoderConfig {
-            hidden_size: 32,
-            num_hidden_layers: 1,
-            num_attention_heads: 2,
-            intermediate_size: 64,
-            vocab_size: 6,
-            max_position_embeddings: 10,
-            type_vocab_size: 1,
-            layer_norm_eps: f64::from(1e-5f32), // the header stores f32
+        TinyModel {
+            layers: 1,
+            vocab: 6,
+            max_positions: 10,
+            type_vocab: 1,
+            model_type: "xlm-roberta",
             pad_token_id: 1,
-            model_type: "xlm-roberta".into(),
-            hidden_act: "gelu".into(),
-            position_embedding_type: "absolute".into(),
-        };
-        let mut seed = 1u32;
-        let mut next = move || {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        };
-        let tensors = EncoderWeights::expected_shapes(&config)
-            .into_iter()
-            .map(|(name, shape)| {
-                let data = (0..shape.iter().product::<usize>())
-                    .map(|_| next())
-                    .collect();
-                (name, crate::HostTensor { shape, data })
-            })
-            .collect();
-        EncoderWeights {
-            word_embeddings: EmbeddingTable::F32 {
-                data: (0..6 * 32).map(|_| next()).collect(),
-                rows: 6,
-                cols: 32,
-            },
-            config,
-            tensors,
+            layer_norm_eps: 1e-5,
+            seed: 1,
+            ..TinyModel::default()
         }
+        .weights()
     }
 
     fn tiny_vocab() -> E5s1Vocab {
-        let json = r#"{"model":{"type":"Unigram","unk_id":3,"vocab":[["<s>",0.0],["<pad>",0.0],["</s>",0.0],["<unk>",0.0],["\u2581hi",-2.5],["é",-7.25]]}}"#;
-        E5s1Vocab::from_tokenizer_json(json).unwrap()
+        E5s1Vocab::from_tokenizer_json(TINY_UNIGRAM_JSON).unwrap()
     }
 
     #[test]

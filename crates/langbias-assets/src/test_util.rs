@@ -1,10 +1,15 @@
 //! Test support shared by the workspace's crates (feature `test-util`, dev-dependencies only).
 //!
-//! [`Mutator`] is a small deterministic mutation fuzzer for the readers' bounded fuzz tests:
-//! from a valid seed input it derives corrupted variants (bit flips, byte overwrites with
-//! interesting values, insertions, deletions, truncations, duplicated spans), so a test can feed
-//! each to a reader and check that it returns `Ok` or an error, never panics, and that what it
-//! accepts is sane. Stable Rust, no dependency, reproducible from its seed.
+//! - [`tiny_model`]: a tiny random BERT/XLM-R ([`TinyModel`]) and small tokenizers.
+//! - [`Mutator`] is a small deterministic mutation fuzzer for the readers' bounded fuzz tests:
+//!   from a valid seed input it derives corrupted variants (bit flips, byte overwrites with
+//!   interesting values, insertions, deletions, truncations, duplicated spans), so a test can
+//!   feed each to a reader and check that it returns `Ok` or an error, never panics, and that
+//!   what it accepts is sane. Stable Rust, no dependency, reproducible from its seed.
+
+pub mod tiny_model;
+
+pub use tiny_model::{TINY_UNIGRAM_JSON, TinyModel, pseudo_random, word_level_tokenizer};
 
 /// xorshift64* — enough randomness for mutations, reproducible from the seed.
 #[derive(Debug, Clone)]

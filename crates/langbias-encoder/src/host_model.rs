@@ -404,47 +404,27 @@ impl HostBert {
 mod tests {
     use std::collections::BTreeMap;
 
-    use langbias_assets::{EncoderConfig, EncoderWeights, HostTensor};
+    use langbias_assets::HostTensor;
+    use langbias_assets::test_util::{TinyModel, pseudo_random};
 
     use crate::PaddedBatch;
     use crate::model::BertEncoderConfig;
 
-    /// Deterministic values in [−scale, scale).
-    fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-            })
-            .collect()
-    }
-
     /// A random encoder of odd sizes (hidden 12, 3 heads of 4, intermediate 20) with
     /// RoBERTa-style offset positions.
     fn tiny() -> (BertEncoderConfig, BTreeMap<String, HostTensor>) {
-        let config = EncoderConfig::from_hf_json(
-            "tiny",
-            r#"{"hidden_size": 12, "num_hidden_layers": 2, "num_attention_heads": 3,
-                "intermediate_size": 20, "vocab_size": 10, "max_position_embeddings": 16,
-                "model_type": "xlm-roberta", "layer_norm_eps": 1e-5, "pad_token_id": 1}"#,
-        )
-        .unwrap();
-        let tensors = EncoderWeights::expected_shapes(&config)
-            .into_iter()
-            .enumerate()
-            .map(|(k, (name, shape))| {
-                let n = shape.iter().product();
-                let mut data = values(n, k as u64, 0.5);
-                if name.ends_with("LayerNorm.weight") {
-                    data.iter_mut().for_each(|x| *x += 1.0);
-                }
-                (name, HostTensor { shape, data })
-            })
-            .collect();
-        (BertEncoderConfig::from(&config), tensors)
+        let weights = TinyModel {
+            hidden: 12,
+            heads: 3,
+            intermediate: 20,
+            vocab: 10,
+            model_type: "xlm-roberta",
+            pad_token_id: 1,
+            layer_norm_eps: 1e-5,
+            ..TinyModel::default()
+        }
+        .weights();
+        (BertEncoderConfig::from(&weights.config), weights.tensors)
     }
 
     #[test]
@@ -459,7 +439,7 @@ mod tests {
         let mask: Vec<f32> = (0..b * s)
             .map(|i| if i % s < lengths[i / s] { 1.0 } else { 0.0 })
             .collect();
-        let mut word = values(b * s * h, 99, 1.0);
+        let mut word = pseudo_random(b * s * h, 99, 1.0);
         word.iter_mut()
             .zip(mask.iter().flat_map(|&m| std::iter::repeat_n(m, h)))
             .for_each(|(w, m)| *w *= m);

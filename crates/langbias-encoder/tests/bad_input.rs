@@ -3,11 +3,10 @@
 //! any text (mutated UTF-8 and bytes, NULs, lone combining marks, very long texts) without a
 //! panic, giving ids that fit the model.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use langbias_assets::test_util::Mutator;
-use langbias_assets::{EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor};
+use langbias_assets::EncoderWeights;
+use langbias_assets::test_util::{Mutator, TinyModel};
 use langbias_encoder::{BackendKind, EncoderError, ModelAssets, Runtime, TextKind, load};
 
 /// A Unigram tokenizer like XLM-R's (NFKC, Metaspace, `<s> … </s>`) over nine pieces.
@@ -41,48 +40,17 @@ const ROWS: usize = 9;
 const HIDDEN: usize = 8;
 const MAX_POSITIONS: usize = 16;
 
-fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-        })
-        .collect()
-}
-
 fn tiny_weights() -> EncoderWeights {
-    let config = EncoderConfig::from_hf_json(
-        "tiny",
-        &format!(
-            r#"{{"hidden_size": {HIDDEN}, "num_hidden_layers": 1, "num_attention_heads": 2,
-                "intermediate_size": 16, "vocab_size": {ROWS},
-                "max_position_embeddings": {MAX_POSITIONS}, "layer_norm_eps": 1e-5}}"#
-        ),
-    )
-    .unwrap();
-    let tensors: BTreeMap<String, HostTensor> = EncoderWeights::expected_shapes(&config)
-        .into_iter()
-        .enumerate()
-        .map(|(k, (name, shape))| {
-            let mut data = values(shape.iter().product(), k as u64, 0.5);
-            if name.ends_with("LayerNorm.weight") {
-                data.iter_mut().for_each(|x| *x += 1.0);
-            }
-            (name, HostTensor { shape, data })
-        })
-        .collect();
-    EncoderWeights {
-        config,
-        word_embeddings: EmbeddingTable::F32 {
-            data: values(ROWS * HIDDEN, 99, 1.0),
-            rows: ROWS,
-            cols: HIDDEN,
-        },
-        tensors,
+    TinyModel {
+        hidden: HIDDEN,
+        layers: 1,
+        intermediate: 16,
+        vocab: ROWS,
+        max_positions: MAX_POSITIONS,
+        layer_norm_eps: 1e-5,
+        ..TinyModel::default()
     }
+    .weights()
 }
 
 fn tiny_assets() -> ModelAssets {

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use langbias_assets::{EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor, LoraAdapter};
+use langbias_assets::LoraAdapter;
+use langbias_assets::test_util::{TinyModel, word_level_tokenizer};
 use langbias_encoder::{ModelAssets, Runtime, TextKind};
 use langbias_train_data::Sample;
 
@@ -19,59 +20,17 @@ use crate::step::{Learner, TokenizedSample, Trainable};
 const VOCAB: usize = 40;
 
 fn tiny_assets() -> ModelAssets {
-    let config = EncoderConfig::from_hf_json(
-        "tiny",
-        r#"{"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-            "intermediate_size": 32, "vocab_size": 40, "max_position_embeddings": 64,
-            "model_type": "bert", "layer_norm_eps": 1e-12, "pad_token_id": 0}"#,
-    )
-    .unwrap();
-    let mut tensors = BTreeMap::new();
-    for (k, (name, shape)) in EncoderWeights::expected_shapes(&config)
-        .into_iter()
-        .enumerate()
-    {
-        let n: usize = shape.iter().product();
-        let data = if name.ends_with("LayerNorm.weight") {
-            normals(n, 0.1, k as u64)
-                .into_iter()
-                .map(|x| 1.0 + x)
-                .collect()
-        } else {
-            normals(n, 0.3, k as u64)
-        };
-        tensors.insert(name, HostTensor { shape, data });
+    let weights = TinyModel {
+        hidden: 16,
+        intermediate: 32,
+        vocab: VOCAB,
+        max_positions: 64,
+        seed: 7,
+        word_scale: 1.7,
+        ..TinyModel::default()
     }
-    let table = EmbeddingTable::F32 {
-        data: normals(VOCAB * 16, 1.0, 7),
-        rows: VOCAB,
-        cols: 16,
-    };
-    let vocab: Vec<String> = (0..VOCAB)
-        .map(|i| {
-            if i == 0 {
-                "\"[UNK]\": 0".into()
-            } else {
-                format!("\"w{i}\": {i}")
-            }
-        })
-        .collect();
-    let tokenizer = format!(
-        r#"{{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
-            "normalizer": null, "pre_tokenizer": {{"type": "Whitespace"}}, "post_processor": null,
-            "decoder": null, "model": {{"type": "WordLevel", "vocab": {{{}}}, "unk_token": "[UNK]"}}}}"#,
-        vocab.join(", ")
-    );
-    ModelAssets::from_weights(
-        EncoderWeights {
-            config,
-            word_embeddings: table,
-            tensors,
-        },
-        &tokenizer,
-        false,
-    )
-    .unwrap()
+    .weights();
+    ModelAssets::from_weights(weights, &word_level_tokenizer(VOCAB), false).unwrap()
 }
 
 /// 16 samples whose L and English sides use different words, and whose documents share

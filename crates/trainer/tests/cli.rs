@@ -3,11 +3,11 @@
 //! try. Every failure must exit non-zero with an error naming the item and what was expected,
 //! never a panic.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use langbias_assets::{EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor, hf_dir};
+use langbias_assets::hf_dir;
+use langbias_assets::test_util::{TinyModel, word_level_tokenizer};
 
 const VOCAB: usize = 40;
 
@@ -88,54 +88,16 @@ impl Drop for Fixture {
 }
 
 fn write_tiny_model(dir: &Path) {
-    let config = EncoderConfig::from_hf_json(
-        "tiny",
-        r#"{"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
-            "intermediate_size": 32, "vocab_size": 40, "max_position_embeddings": 64,
-            "model_type": "bert", "layer_norm_eps": 1e-12, "pad_token_id": 0}"#,
-    )
-    .unwrap();
-    let mut k = 1u32;
-    let mut next = || {
-        k = k.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        ((k >> 16) % 1000) as f32 / 1000.0 - 0.5
-    };
-    let mut tensors = BTreeMap::new();
-    for (name, shape) in EncoderWeights::expected_shapes(&config) {
-        let n: usize = shape.iter().product();
-        let base = if name.ends_with("LayerNorm.weight") {
-            1.0
-        } else {
-            0.0
-        };
-        let data = (0..n).map(|_| base + 0.4 * next()).collect();
-        tensors.insert(name, HostTensor { shape, data });
+    let weights = TinyModel {
+        hidden: 16,
+        intermediate: 32,
+        vocab: VOCAB,
+        max_positions: 64,
+        scale: 0.2,
+        ..TinyModel::default()
     }
-    let weights = EncoderWeights {
-        word_embeddings: EmbeddingTable::F32 {
-            data: (0..VOCAB * 16).map(|_| 2.0 * next()).collect(),
-            rows: VOCAB,
-            cols: 16,
-        },
-        config,
-        tensors,
-    };
-    let vocab: serde_json::Map<String, serde_json::Value> = (0..VOCAB)
-        .map(|i| {
-            let word = if i == 0 {
-                "[UNK]".to_owned()
-            } else {
-                format!("w{i}")
-            };
-            (word, i.into())
-        })
-        .collect();
-    let tokenizer = serde_json::json!({
-        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
-        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
-        "decoder": null, "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
-    });
-    hf_dir::export(&weights, &tokenizer.to_string(), dir).unwrap();
+    .weights();
+    hf_dir::export(&weights, &word_level_tokenizer(VOCAB), dir).unwrap();
 }
 
 fn trainer<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {

@@ -468,40 +468,14 @@ fn site_models(repo: &Path, site: SiteModel) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use langbias_assets::{EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor};
+    use langbias_assets::EncoderWeights;
+    use langbias_assets::test_util::TinyModel;
 
     use super::*;
 
     /// A tiny random BERT with a WordPiece tokenizer, written as a Hugging Face directory.
     fn tiny_hf_dir(dir: &Path) -> EncoderWeights {
-        let config = EncoderConfig::from_hf_json(
-            "tiny",
-            r#"{"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-                "intermediate_size": 64, "vocab_size": 8, "max_position_embeddings": 16,
-                "model_type": "bert", "layer_norm_eps": 1e-12, "pad_token_id": 0}"#,
-        )
-        .unwrap();
-        let mut k = 0u32;
-        let mut next = || {
-            k = k.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            ((k >> 16) % 1000) as f32 / 1000.0 - 0.5
-        };
-        let mut tensors = BTreeMap::new();
-        for (name, shape) in EncoderWeights::expected_shapes(&config) {
-            let data = (0..shape.iter().product()).map(|_| next()).collect();
-            tensors.insert(name, HostTensor { shape, data });
-        }
-        let weights = EncoderWeights {
-            word_embeddings: EmbeddingTable::F32 {
-                data: (0..8 * 32).map(|_| next()).collect(),
-                rows: 8,
-                cols: 32,
-            },
-            config,
-            tensors,
-        };
+        let weights = TinyModel::default().weights();
         let tokenizer = serde_json::json!({
             "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
             "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
