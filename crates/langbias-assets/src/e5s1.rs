@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::tensor_names::{BertTensor, Dense, Norm, Part};
 use crate::{AssetError, EmbeddingTable, EncoderConfig, EncoderWeights, HostTensor};
 
 /// Weights per Q4_0 block.
@@ -474,74 +475,54 @@ pub(crate) struct LayoutEntry {
 
 /// Every tensor of an E5S1 file of `config`, in the file's order (the word table first).
 pub(crate) fn tensor_layout(c: &EncoderConfig) -> Vec<LayoutEntry> {
-    let (h, i) = (c.hidden_size, c.intermediate_size);
-    let entry = |e5: String, hf: String, shape: Vec<usize>, quantised: bool| LayoutEntry {
-        e5s1_name: e5,
-        hf_name: hf,
-        shape,
-        quantised,
+    let layers = (0..c.num_hidden_layers).flat_map(BertTensor::layer);
+    std::iter::once(BertTensor::WordEmbeddings)
+        .chain(BertTensor::EMBEDDINGS)
+        .chain(layers)
+        .map(|t| LayoutEntry {
+            e5s1_name: e5s1_name(t),
+            hf_name: t.name(),
+            shape: t.shape(c),
+            // Matrices were stored Q4_0 in the original file; vectors and tables in f32.
+            quantised: matches!(
+                t,
+                BertTensor::WordEmbeddings | BertTensor::Dense(_, _, Part::Weight)
+            ),
+        })
+        .collect()
+}
+
+/// A tensor's name in E5S1 files: `emb.word`, `emb.pos`, `emb.type`, `emb.ln.{w,b}`, and
+/// `l{l}.<q|k|v|ao|fi|fo|aln|oln>.{w,b}` for the layers.
+fn e5s1_name(t: BertTensor) -> String {
+    let part = |p: Part| match p {
+        Part::Weight => "w",
+        Part::Bias => "b",
     };
-    let mut out = vec![
-        entry(
-            "emb.word".into(),
-            "embeddings.word_embeddings.weight".into(),
-            vec![c.vocab_size, h],
-            true,
-        ),
-        entry(
-            "emb.pos".into(),
-            "embeddings.position_embeddings.weight".into(),
-            vec![c.max_position_embeddings, h],
-            false,
-        ),
-        entry(
-            "emb.type".into(),
-            "embeddings.token_type_embeddings.weight".into(),
-            vec![c.type_vocab_size, h],
-            false,
-        ),
-        entry(
-            "emb.ln.w".into(),
-            "embeddings.LayerNorm.weight".into(),
-            vec![h],
-            false,
-        ),
-        entry(
-            "emb.ln.b".into(),
-            "embeddings.LayerNorm.bias".into(),
-            vec![h],
-            false,
-        ),
-    ];
-    for l in 0..c.num_hidden_layers {
-        let p = format!("encoder.layer.{l}");
-        for (e5, hf, shape, quantised) in [
-            ("q.w", "attention.self.query.weight", vec![h, h], true),
-            ("q.b", "attention.self.query.bias", vec![h], false),
-            ("k.w", "attention.self.key.weight", vec![h, h], true),
-            ("k.b", "attention.self.key.bias", vec![h], false),
-            ("v.w", "attention.self.value.weight", vec![h, h], true),
-            ("v.b", "attention.self.value.bias", vec![h], false),
-            ("ao.w", "attention.output.dense.weight", vec![h, h], true),
-            ("ao.b", "attention.output.dense.bias", vec![h], false),
-            ("aln.w", "attention.output.LayerNorm.weight", vec![h], false),
-            ("aln.b", "attention.output.LayerNorm.bias", vec![h], false),
-            ("fi.w", "intermediate.dense.weight", vec![i, h], true),
-            ("fi.b", "intermediate.dense.bias", vec![i], false),
-            ("fo.w", "output.dense.weight", vec![h, i], true),
-            ("fo.b", "output.dense.bias", vec![h], false),
-            ("oln.w", "output.LayerNorm.weight", vec![h], false),
-            ("oln.b", "output.LayerNorm.bias", vec![h], false),
-        ] {
-            out.push(entry(
-                format!("l{l}.{e5}"),
-                format!("{p}.{hf}"),
-                shape,
-                quantised,
-            ));
+    match t {
+        BertTensor::WordEmbeddings => "emb.word".into(),
+        BertTensor::PositionEmbeddings => "emb.pos".into(),
+        BertTensor::TokenTypeEmbeddings => "emb.type".into(),
+        BertTensor::EmbeddingNorm(p) => format!("emb.ln.{}", part(p)),
+        BertTensor::Dense(l, d, p) => {
+            let short = match d {
+                Dense::Query => "q",
+                Dense::Key => "k",
+                Dense::Value => "v",
+                Dense::AttentionOutput => "ao",
+                Dense::Intermediate => "fi",
+                Dense::Output => "fo",
+            };
+            format!("l{l}.{short}.{}", part(p))
+        }
+        BertTensor::Norm(l, n, p) => {
+            let short = match n {
+                Norm::Attention => "aln",
+                Norm::Output => "oln",
+            };
+            format!("l{l}.{short}.{}", part(p))
         }
     }
-    out
 }
 
 /// Dequantises Q4_0 blocks (`block_q4_0` of ggml): per 32 weights an f16 scale `d` and 16 bytes;

@@ -7,6 +7,7 @@
 //!   kept compact on the host ([`EmbeddingTable`], gathered row by row so it never becomes one
 //!   GPU buffer) and every other tensor as f32 under its Hugging Face `BertModel` name.
 //!   It comes from an [`E5s1`] file or from a Hugging Face `model.safetensors` + `config.json`.
+//! - [`tensor_names`]: those names and their shapes, written once ([`BertTensor`]).
 //! - [`LoraAdapter`] is the trainer's small aligned delta on top of a base model (safetensors).
 //! - [`tokenizer_skeleton`] strips the vocabulary out of a `tokenizer.json` so the site ships
 //!   the vocabulary once (inside the E5S1 file) and rebuilds the tokenizer from both.
@@ -31,6 +32,7 @@ mod error;
 #[cfg(feature = "std-fs")]
 pub mod hf_dir;
 pub mod site;
+pub mod tensor_names;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 pub mod tokenizer_skeleton;
@@ -43,6 +45,7 @@ pub use e5s1::{
 };
 pub use e5s1_write::{LayerPrecision, quantize_q4_0, write_e5s1};
 pub use error::AssetError;
+pub use tensor_names::BertTensor;
 pub use weights::{
     EmbeddingTable, EncoderWeights, HostTensor, read_f32_safetensors, write_f32_safetensors,
 };

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use crate::tensor_names::{BertTensor, Dense, Norm, Part, TENSORS_PER_LAYER};
 use crate::{AssetError, EncoderConfig, Q4_BLOCK_BYTES, Q4_BLOCK_LEN, dequantize_q4_0};
 
 /// A dense f32 tensor on the host, row-major.
@@ -106,8 +107,6 @@ pub struct EncoderWeights {
     pub tensors: BTreeMap<String, HostTensor>,
 }
 
-const WORD_KEY: &str = "embeddings.word_embeddings.weight";
-
 /// Tensors of Hugging Face checkpoints that an encoder does not use and may be present: the
 /// `position_ids` buffer, the pooler and the pre-training heads (`cls.*` of BERT, `lm_head.*`
 /// of RoBERTa/XLM-R). Anything else that the configuration does not use is an error.
@@ -118,9 +117,6 @@ fn is_optional_hf_tensor(name: &str) -> bool {
     ) || name.starts_with("cls.")
         || name.starts_with("lm_head.")
 }
-
-/// Tensors per encoder layer (six linears with biases, two LayerNorms).
-pub(crate) const TENSORS_PER_LAYER: usize = 16;
 
 /// An error naming the first non-finite value of `data`, if any.
 pub(crate) fn check_finite(what: &str, name: &str, data: &[f32]) -> Result<(), AssetError> {
@@ -196,40 +192,23 @@ fn to_f32(what: &str, name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, Ass
 }
 
 impl EncoderWeights {
-    /// Names and shapes every BERT encoder of `config` must have, except the word table.
+    /// Names and shapes every BERT encoder of `config` must have, except the word table
+    /// ([`BertTensor`]): the embeddings, then per layer the six linears and the two norms.
     pub fn expected_shapes(config: &EncoderConfig) -> Vec<(String, Vec<usize>)> {
-        let (h, i) = (config.hidden_size, config.intermediate_size);
-        let mut out = vec![
-            (
-                "embeddings.position_embeddings.weight".to_owned(),
-                vec![config.max_position_embeddings, h],
-            ),
-            (
-                "embeddings.token_type_embeddings.weight".to_owned(),
-                vec![config.type_vocab_size, h],
-            ),
-            ("embeddings.LayerNorm.weight".to_owned(), vec![h]),
-            ("embeddings.LayerNorm.bias".to_owned(), vec![h]),
-        ];
-        for l in 0..config.num_hidden_layers {
-            let p = format!("encoder.layer.{l}");
-            for (name, o, inp) in [
-                ("attention.self.query", h, h),
-                ("attention.self.key", h, h),
-                ("attention.self.value", h, h),
-                ("attention.output.dense", h, h),
-                ("intermediate.dense", i, h),
-                ("output.dense", h, i),
-            ] {
-                out.push((format!("{p}.{name}.weight"), vec![o, inp]));
-                out.push((format!("{p}.{name}.bias"), vec![o]));
-            }
-            for name in ["attention.output.LayerNorm", "output.LayerNorm"] {
-                out.push((format!("{p}.{name}.weight"), vec![h]));
-                out.push((format!("{p}.{name}.bias"), vec![h]));
-            }
-        }
-        out
+        let layers = (0..config.num_hidden_layers).flat_map(|l| {
+            let dense = Dense::ALL
+                .into_iter()
+                .flat_map(move |d| Part::ALL.map(|p| BertTensor::Dense(l, d, p)));
+            let norms = Norm::ALL
+                .into_iter()
+                .flat_map(move |n| Part::ALL.map(|p| BertTensor::Norm(l, n, p)));
+            dense.chain(norms)
+        });
+        BertTensor::EMBEDDINGS
+            .into_iter()
+            .chain(layers)
+            .map(|t| (t.name(), t.shape(config)))
+            .collect()
     }
 
     /// Reads a Hugging Face `model.safetensors` (f32, f16 or bf16) of a BERT/XLM-R encoder.
@@ -264,7 +243,8 @@ impl EncoderWeights {
         }
         check_layer_count(what, &config, by_name.len())?;
         let expected = Self::expected_shapes(&config);
-        let known: std::collections::BTreeSet<&str> = std::iter::once(WORD_KEY)
+        let word_key = BertTensor::WordEmbeddings.name();
+        let known: std::collections::BTreeSet<&str> = std::iter::once(word_key.as_str())
             .chain(expected.iter().map(|(n, _)| n.as_str()))
             .collect();
         let missing: Vec<String> = known
@@ -296,7 +276,7 @@ impl EncoderWeights {
             Ok(data)
         };
         let h = config.hidden_size;
-        let word = fetch(WORD_KEY, &[config.vocab_size, h])?;
+        let word = fetch(&word_key, &BertTensor::WordEmbeddings.shape(&config))?;
         let word_embeddings = EmbeddingTable::F32 {
             data: word,
             rows: config.vocab_size,
@@ -322,13 +302,13 @@ impl EncoderWeights {
         if offset == 0 {
             return Ok(self);
         }
-        let key = "embeddings.position_embeddings.weight";
+        let key = BertTensor::PositionEmbeddings.name();
         let table = self
             .tensors
-            .get_mut(key)
+            .get_mut(&key)
             .ok_or_else(|| AssetError::MissingTensor {
                 what: "weights".into(),
-                name: key.into(),
+                name: key.clone(),
             })?;
         let &[rows, cols] = table.shape.as_slice() else {
             return Err(AssetError::corrupt(
@@ -356,9 +336,10 @@ impl EncoderWeights {
             data: self.word_embeddings.to_f32(),
         };
         let meta = std::collections::HashMap::from([("format".to_owned(), "pt".to_owned())]);
+        let word_key = BertTensor::WordEmbeddings.name();
         write_f32_safetensors(
             "export",
-            std::iter::once((WORD_KEY, &word))
+            std::iter::once((word_key.as_str(), &word))
                 .chain(self.tensors.iter().map(|(n, t)| (n.as_str(), t))),
             meta,
         )

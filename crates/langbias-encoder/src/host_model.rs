@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use langbias_assets::HostTensor;
+use langbias_assets::tensor_names::{self as names, BertTensor, Part};
 
 use crate::host_ops::{
     Product, attention_packed, for_row_groups, gelu_in_place, layer_norm_rows, strided_matmul,
@@ -207,8 +208,13 @@ impl Weights<'_> {
     }
 
     /// Hugging Face linear weights are `[out, in]`; gemm reads `[in, out]` here.
-    fn dense(&self, prefix: &str, inputs: usize, outputs: usize) -> Result<Dense, EncoderError> {
-        let name = format!("{prefix}.weight");
+    fn dense(
+        &self,
+        tensor: impl Fn(Part) -> BertTensor,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<Dense, EncoderError> {
+        let name = tensor(Part::Weight).name();
         let weight = self.get(&name, outputs * inputs)?;
         if weight.shape != [outputs, inputs] {
             return Err(EncoderError::Input(format!(
@@ -218,15 +224,15 @@ impl Weights<'_> {
         }
         Ok(Dense {
             weight: transposed(weight),
-            bias: self.vector(&format!("{prefix}.bias"), outputs)?,
+            bias: self.vector(&tensor(Part::Bias).name(), outputs)?,
             inputs,
         })
     }
 
-    fn norm(&self, prefix: &str, len: usize) -> Result<Norm, EncoderError> {
+    fn norm(&self, tensor: impl Fn(Part) -> BertTensor, len: usize) -> Result<Norm, EncoderError> {
         Ok(Norm {
-            gamma: self.vector(&format!("{prefix}.weight"), len)?,
-            beta: self.vector(&format!("{prefix}.bias"), len)?,
+            gamma: self.vector(&tensor(Part::Weight).name(), len)?,
+            beta: self.vector(&tensor(Part::Bias).name(), len)?,
         })
     }
 }
@@ -264,7 +270,7 @@ impl BertEncoderConfig {
             )));
         }
         let w = Weights(tensors);
-        let token_types = w.0.get("embeddings.token_type_embeddings.weight");
+        let token_types = w.0.get(&BertTensor::TokenTypeEmbeddings.name());
         let token_type = match token_types {
             Some(t) if t.data.len() >= h && t.data.len() % h == 0 => t.data[..h].to_vec(),
             Some(_) => {
@@ -274,24 +280,25 @@ impl BertEncoderConfig {
             }
             None => {
                 return Err(EncoderError::MissingWeight(
-                    "embeddings.token_type_embeddings.weight".into(),
+                    BertTensor::TokenTypeEmbeddings.name(),
                 ));
             }
         };
         let layers = (0..self.num_layers)
             .map(|l| {
-                let p = format!("encoder.layer.{l}");
+                let dense = |d| move |p| BertTensor::Dense(l, d, p);
+                let norm = |n| move |p| BertTensor::Norm(l, n, p);
                 Ok(HostLayer {
                     qkv: pack_qkv([
-                        w.dense(&format!("{p}.attention.self.query"), h, h)?,
-                        w.dense(&format!("{p}.attention.self.key"), h, h)?,
-                        w.dense(&format!("{p}.attention.self.value"), h, h)?,
+                        w.dense(dense(names::Dense::Query), h, h)?,
+                        w.dense(dense(names::Dense::Key), h, h)?,
+                        w.dense(dense(names::Dense::Value), h, h)?,
                     ]),
-                    attention_output: w.dense(&format!("{p}.attention.output.dense"), h, h)?,
-                    attention_norm: w.norm(&format!("{p}.attention.output.LayerNorm"), h)?,
-                    intermediate: w.dense(&format!("{p}.intermediate.dense"), h, inter)?,
-                    output: w.dense(&format!("{p}.output.dense"), inter, h)?,
-                    output_norm: w.norm(&format!("{p}.output.LayerNorm"), h)?,
+                    attention_output: w.dense(dense(names::Dense::AttentionOutput), h, h)?,
+                    attention_norm: w.norm(norm(names::Norm::Attention), h)?,
+                    intermediate: w.dense(dense(names::Dense::Intermediate), h, inter)?,
+                    output: w.dense(dense(names::Dense::Output), inter, h)?,
+                    output_norm: w.norm(norm(names::Norm::Output), h)?,
                 })
             })
             .collect::<Result<Vec<_>, EncoderError>>()?;
@@ -300,12 +307,12 @@ impl BertEncoderConfig {
             heads: self.num_heads,
             eps: self.layer_norm_eps as f32,
             position: w.vector(
-                "embeddings.position_embeddings.weight",
+                &BertTensor::PositionEmbeddings.name(),
                 self.max_positions * h,
             )?,
             position_offset: self.position_offset,
             token_type,
-            embedding_norm: w.norm("embeddings.LayerNorm", h)?,
+            embedding_norm: w.norm(BertTensor::EmbeddingNorm, h)?,
             layers,
         })
     }

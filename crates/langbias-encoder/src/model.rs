@@ -11,6 +11,7 @@ use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor, TensorData};
+use langbias_assets::tensor_names::{BertTensor, Dense, Norm, Part};
 use langbias_assets::{EncoderConfig, HostTensor};
 
 use crate::{EncoderError, host_ops};
@@ -148,23 +149,31 @@ impl Uploader<'_> {
     }
 
     /// Hugging Face linears are `[out, in]`; burn's row layout is `[in, out]`.
-    fn linear(&self, prefix: &str) -> Result<Linear, EncoderError> {
-        let w = self.host(&format!("{prefix}.weight"))?;
+    fn linear(&self, tensor: impl Fn(Part) -> BertTensor) -> Result<Linear, EncoderError> {
+        let w = self.host(&tensor(Part::Weight).name())?;
         let (out, inp) = (w.shape[0], w.shape[1]);
         let weight = Tensor::from_data(TensorData::new(transposed(w), [inp, out]), self.device);
         Ok(Linear {
             weight: Param::from_tensor(weight),
-            bias: Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?)),
+            bias: Some(Param::from_tensor(
+                self.tensor1(&tensor(Part::Bias).name())?,
+            )),
         })
     }
 
-    fn layer_norm(&self, prefix: &str, eps: f64) -> Result<LayerNorm, EncoderError> {
-        let gamma = self.tensor1(&format!("{prefix}.weight"))?;
+    fn layer_norm(
+        &self,
+        tensor: impl Fn(Part) -> BertTensor,
+        eps: f64,
+    ) -> Result<LayerNorm, EncoderError> {
+        let gamma = self.tensor1(&tensor(Part::Weight).name())?;
         let mut norm = LayerNormConfig::new(gamma.dims()[0])
             .with_epsilon(eps)
             .init(self.device);
         norm.gamma = Param::from_tensor(gamma);
-        norm.beta = Some(Param::from_tensor(self.tensor1(&format!("{prefix}.bias"))?));
+        norm.beta = Some(Param::from_tensor(
+            self.tensor1(&tensor(Part::Bias).name())?,
+        ));
         Ok(norm)
     }
 }
@@ -190,7 +199,7 @@ impl BertEncoderConfig {
     ) -> Result<BertEncoder, EncoderError> {
         let up = Uploader { tensors, device };
         let eps = self.layer_norm_eps;
-        let token_types = up.host("embeddings.token_type_embeddings.weight")?;
+        let token_types = up.host(&BertTensor::TokenTypeEmbeddings.name())?;
         let token_type = Tensor::from_data(
             TensorData::new(
                 token_types.data[..self.hidden_size].to_vec(),
@@ -200,17 +209,17 @@ impl BertEncoderConfig {
         );
         let layers = (0..self.num_layers)
             .map(|l| {
-                let p = format!("encoder.layer.{l}");
+                let dense = |d| move |p| BertTensor::Dense(l, d, p);
+                let norm = |n| move |p| BertTensor::Norm(l, n, p);
                 Ok(BertLayer {
-                    query: up.linear(&format!("{p}.attention.self.query"))?,
-                    key: up.linear(&format!("{p}.attention.self.key"))?,
-                    value: up.linear(&format!("{p}.attention.self.value"))?,
-                    attention_output: up.linear(&format!("{p}.attention.output.dense"))?,
-                    attention_norm: up
-                        .layer_norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
-                    intermediate: up.linear(&format!("{p}.intermediate.dense"))?,
-                    output: up.linear(&format!("{p}.output.dense"))?,
-                    output_norm: up.layer_norm(&format!("{p}.output.LayerNorm"), eps)?,
+                    query: up.linear(dense(Dense::Query))?,
+                    key: up.linear(dense(Dense::Key))?,
+                    value: up.linear(dense(Dense::Value))?,
+                    attention_output: up.linear(dense(Dense::AttentionOutput))?,
+                    attention_norm: up.layer_norm(norm(Norm::Attention), eps)?,
+                    intermediate: up.linear(dense(Dense::Intermediate))?,
+                    output: up.linear(dense(Dense::Output))?,
+                    output_norm: up.layer_norm(norm(Norm::Output), eps)?,
                     num_heads: self.num_heads,
                     fused_attention: self.fused_attention,
                     host_kernels: self.host_kernels,
@@ -218,9 +227,9 @@ impl BertEncoderConfig {
             })
             .collect::<Result<Vec<_>, EncoderError>>()?;
         Ok(BertEncoder {
-            position: Param::from_tensor(up.tensor2("embeddings.position_embeddings.weight")?),
+            position: Param::from_tensor(up.tensor2(&BertTensor::PositionEmbeddings.name())?),
             token_type: Param::from_tensor(token_type),
-            embedding_norm: up.layer_norm("embeddings.LayerNorm", eps)?,
+            embedding_norm: up.layer_norm(BertTensor::EmbeddingNorm, eps)?,
             layers,
             position_offset: self.position_offset,
         })

@@ -13,12 +13,10 @@ use anyhow::{Context, Result, bail};
 use burn::module::{Param, ParamId};
 use burn::tensor::{Device, Tensor};
 use langbias_assets::HostTensor;
+use langbias_assets::tensor_names::{BertTensor, Norm, Part};
 use langbias_encoder::model::BertEncoder;
 
 use crate::lora::{Target, from_host_transposed, host, host_transposed, leaf};
-
-/// The two LayerNorms of a layer, by Hugging Face name suffix.
-const NORMS: [&str; 2] = ["attention.output.LayerNorm", "output.LayerNorm"];
 
 /// Trainable copies of every encoder-layer weight.
 #[derive(Debug, Clone)]
@@ -49,22 +47,22 @@ impl TrainableLayers {
         let mut leaves = BTreeMap::new();
         for layer in 0..num_layers {
             for target in Target::ALL {
-                let prefix = target.hf_name(layer);
-                let name = format!("{prefix}.weight");
+                let tensor = |part| BertTensor::Dense(layer, target.dense(), part);
+                let name = tensor(Part::Weight).name();
                 let w = get(&name)?;
                 if w.shape.len() != 2 {
                     bail!("{name}: expected a matrix, found shape {:?}", w.shape);
                 }
                 // Hugging Face `[out, in]` → burn `[in, out]`.
                 leaves.insert(name, from_host_transposed(w, device));
-                let name = format!("{prefix}.bias");
+                let name = tensor(Part::Bias).name();
                 let b = vector(get(&name)?, &name)?;
                 let n = b.len();
                 leaves.insert(name, leaf(b, [1, n], device));
             }
-            for norm in NORMS {
-                for part in ["weight", "bias"] {
-                    let name = format!("encoder.layer.{layer}.{norm}.{part}");
+            for norm in Norm::ALL {
+                for part in Part::ALL {
+                    let name = BertTensor::Norm(layer, norm, part).name();
                     let v = vector(get(&name)?, &name)?;
                     let n = v.len();
                     leaves.insert(name, leaf(v, [1, n], device));
@@ -129,7 +127,7 @@ impl TrainableLayers {
         };
         for (l, layer) in model.layers.iter_mut().enumerate() {
             for target in Target::ALL {
-                let prefix = target.hf_name(l);
+                let tensor = |part| BertTensor::Dense(l, target.dense(), part).name();
                 let linear = match target {
                     Target::Query => &mut layer.query,
                     Target::Key => &mut layer.key,
@@ -138,15 +136,16 @@ impl TrainableLayers {
                     Target::Intermediate => &mut layer.intermediate,
                     Target::Output => &mut layer.output,
                 };
-                linear.weight = param2(take(format!("{prefix}.weight"))?);
-                linear.bias = Some(param1(take(format!("{prefix}.bias"))?));
+                linear.weight = param2(take(tensor(Part::Weight))?);
+                linear.bias = Some(param1(take(tensor(Part::Bias))?));
             }
-            for (norm, ln) in NORMS
+            for (norm, ln) in Norm::ALL
                 .into_iter()
                 .zip([&mut layer.attention_norm, &mut layer.output_norm])
             {
-                ln.gamma = param1(take(format!("encoder.layer.{l}.{norm}.weight"))?);
-                ln.beta = Some(param1(take(format!("encoder.layer.{l}.{norm}.bias"))?));
+                let tensor = |part| BertTensor::Norm(l, norm, part).name();
+                ln.gamma = param1(take(tensor(Part::Weight))?);
+                ln.beta = Some(param1(take(tensor(Part::Bias))?));
             }
         }
         Ok(model)

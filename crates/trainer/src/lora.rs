@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
+use langbias_assets::tensor_names::Dense;
 use langbias_assets::{HostTensor, LoraAdapter, LoraPair};
 use langbias_encoder::model::{LayerDeltas, LowRankDelta};
 use langbias_train_data::{Rng, derive_seed};
@@ -38,17 +39,22 @@ impl Target {
         Target::Output,
     ];
 
-    /// Hugging Face name of the linear in layer `layer`.
+    /// The encoder's linear this target adapts.
+    pub fn dense(self) -> Dense {
+        match self {
+            Target::Query => Dense::Query,
+            Target::Key => Dense::Key,
+            Target::Value => Dense::Value,
+            Target::AttentionOutput => Dense::AttentionOutput,
+            Target::Intermediate => Dense::Intermediate,
+            Target::Output => Dense::Output,
+        }
+    }
+
+    /// Hugging Face name of the linear in layer `layer`, without `.weight` (what adapters key
+    /// their factors by).
     pub fn hf_name(self, layer: usize) -> String {
-        let suffix = match self {
-            Target::Query => "attention.self.query",
-            Target::Key => "attention.self.key",
-            Target::Value => "attention.self.value",
-            Target::AttentionOutput => "attention.output.dense",
-            Target::Intermediate => "intermediate.dense",
-            Target::Output => "output.dense",
-        };
-        format!("encoder.layer.{layer}.{suffix}")
+        self.dense().prefix(layer)
     }
 
     /// `(in, out)` of this linear for a model with `hidden`/`intermediate` sizes.
