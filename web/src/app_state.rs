@@ -1,25 +1,11 @@
 //! The page's shared state: one [`AppState`] of signals, provided to every component through
 //! context ([`AppState::provide`], [`use_app`]), and the plain data the signals hold.
 
+use langbias_eval::lessons::Lesson;
 use langbias_eval::{Pool, Ranking, Summary};
 use leptos::prelude::*;
-use serde::Deserialize;
 
 use crate::state::Settings;
-
-/// A lesson of `pools/lessons.json`: a view of the pool and what to look for.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Lesson {
-    pub id: String,
-    pub title: String,
-    pub body: String,
-    pub query_id: String,
-    pub query_lang: String,
-    pub pool_langs: Vec<String>,
-    pub topics: usize,
-    pub distractors: usize,
-    pub model: String,
-}
 
 /// Rankings of the current query by both models.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -7,12 +7,13 @@ use std::rc::Rc;
 
 use gloo::timers::future::TimeoutFuture;
 use langbias_encoder::TextKind;
+use langbias_eval::lessons::{Lesson, LessonsFile};
 use langbias_eval::report::{TableModel, paper_table};
-use langbias_eval::{Debias, ENGLISH, Fitted, Pool, Query, QueryMetrics, Ranking, Rows, xquad};
+use langbias_eval::{ENGLISH, Pool, Query, QueryMetrics, Ranking, xquad};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::app_state::{AppState, BuildNote, Busy, Heatmap, Lesson, Message, QueryResult, RunAll};
+use crate::app_state::{AppState, BuildNote, Busy, Heatmap, Message, QueryResult, RunAll};
 use crate::embedder::{self, Embedder};
 use crate::engine::{self, CPU_BADGE, Engine, ModelFiles, Stage, gpu_runtime, now_ms};
 use crate::fetch;
@@ -73,10 +74,14 @@ pub fn start(app: AppState) {
             }
             Err(e) => app.fail(Message::with_detail("Could not load the demo pool.", e)),
         }
-        if let Ok(text) = fetch::fetch_text("pools/lessons.json").await
-            && let Ok(list) = serde_json::from_str::<Vec<Lesson>>(&text)
+        match fetch::fetch_text("pools/lessons.json")
+            .await
+            .and_then(|text| LessonsFile::from_json("pools/lessons.json", &text))
         {
-            app.lessons.set(list);
+            Ok(file) => app.lessons.set(file.lessons),
+            Err(e) => app
+                .notice
+                .set(Some(format!("The lessons could not be loaded ({e})."))),
         }
         match load_embedder(app, &manifest).await {
             Ok(e) => ready(app, e).await,
@@ -271,33 +276,6 @@ fn judged_group(question: Option<&Query>, text: &str, s: &Settings) -> Option<St
     }
 }
 
-/// The base ranking after per-language mean-centring of the pool's documents (the means of
-/// the pool itself, `langbias_eval::Debias::Centre`); a language with a single document has
-/// no direction left after centring: an error in plain words.
-fn centred_ranking(
-    pool: &Pool,
-    docs: &[Vec<f32>],
-    query: &[f32],
-    query_id: &str,
-    group: Option<&str>,
-    query_lang: &str,
-) -> Result<Ranking, String> {
-    let dim = query.len();
-    let mut flat: Vec<f32> = docs.concat();
-    let langs: Vec<&str> = pool.documents.iter().map(|d| d.lang.as_str()).collect();
-    let mut q = query.to_vec();
-    Debias::Centre
-        .apply(
-            dim,
-            Rows::new(&mut flat, &langs),
-            Rows::new(&mut q, &[query_lang]),
-            Fitted::default(),
-        )
-        .map_err(|e| format!("Language centring cannot be computed for this pool: {e}"))?;
-    let centred: Vec<Vec<f32>> = flat.chunks_exact(dim).map(<[f32]>::to_vec).collect();
-    rank_query(pool, &centred, query, query_id, group, query_lang)
-}
-
 fn heatmap(model: &'static str, pool: &Pool, docs: &[Vec<f32>], picked: &[usize]) -> Heatmap {
     Heatmap {
         model,
@@ -446,14 +424,18 @@ pub fn run_query(app: AppState) {
             if aligned {
                 out.aligned = Some(ranking)
             } else {
-                out.centred = Some(centred_ranking(
-                    &pool,
-                    &docs,
-                    &q,
-                    &s.query_id,
-                    judged.as_deref(),
-                    &s.query_lang,
-                ));
+                out.centred = Some(
+                    pool.rank_query_centred(
+                        &docs,
+                        &q,
+                        &s.query_id,
+                        judged.as_deref(),
+                        &s.query_lang,
+                    )
+                    .map_err(|e| {
+                        format!("Language centring cannot be computed for this pool: {e}")
+                    }),
+                );
                 out.base = Some(ranking)
             }
             let (embedded, stored) = crate::vectors::counts();

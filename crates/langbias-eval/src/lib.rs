@@ -48,6 +48,7 @@
 
 pub mod beir;
 pub mod debias;
+pub mod lessons;
 pub mod lines;
 pub mod metrics;
 pub mod pool;

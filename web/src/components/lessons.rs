@@ -30,6 +30,7 @@ pub fn Lessons() -> impl IntoView {
                     <article class="lesson" data-lesson=l.id.clone()>
                         <h3>{format!("{}. {}", i + 1, l.title)}</h3>
                         <p>{l.body.clone()}</p>
+                        <p class="expect"><b>"What you should see: "</b>{l.expect.text.clone()}</p>
                         <button aria-label=label on:click=go>"Show me"</button>
                     </article>
                 }
