@@ -127,12 +127,8 @@ impl ModelAssets {
         tensors: &BTreeMap<String, HostTensor>,
     ) -> Result<Encoder, EncoderError> {
         self.check_shapes(tensors)?;
-        let flex = runtime.kind == crate::BackendKind::Flex;
-        let config = BertEncoderConfig {
-            fused_attention: flex,
-            host_kernels: flex,
-            ..BertEncoderConfig::from(&self.config)
-        };
+        let config =
+            BertEncoderConfig::from(&self.config).for_backend(runtime.kind, Workload::Inference);
         let model = match runtime.kind {
             crate::BackendKind::Cpu => Model::Host(config.init_host(tensors)?),
             _ => Model::Burn(Box::new(
@@ -231,6 +227,31 @@ impl Batching {
 
 /// See [`Batching::for_backend`].
 const GPU_SEQ_MULTIPLE: usize = 32;
+
+/// What an encoder is built for; the burn module's kernels depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    Inference,
+    /// Gradients flow through the module (the trainer).
+    Training,
+}
+
+impl BertEncoderConfig {
+    /// The burn module's backend policy, decided here once (beside [`Batching::for_backend`]):
+    /// burn's fused attention op on its CPU backend (fast there), explicit ops on wgpu (what
+    /// browsers test); the host GELU/attention kernels ([`crate::host_ops`]) for inference on
+    /// the CPU backend only, as they leave burn's autodiff graph. (Inference with
+    /// [`BackendKind::Cpu`](crate::BackendKind::Cpu) runs the host engine instead of the
+    /// module; see [`ModelAssets::encoder`].)
+    pub fn for_backend(self, kind: crate::BackendKind, workload: Workload) -> Self {
+        let cpu_backend = kind != crate::BackendKind::Wgpu;
+        Self {
+            fused_attention: cpu_backend,
+            host_kernels: cpu_backend && workload == Workload::Inference,
+            ..self
+        }
+    }
+}
 
 /// The smallest batch (padded tokens) the host engine shrinks batches to on many cores: a
 /// product over fewer rows than this no longer keeps a core busy with arithmetic.

@@ -29,6 +29,6 @@ pub mod model;
 mod tokenize;
 
 pub use backend::{BackendKind, Runtime};
-pub use encoder::{Batching, Embeddings, Encoder, ModelAssets, PaddedBatch};
+pub use encoder::{Batching, Embeddings, Encoder, ModelAssets, PaddedBatch, Workload};
 pub use error::EncoderError;
 pub use tokenize::{TextKind, TextTokenizer, TextWindows};

@@ -27,9 +27,9 @@ pub struct BertEncoderConfig {
     /// First position id (0 for BERT, pad + 1 for RoBERTa-style models).
     pub position_offset: usize,
     pub layer_norm_eps: f64,
-    /// See [`BertLayer::fused_attention`]; set it on the CPU backend.
+    /// See [`BertLayer::fused_attention`]; [`Self::for_backend`] sets it.
     pub fused_attention: bool,
-    /// See [`BertLayer::host_kernels`]; set it for inference on the CPU backend.
+    /// See [`BertLayer::host_kernels`]; [`Self::for_backend`] sets it.
     pub host_kernels: bool,
 }
 

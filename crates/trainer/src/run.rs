@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use langbias_assets::atomic::write_atomic;
 use langbias_assets::{EncoderWeights, hf_dir};
 use langbias_encoder::model::BertEncoderConfig;
-use langbias_encoder::{BackendKind, Batching, ModelAssets, Runtime, TextKind};
+use langbias_encoder::{BackendKind, Batching, ModelAssets, Runtime, TextKind, Workload};
 use langbias_train_data::{Sample, epoch_order};
 use serde::Serialize;
 
@@ -104,10 +104,7 @@ pub fn frozen_model(
     device: &Device,
 ) -> Result<langbias_encoder::model::BertEncoder> {
     use burn::module::Module;
-    let config = BertEncoderConfig {
-        fused_attention: backend != BackendKind::Wgpu,
-        ..BertEncoderConfig::from(&assets.config)
-    };
+    let config = BertEncoderConfig::from(&assets.config).for_backend(backend, Workload::Training);
     Ok(config
         .init_with_weights(assets.tensors(), device)?
         .no_grad())
