@@ -16,6 +16,9 @@ pub struct Settings {
     pub model: String,
     /// The group the visitor marked as answering a typed query (metrics are judged on it).
     pub answer: Option<String>,
+    /// The name of an uploaded pool the view belongs to (`None`: the built-in pool). A link
+    /// cannot carry the upload itself: opened elsewhere, the page says so.
+    pub pool: Option<String>,
 }
 
 impl Default for Settings {
@@ -29,6 +32,7 @@ impl Default for Settings {
             query_text: None,
             model: "both".into(),
             answer: None,
+            pool: None,
         }
     }
 }
@@ -60,6 +64,9 @@ impl Settings {
         if let Some(g) = &self.answer {
             out.push_str(&format!("&answer={}", encode(g)));
         }
+        if let Some(p) = &self.pool {
+            out.push_str(&format!("&pool={}", encode(p)));
+        }
         out
     }
 
@@ -85,6 +92,7 @@ impl Settings {
                 "q" => s.query_id = v,
                 "text" => s.query_text = Some(v),
                 "answer" if !v.is_empty() => s.answer = Some(v),
+                "pool" if !v.is_empty() => s.pool = Some(v),
                 "model" if ["both", "base", "aligned"].contains(&v.as_str()) => s.model = v,
                 _ => {}
             }

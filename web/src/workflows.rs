@@ -70,6 +70,27 @@ pub fn start(app: AppState) {
                     }
                     Err(why) => app.build_note.set(BuildNote::Unavailable(why)),
                 }
+                if let Some(name) = app.settings.get_untracked().pool {
+                    // Uploads stay in the browser that loaded them: a link cannot carry them.
+                    app.notice.set(Some(format!(
+                        "This link was made with the pool “{name}”, uploaded in another browser: uploads stay in the browser that loaded them. Upload the same file under “Your data” to see that view; the built-in pool is shown meanwhile."
+                    )));
+                    let defaults = Settings::default();
+                    app.settings.update(|s| {
+                        s.pool = None;
+                        if !pool.queries.iter().any(|q| q.id == s.query_id) {
+                            s.query_id = defaults.query_id.clone();
+                            s.answer = None;
+                        }
+                        s.pool_langs.retain(|l| pool.languages().contains(l));
+                        if s.pool_langs.is_empty() {
+                            s.pool_langs = defaults.pool_langs.clone();
+                        }
+                        if !s.pool_langs.contains(&s.query_lang) {
+                            s.query_lang = defaults.query_lang.clone();
+                        }
+                    });
+                }
                 app.collection.set(Some(pool));
             }
             Err(e) => app.fail(Message::with_detail("Could not load the demo pool.", e)),
@@ -82,6 +103,16 @@ pub fn start(app: AppState) {
             Err(e) => app
                 .notice
                 .set(Some(format!("The lessons could not be loaded ({e})."))),
+        }
+        // The first ranking (build-time vectors) before the workers compete for the cores.
+        let t0 = now_ms();
+        while app.result.get_untracked().pool.is_none()
+            && app.collection.get_untracked().is_some()
+            && app.settings.get_untracked().topics > 0
+            && !app.query_text.get_untracked().trim().is_empty()
+            && now_ms() - t0 < 1500.0
+        {
+            TimeoutFuture::new(20).await;
         }
         match load_embedder(app, &manifest).await {
             Ok(e) => ready(app, e).await,
@@ -490,6 +521,7 @@ pub fn apply_lesson(app: AppState, l: &Lesson) {
         query_text: None,
         model: l.model.clone(),
         answer: None,
+        pool: app.settings.get_untracked().pool,
     });
     app.show_all.set(false);
     if let Some(all) = app.collection.get_untracked()
@@ -774,6 +806,7 @@ pub fn upload(app: AppState, files: Vec<web_sys::File>) {
                 .map(|d| d.group.as_str())
                 .collect::<std::collections::HashSet<_>>()
                 .len();
+            let name = p.name.clone();
             app.error.set(None);
             app.notice.set(Some(format!(
                 "Loaded “{}”: {} documents, {} queries, languages {}.",
@@ -796,6 +829,7 @@ pub fn upload(app: AppState, files: Vec<web_sys::File>) {
                     s.query_text = None;
                     s.answer = None;
                     s.topics = topics.max(1);
+                    s.pool = Some(name.clone());
                 });
             }
         }

@@ -147,7 +147,13 @@ mod tests {
         ];
         let query = [0.8, 0.0, 0.6];
         let plain = pool
-            .rank_query(docs.iter().map(Vec::as_slice), &query, "q", Some("t1"), "de")
+            .rank_query(
+                docs.iter().map(Vec::as_slice),
+                &query,
+                "q",
+                Some("t1"),
+                "de",
+            )
             .unwrap();
         assert_eq!(plain.metrics.unwrap().max_rank, 3);
         let centred = pool
