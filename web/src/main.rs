@@ -77,7 +77,7 @@ pub async fn langbias_embed(
         "passage" => langbias_encoder::TextKind::Passage,
         other => return Err(format!("unknown kind `{other}`").into()),
     };
-    let embedder = workflows::loaded_embedder()
+    let embedder = embedder::current()
         .ok_or_else(|| wasm_bindgen::JsValue::from_str("the model is not loaded yet"))?;
     let rows = embedder
         .embed(false, kind, &texts, &|_, _| {}, &|| false)

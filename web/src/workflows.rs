@@ -3,7 +3,6 @@
 //! uploads and added documents, lessons.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use gloo::timers::future::TimeoutFuture;
 use langbias_encoder::TextKind;
@@ -863,9 +862,4 @@ pub fn ranks_of(ranking: Option<&Ranking>) -> HashMap<usize, usize> {
     ranking
         .map(|o| o.hits.iter().map(|h| (h.doc, h.rank)).collect())
         .unwrap_or_default()
-}
-
-/// The embedder, once loaded (the test hook `langbias_embed`).
-pub fn loaded_embedder() -> Option<Rc<Embedder>> {
-    embedder::current()
 }
