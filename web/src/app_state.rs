@@ -193,6 +193,18 @@ impl AppState {
         self.error.set(Some(message.into()));
     }
 
+    /// A progress callback `(done, total)` that shows `label` in the progress bar.
+    pub fn progress(&self, label: String) -> impl Fn(usize, usize) + use<> {
+        let busy = self.busy;
+        move |done, total| {
+            busy.set(Some(Busy {
+                label: label.clone(),
+                done,
+                total,
+            }))
+        }
+    }
+
     /// Sets one line of the performance panel (`key` replaces its earlier value).
     pub fn perf_line(&self, key: &str, value: String) {
         self.perf

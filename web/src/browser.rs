@@ -17,6 +17,14 @@ pub fn show_fatal(message: &str) {
     }
 }
 
+/// The value of `name` in the address's query string (`?workers=2&store=0`), if given.
+pub fn search_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
+}
+
 /// Writes the shareable settings to the address bar (no history entry).
 pub fn set_hash(settings: &Settings) {
     if let Some(w) = web_sys::window()

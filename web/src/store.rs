@@ -33,11 +33,13 @@ pub fn set_models(base_sha: &str, adapter_sha: Option<&str>) {
     MODELS.with(|m| *m.borrow_mut() = [base, aligned]);
 }
 
-/// `?store=0` in the address leaves the store out (tests compare fresh embeddings).
+/// `?store=0` in the address leaves the store out (tests compare fresh embeddings); read
+/// once per page.
 fn enabled() -> bool {
-    !web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .is_some_and(|s| s.contains("store=0"))
+    thread_local! {
+        static ENABLED: bool = crate::browser::search_param("store").as_deref() != Some("0");
+    }
+    ENABLED.with(|e| *e)
 }
 
 fn key(aligned: bool, kind: TextKind, text: &str) -> Option<String> {

@@ -26,15 +26,7 @@ const START_TIMEOUT_MS: f64 = 240_000.0;
 /// core (`navigator.hardwareConcurrency`) up to [`MAX_WORKERS`], at most one per 2 GB of
 /// `navigator.deviceMemory` (where the browser tells it).
 pub fn planned_size() -> (usize, String) {
-    let search = web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .unwrap_or_default();
-    if let Some(n) = search
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("workers="))
-        .and_then(|v| v.parse::<usize>().ok())
-    {
+    if let Some(n) = crate::browser::search_param("workers").and_then(|v| v.parse::<usize>().ok()) {
         return (n.min(16), format!("{n} (set by ?workers= in the address)"));
     }
     let navigator = web_sys::window().map(|w| JsValue::from(w.navigator()));

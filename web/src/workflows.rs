@@ -12,7 +12,7 @@ use langbias_eval::{ENGLISH, Pool, Query, QueryMetrics, Ranking, xquad};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::app_state::{AppState, BuildNote, Busy, Heatmap, Message, QueryResult, RunAll};
+use crate::app_state::{AppState, BuildNote, Heatmap, Message, QueryResult, RunAll};
 use crate::embedder::{self, Embedder};
 use crate::engine::{self, CPU_BADGE, Engine, ModelFiles, Stage, gpu_runtime, now_ms};
 use crate::fetch;
@@ -169,9 +169,7 @@ async fn load_embedder(
         "download",
         format!("model files in {:.0} ms", now_ms() - t0),
     );
-    let prefer_gpu = !web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .is_some_and(|s| s.contains("backend=cpu"));
+    let prefer_gpu = crate::browser::search_param("backend").as_deref() != Some("cpu");
     let mut gpu = None;
     if prefer_gpu {
         stage(Stage::Compile("initialising WebGPU".into()));
@@ -371,13 +369,7 @@ pub fn run_query(app: AppState) {
         for aligned in columns {
             let key = model_key(aligned);
             let t_index = now_ms();
-            let progress = |done: usize, total: usize| {
-                app.busy.set(Some(Busy {
-                    label: format!("indexing the pool ({key} model)"),
-                    done,
-                    total,
-                }))
-            };
+            let progress = app.progress(format!("indexing the pool ({key} model)"));
             let docs = vectors(
                 embedder.as_deref(),
                 aligned,
@@ -564,21 +556,12 @@ pub fn run_all(app: AppState) {
                 let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
                 let q_texts: Vec<&str> = pool.queries.iter().map(|q| q.text.as_str()).collect();
                 let key = model_key(aligned);
-                let busy = |label: String| {
-                    move |done, total| {
-                        app.busy.set(Some(Busy {
-                            label: label.clone(),
-                            done,
-                            total,
-                        }))
-                    }
-                };
                 let docs = vectors(
                     embedder.as_deref(),
                     aligned,
                     TextKind::Passage,
                     &doc_texts,
-                    &busy(format!("run all: indexing the {lang} pool ({key} model)")),
+                    &app.progress(format!("run all: indexing the {lang} pool ({key} model)")),
                     &stop,
                 )
                 .await;
@@ -589,7 +572,7 @@ pub fn run_all(app: AppState) {
                             aligned,
                             TextKind::Query,
                             &q_texts,
-                            &busy(format!("run all: {lang} queries ({key} model)")),
+                            &app.progress(format!("run all: {lang} queries ({key} model)")),
                             &stop,
                         )
                         .await
@@ -690,13 +673,7 @@ pub fn compute_map(app: AppState) {
         let mut models = Vec::new();
         for aligned in columns {
             let key = model_key(aligned);
-            let progress = |done: usize, total: usize| {
-                app.busy.set(Some(Busy {
-                    label: format!("map: indexing the pool ({key} model)"),
-                    done,
-                    total,
-                }))
-            };
+            let progress = app.progress(format!("map: indexing the pool ({key} model)"));
             let docs = vectors(
                 embedder.as_deref(),
                 aligned,
