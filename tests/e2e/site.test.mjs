@@ -55,7 +55,7 @@ async function openReady(context, query = '') {
   await page.goto(base + query);
   await page.waitForSelector('#stage[data-stage="ready"], #stage[data-stage="failed"]', { timeout: 600_000 });
   const stage = await page.getAttribute('#stage', 'data-stage');
-  assert.equal(stage, 'ready', `model failed to load: ${await page.textContent('#error')}`);
+  assert.equal(stage, 'ready', `model failed to load: ${await page.textContent('.alerts[data-place="page"]')}`);
   return { page, errors, loadMs: Date.now() - t0 };
 }
 
@@ -181,8 +181,10 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
     assert.equal(Number(await again.textContent('#col-base .max-r')), maxR);
     // A malformed upload shows an error and keeps the current pool.
     await page.setInputFiles('#upload', { name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "langbias-pool/1", "documents": [') });
-    await page.waitForSelector('#error:not(.hidden)');
-    assert.match(await page.textContent('#error'), /broken\.json/);
+    // The error appears beside the upload control, not at the top of the page.
+    await page.waitForSelector('.alert.error[data-place="data"]');
+    assert.match(await page.textContent('.alert.error[data-place="data"]'), /broken\.json/);
+    assert.equal(await page.$('.alert.error[data-place="page"]'), null);
     assert.ok((await page.$$('#col-base ol.hits li')).length > 0, 'the pool is kept');
     await page.screenshot({ path: path.join(artifacts, 'main-cpu.png'), fullPage: false });
     assert.deepEqual(errors, []);

@@ -115,6 +115,49 @@ impl From<String> for Message {
     }
 }
 
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Self::plain(text)
+    }
+}
+
+/// Where a message appears: beside the control or section it is about, not at the top of a
+/// long page while the control that caused it is at the bottom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The page as a whole: model loading, the built-in pool, the cache, stored embeddings.
+    Page,
+    /// The query box and the rankings under it.
+    Query,
+    Lessons,
+    RunAll,
+    Map,
+    /// Uploads and added documents.
+    YourData,
+}
+
+impl Place {
+    /// The `data-place` attribute of its messages (used by the tests and the style sheet).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Page => "page",
+            Self::Query => "query",
+            Self::Lessons => "lessons",
+            Self::RunAll => "run-all",
+            Self::Map => "map",
+            Self::YourData => "data",
+        }
+    }
+}
+
+/// An error (something failed) or a notice (something worth knowing) at one [`Place`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub place: Place,
+    pub error: bool,
+    pub message: Message,
+}
+
 /// Every signal the components share (all `Copy`).
 #[derive(Clone, Copy)]
 pub struct AppState {
@@ -122,8 +165,8 @@ pub struct AppState {
     /// The whole collection the pool is drawn from (built-in, uploaded, plus added documents).
     pub collection: RwSignal<Option<Pool>>,
     pub lessons: RwSignal<Vec<Lesson>>,
-    pub error: RwSignal<Option<Message>>,
-    pub notice: RwSignal<Option<String>>,
+    /// At most one error and one notice per [`Place`].
+    pub alerts: RwSignal<Vec<Alert>>,
     /// Loading stage (`ready` once a query can be embedded in the page).
     pub stage: RwSignal<String>,
     /// Download progress, 0–1.
@@ -161,8 +204,7 @@ impl AppState {
             settings: RwSignal::new(initial),
             collection: RwSignal::new(None),
             lessons: RwSignal::new(Vec::new()),
-            error: RwSignal::new(None),
-            notice: RwSignal::new(None),
+            alerts: RwSignal::new(Vec::new()),
             stage: RwSignal::new("starting".to_string()),
             progress: RwSignal::new(0.0),
             ready: RwSignal::new(false),
@@ -188,9 +230,36 @@ impl AppState {
         state
     }
 
-    /// Shows an error in plain words (replaces the previous one).
-    pub fn fail(&self, message: impl Into<Message>) {
-        self.error.set(Some(message.into()));
+    /// Shows an error in plain words at `place` (replacing the error shown there).
+    pub fn fail(&self, place: Place, message: impl Into<Message>) {
+        self.alert(place, true, message.into());
+    }
+
+    /// Shows a notice at `place` (replacing the notice shown there).
+    pub fn notify(&self, place: Place, message: impl Into<Message>) {
+        self.alert(place, false, message.into());
+    }
+
+    /// Removes the error and the notice at `place`.
+    pub fn dismiss(&self, place: Place) {
+        self.alerts.update(|a| a.retain(|x| x.place != place));
+    }
+
+    /// Removes the error (`error`) or the notice at `place`.
+    pub fn remove(&self, place: Place, error: bool) {
+        self.alerts
+            .update(|a| a.retain(|x| (x.place, x.error) != (place, error)));
+    }
+
+    fn alert(&self, place: Place, error: bool, message: Message) {
+        self.remove(place, error);
+        self.alerts.update(|a| {
+            a.push(Alert {
+                place,
+                error,
+                message,
+            });
+        });
     }
 
     /// A progress callback `(done, total)` that shows `label` in the progress bar.

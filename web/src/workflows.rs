@@ -12,7 +12,7 @@ use langbias_eval::{ENGLISH, Pool, Query, QueryMetrics, Ranking, xquad};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::app_state::{AppState, BuildNote, Heatmap, Message, QueryResult, RunAll};
+use crate::app_state::{AppState, BuildNote, Heatmap, Message, Place, QueryResult, RunAll};
 use crate::embedder::{self, Embedder};
 use crate::engine::{self, CPU_BADGE, Engine, ModelFiles, Stage, gpu_runtime, now_ms};
 use crate::fetch;
@@ -36,10 +36,13 @@ pub fn start(app: AppState) {
             Ok(m) => m,
             Err(e) => {
                 app.stage.set("failed".into());
-                return app.fail(Message::with_detail(
-                    "The model files of this site are missing or unreadable.",
-                    e,
-                ));
+                return app.fail(
+                    Place::Page,
+                    Message::with_detail(
+                        "The model files of this site are missing or unreadable.",
+                        e,
+                    ),
+                );
             }
         };
         app.has_aligned.set(manifest.aligned.is_some());
@@ -71,9 +74,9 @@ pub fn start(app: AppState) {
                 }
                 if let Some(name) = app.settings.get_untracked().pool {
                     // Uploads stay in the browser that loaded them: a link cannot carry them.
-                    app.notice.set(Some(format!(
+                    app.notify(Place::Page, format!(
                         "This link was made with the pool “{name}”, uploaded in another browser: uploads stay in the browser that loaded them. Upload the same file under “Your data” to see that view; the built-in pool is shown meanwhile."
-                    )));
+                    ));
                     let defaults = Settings::default();
                     app.settings.update(|s| {
                         s.pool = None;
@@ -92,16 +95,20 @@ pub fn start(app: AppState) {
                 }
                 app.collection.set(Some(pool));
             }
-            Err(e) => app.fail(Message::with_detail("Could not load the demo pool.", e)),
+            Err(e) => app.fail(
+                Place::Page,
+                Message::with_detail("Could not load the demo pool.", e),
+            ),
         }
         match fetch::fetch_text("pools/lessons.json")
             .await
             .and_then(|text| LessonsFile::from_json("pools/lessons.json", &text))
         {
             Ok(file) => app.lessons.set(file.lessons),
-            Err(e) => app
-                .notice
-                .set(Some(format!("The lessons could not be loaded ({e})."))),
+            Err(e) => app.notify(
+                Place::Lessons,
+                format!("The lessons could not be loaded ({e})."),
+            ),
         }
         // The first ranking (build-time vectors) before the workers compete for the cores.
         let t0 = now_ms();
@@ -117,7 +124,7 @@ pub fn start(app: AppState) {
             Ok(e) => ready(app, e).await,
             Err(e) => {
                 app.stage.set("failed".into());
-                app.fail(Message::with_detail(
+                app.fail(Place::Page, Message::with_detail(
                     "The model could not be loaded: the pool is ranked only where build-time embeddings exist.",
                     e,
                 ));
@@ -163,7 +170,7 @@ async fn load_embedder(
         format!("downloaded {:.1} MB", files.downloaded_bytes as f64 / 1e6)
     });
     if let Some(n) = &files.cache_note {
-        app.notice.set(Some(n.clone()));
+        app.notify(Place::Page, n.clone());
     }
     app.perf_line(
         "download",
@@ -209,7 +216,7 @@ async fn load_embedder(
     )));
     let (note, detail) = (files.gpu_note.clone(), files.gpu_detail.clone());
     let init = ToWorker::init(files);
-    let on_event = move |m: String| app.notice.set(Some(m));
+    let on_event = move |m: String| app.notify(Place::Page, m);
     // The pool keeps its own copy of the `Init` message; ours is dropped (or taken back).
     match WorkerPool::start(n, planned, &url, &init, on_event).await {
         Ok(pool) => {
@@ -233,9 +240,8 @@ async fn load_embedder(
             Ok(Embedder::Workers(pool))
         }
         Err(why) => {
-            app.notice.set(Some(
-                "The encoder could not start in a background worker, so it runs on the page itself: the page may lag while it indexes.".into(),
-            ));
+            app.notify(Place::Page,
+                "The encoder could not start in a background worker, so it runs on the page itself: the page may lag while it indexes.");
             app.perf_line("workers", format!("none started: {why}"));
             let mut files = init.into_files().ok_or("internal: no model files")?;
             files.gpu_note = note;
@@ -343,9 +349,10 @@ pub fn run_query(app: AppState) {
         let pool = current_pool(&all, &s);
         if pool.documents.is_empty() {
             app.result.set(QueryResult::default());
-            app.notice.set(Some(
-                "The pool is empty: pick at least one document language and one topic.".into(),
-            ));
+            app.notify(
+                Place::Query,
+                "The pool is empty: pick at least one document language and one topic.",
+            );
             return;
         }
         let text = app.query_text.get_untracked();
@@ -380,7 +387,7 @@ pub fn run_query(app: AppState) {
             )
             .await;
             if let Some(w) = crate::store::take_warning() {
-                app.notice.set(Some(w));
+                app.notify(Place::Page, w);
             }
             let index_ms = now_ms() - t_index;
             let tq = now_ms();
@@ -406,7 +413,10 @@ pub fn run_query(app: AppState) {
                         app.busy.set(None);
                     }
                     if e != engine::CANCELLED {
-                        app.fail(Message::with_detail("The query could not be ranked.", e));
+                        app.fail(
+                            Place::Query,
+                            Message::with_detail("The query could not be ranked.", e),
+                        );
                     }
                     return;
                 }
@@ -429,7 +439,7 @@ pub fn run_query(app: AppState) {
                 Ok(r) => r,
                 Err(e) => {
                     app.busy.set(None);
-                    return app.fail(e);
+                    return app.fail(Place::Query, e);
                 }
             };
             // The heatmap compares the same documents under both models: the base top hits.
@@ -483,6 +493,8 @@ pub fn run_query(app: AppState) {
         out.ms = now_ms() - t0;
         if !stale() {
             app.result.set(out);
+            // An earlier query's failure no longer describes what is shown.
+            app.remove(Place::Query, true);
         }
     });
 }
@@ -585,13 +597,13 @@ pub fn run_all(app: AppState) {
                     (Err(e), _) | (_, Err(e)) => {
                         app.busy.set(None);
                         if e == engine::CANCELLED {
-                            return app.notice.set(Some("Run all was cancelled.".into()));
+                            return app.notify(Place::RunAll, "Run all was cancelled.");
                         }
-                        return app.fail(Message::with_detail("Run all failed.", e));
+                        return app.fail(Place::RunAll, Message::with_detail("Run all failed.", e));
                     }
                     _ => {
                         app.busy.set(None);
-                        return app.notice.set(Some("Run all needs the model for this pool: it is still loading. Try again when the badge says ready.".into()));
+                        return app.notify(Place::RunAll, "Run all needs the model for this pool: it is still loading. Try again when the badge says ready.");
                     }
                 };
                 let metrics: Vec<QueryMetrics> = pool
@@ -705,12 +717,16 @@ pub fn compute_map(app: AppState) {
                     rows.extend(q);
                 }
                 (Ok(None), _) => {
-                    return app.notice.set(Some(
-                        "The map needs the model for this pool: it is still loading.".into(),
-                    ));
+                    return app.notify(
+                        Place::Map,
+                        "The map needs the model for this pool: it is still loading.",
+                    );
                 }
                 (Err(e), _) => {
-                    return app.fail(Message::with_detail("The map could not be drawn.", e));
+                    return app.fail(
+                        Place::Map,
+                        Message::with_detail("The map could not be drawn.", e),
+                    );
                 }
             }
         }
@@ -736,10 +752,10 @@ pub fn compute_map(app: AppState) {
 pub fn upload(app: AppState, files: Vec<web_sys::File>) {
     spawn_local(async move {
         let rejected = |e: String| {
-            app.fail(Message::with_detail(
-                "Upload rejected, the current pool is kept.",
-                e,
-            ))
+            app.fail(
+                Place::YourData,
+                Message::with_detail("Upload rejected, the current pool is kept.", e),
+            )
         };
         let mut xquad_langs = Vec::new();
         let mut loaded: Option<Pool> = None;
@@ -783,14 +799,17 @@ pub fn upload(app: AppState, files: Vec<web_sys::File>) {
                 .collect::<std::collections::HashSet<_>>()
                 .len();
             let name = p.name.clone();
-            app.error.set(None);
-            app.notice.set(Some(format!(
-                "Loaded “{}”: {} documents, {} queries, languages {}.",
-                p.name,
-                p.documents.len(),
-                p.queries.len(),
-                langs.join(", ")
-            )));
+            app.dismiss(Place::YourData);
+            app.notify(
+                Place::YourData,
+                format!(
+                    "Loaded “{}”: {} documents, {} queries, languages {}.",
+                    p.name,
+                    p.documents.len(),
+                    p.queries.len(),
+                    langs.join(", ")
+                ),
+            );
             app.collection.set(Some(p));
             if let Some(q) = first_q {
                 app.query_text.set(q.text.clone());

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::app_state::{Message, use_app};
+use crate::app_state::{Message, Place, use_app};
 use crate::fetch;
 
 #[component]
@@ -14,12 +14,10 @@ pub fn Header() -> impl IntoView {
             let models = fetch::clear_cache().await;
             let vectors = crate::store::clear().await;
             match (models, vectors) {
-                (Ok(_), Ok(())) => app.notice.set(Some(
-                    "Cache cleared: the next reload downloads the model and embeds your pools again."
-                        .into(),
-                )),
+                (Ok(_), Ok(())) => app.notify(Place::Page,
+                    "Cache cleared: the next reload downloads the model and embeds your pools again."),
                 (Err(e), _) | (_, Err(e)) => {
-                    app.fail(Message::with_detail("The cache could not be cleared.", e))
+                    app.fail(Place::Page, Message::with_detail("The cache could not be cleared.", e))
                 }
             }
         })

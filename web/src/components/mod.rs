@@ -18,7 +18,7 @@ mod your_data;
 use langbias_eval::ENGLISH;
 use leptos::prelude::*;
 
-use crate::app_state::{AppState, use_app};
+use crate::app_state::{AppState, Place, use_app};
 use crate::browser::set_hash;
 use crate::state::Settings;
 use crate::workflows;
@@ -57,10 +57,11 @@ pub fn App() -> impl IntoView {
 
     view! {
         <header::Header />
-        <alerts::Alerts />
+        <alerts::Alerts place=Place::Page />
         <main>
             <controls::PoolControls />
             <query_box::QueryBox />
+            <alerts::Alerts place=Place::Query />
             <source_line::SourceLine />
             <section class="columns" aria-label="Rankings">
                 <ranking_column::RankingColumn which=0 />
@@ -70,10 +71,12 @@ pub fn App() -> impl IntoView {
             <LiveSummary />
             <details class="lessons panel" open=true>
                 <summary><h2>"Lessons"</h2></summary>
+                <alerts::Alerts place=Place::Lessons />
                 <lessons::Lessons />
             </details>
             <details class="runall panel">
                 <summary><h2>"Run all queries"</h2></summary>
+                <alerts::Alerts place=Place::RunAll />
                 <run_all::RunAllPanel />
             </details>
             <details class="heatmap panel">
@@ -82,10 +85,12 @@ pub fn App() -> impl IntoView {
             </details>
             <details class="map panel">
                 <summary><h2>"Map of the pool"</h2></summary>
+                <alerts::Alerts place=Place::Map />
                 <pool_map::PoolMap />
             </details>
             <details class="data panel">
                 <summary><h2>"Your data"</h2></summary>
+                <alerts::Alerts place=Place::YourData />
                 <your_data::YourData />
             </details>
             <details class="perf panel">

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::app_state::use_app;
+use crate::app_state::{Place, use_app};
 
 #[component]
 pub fn QueryBox() -> impl IntoView {
@@ -12,9 +12,10 @@ pub fn QueryBox() -> impl IntoView {
         app.cancel.set(true);
         app.generation.update(|g| *g += 1);
         app.busy.set(None);
-        app.notice.set(Some(
-            "Indexing stopped. Change the query or the pool to start again.".into(),
-        ));
+        app.notify(
+            Place::Query,
+            "Indexing stopped. Change the query or the pool to start again.",
+        );
     };
     view! {
         <section class="query" aria-label="Query">

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::app_state::use_app;
+use crate::app_state::{Place, use_app};
 use crate::workflows;
 
 #[component]
@@ -19,7 +19,7 @@ pub fn YourData() -> impl IntoView {
     let add =
         move |_| match workflows::add_document(app, text.get_untracked(), lang.get_untracked()) {
             Ok(()) => text.set(String::new()),
-            Err(e) => app.fail(e),
+            Err(e) => app.fail(Place::YourData, e),
         };
     let langs = move || {
         app.collection
