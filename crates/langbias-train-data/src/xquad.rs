@@ -21,6 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use langbias_eval::Pool;
+pub use langbias_eval::xquad::Split;
 use langbias_eval::xquad::{XquadLanguage, build_pool, paragraph_id};
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +78,21 @@ impl XquadSplit {
             train_articles: set.iter().copied().collect(),
             heldout_articles: (0..num_articles).filter(|a| !set.contains(a)).collect(),
         })
+    }
+
+    /// The articles of one half of the evaluator's fixed split ([`Split`]: `dev` = even,
+    /// `test` = odd articles) for training; the other half is held out. `all` is an error: it
+    /// would leave nothing to evaluate on.
+    pub fn half(num_articles: usize, half: Split) -> Result<Self, DataError> {
+        if half == Split::All {
+            return Err(DataError::InvalidOption(
+                "training on every XQuAD article leaves nothing to evaluate on: \
+                 choose the `dev` or the `test` half"
+                    .into(),
+            ));
+        }
+        let train: Vec<usize> = (0..num_articles).filter(|&a| half.contains(a)).collect();
+        Self::from_train_articles(num_articles, &train)
     }
 
     /// Whether article `a` is a training article.
@@ -226,16 +242,37 @@ pub fn read_dir<S: AsRef<str>>(
     Ok((english, others))
 }
 
-/// [`read_dir`], a random article split ([`XquadSplit::by_fraction`]) and [`samples`].
+/// Which XQuAD articles a training set is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Articles {
+    /// A random fraction of the articles ([`XquadSplit::by_fraction`]).
+    Random {
+        /// Share of the articles used for training, `0.0..=1.0`.
+        train_fraction: f64,
+        /// Seed of the draw.
+        seed: u64,
+    },
+    /// One half of the evaluator's fixed split ([`XquadSplit::half`]), so that
+    /// `langbias eval --split <the other half>` reports only held-out articles.
+    Half(Split),
+}
+
+/// [`read_dir`], the article split and [`samples`].
 pub fn load_dir<S: AsRef<str>>(
     dir: &Path,
     langs: &[S],
-    train_fraction: f64,
-    seed: u64,
+    articles: Articles,
     opts: &XquadOptions,
 ) -> Result<XquadData, DataError> {
     let (english, others) = read_dir(dir, langs)?;
-    let split = XquadSplit::by_fraction(english.articles.len(), train_fraction, seed)?;
+    let n = english.articles.len();
+    let split = match articles {
+        Articles::Random {
+            train_fraction,
+            seed,
+        } => XquadSplit::by_fraction(n, train_fraction, seed)?,
+        Articles::Half(half) => XquadSplit::half(n, half)?,
+    };
     let samples = samples(&english, &others, &split, opts)?;
     Ok(XquadData {
         samples,

@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use langbias_eval::xquad::{XquadLanguage, build_pool};
+use langbias_eval::xquad::{Split, XquadLanguage, build_pool};
 use langbias_train_data::xquad::{
-    XquadOptions, XquadSplit, heldout_pool, load_dir, read_dir, samples,
+    Articles, XquadOptions, XquadSplit, heldout_pool, load_dir, read_dir, samples,
 };
 use langbias_train_data::{DataError, validate};
 
@@ -164,7 +164,11 @@ fn loads_a_directory() {
     for code in ["en", "de", "ru"] {
         std::fs::write(dir.join(format!("xquad.{code}.json")), squad(code, 6)).unwrap();
     }
-    let data = load_dir(&dir, &[] as &[&str], 0.5, 9, &XquadOptions::default()).unwrap();
+    let random = Articles::Random {
+        train_fraction: 0.5,
+        seed: 9,
+    };
+    let data = load_dir(&dir, &[] as &[&str], random, &XquadOptions::default()).unwrap();
     assert_eq!(data.languages, ["de", "ru"]);
     assert_eq!(data.split.train_articles.len(), 3);
     assert_eq!(data.samples.len(), 3 * 2 * 2 * 2);
@@ -183,4 +187,23 @@ fn loads_a_directory() {
     assert_eq!(only_ru.len(), 1);
     let err = read_dir(&dir, &["fr"]).unwrap_err();
     assert!(err.to_string().contains("available: de, en, ru"), "{err}");
+}
+
+#[test]
+fn trains_on_one_half_of_the_evaluators_split() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xquad-half");
+    std::fs::create_dir_all(&dir).unwrap();
+    for code in ["en", "de"] {
+        std::fs::write(dir.join(format!("xquad.{code}.json")), squad(code, 5)).unwrap();
+    }
+    let opts = XquadOptions::default();
+    let data = load_dir(&dir, &["de"], Articles::Half(Split::Dev), &opts).unwrap();
+    assert_eq!(data.split.train_articles, [0, 2, 4]);
+    assert_eq!(data.split.heldout_articles, [1, 3]);
+    // Every sample comes from a dev article, so `eval --split test` sees none of them.
+    for s in &data.samples {
+        assert!(Split::Dev.contains(article_of(s.source.as_deref().unwrap())));
+    }
+    let err = load_dir(&dir, &["de"], Articles::Half(Split::All), &opts).unwrap_err();
+    assert!(err.to_string().contains("nothing to evaluate on"), "{err}");
 }

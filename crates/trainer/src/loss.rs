@@ -128,13 +128,14 @@ pub fn anchor_loss(student: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
 }
 
 /// InfoNCE of `queries [B, H]` against `candidates [2B, H]` where the positive of row `i` is
-/// column `positive(i)` and column `masked(i)` is left out. Returns the mean loss `[1]`.
+/// column `positive(i)` and every column `j` with `left_out(i, j)` is left out of the
+/// denominator (never the positive). Returns the mean loss `[1]`.
 pub fn info_nce(
     queries: Tensor<2>,
     candidates: Tensor<2>,
     tau: f32,
     positive: impl Fn(usize) -> usize,
-    masked: impl Fn(usize) -> usize,
+    left_out: impl Fn(usize, usize) -> bool,
 ) -> Tensor<1> {
     let [b, _] = queries.dims();
     let [n, _] = candidates.dims();
@@ -142,7 +143,11 @@ pub fn info_nce(
     let mut bias = vec![0.0f32; b * n];
     let mut pick = vec![0.0f32; b * n];
     for i in 0..b {
-        bias[i * n + masked(i)] = MASKED;
+        for j in 0..n {
+            if j != positive(i) && left_out(i, j) {
+                bias[i * n + j] = MASKED;
+            }
+        }
         pick[i * n + positive(i)] = 1.0;
     }
     let logits =
@@ -170,30 +175,53 @@ pub fn jsd_from_logits(logits_p: Tensor<2>, logits_q: Tensor<2>) -> Tensor<1> {
 }
 
 /// Both objectives for one batch (see the module docs for the layout).
+///
+/// `same_text[j]` names the text of document column `j` of `[dl; de]` (`2B` entries, equal
+/// values for identical texts). InfoNCE leaves out of a query's denominator every copy of its
+/// two parallel positives: several samples may share a document (XQuAD's questions of one
+/// paragraph, the English side shared by every language of a question), and a duplicate of
+/// the positive is not a negative.
 pub fn losses(
     config: &LossConfig,
     ql: Tensor<2>,
     qe: Tensor<2>,
     dl: Tensor<2>,
     de: Tensor<2>,
+    same_text: &[usize],
 ) -> Losses {
     let [b, _] = ql.dims();
+    assert_eq!(same_text.len(), 2 * b, "one text id per document column");
     let device = ql.device();
     let documents = Tensor::cat(vec![dl.clone(), de.clone()], 0);
     let l_doc = |i: usize| i;
     let en_doc = |i: usize| b + i;
+    let parallel = |i: usize, j: usize| {
+        same_text[j] == same_text[l_doc(i)] || same_text[j] == same_text[en_doc(i)]
+    };
 
     let nce = if config.kind == LossKind::Jsd {
         zero(&device)
     } else {
         let tau = config.tau;
         let mut terms = vec![
-            info_nce(ql.clone(), documents.clone(), tau, l_doc, en_doc),
-            info_nce(ql.clone(), documents.clone(), tau, en_doc, l_doc),
+            info_nce(ql.clone(), documents.clone(), tau, l_doc, parallel),
+            info_nce(ql.clone(), documents.clone(), tau, en_doc, parallel),
         ];
         if config.nce_directions == NceDirections::All {
-            terms.push(info_nce(qe.clone(), documents.clone(), tau, en_doc, l_doc));
-            terms.push(info_nce(qe.clone(), documents.clone(), tau, l_doc, en_doc));
+            terms.push(info_nce(
+                qe.clone(),
+                documents.clone(),
+                tau,
+                en_doc,
+                parallel,
+            ));
+            terms.push(info_nce(
+                qe.clone(),
+                documents.clone(),
+                tau,
+                l_doc,
+                parallel,
+            ));
         }
         let count = terms.len() as f32;
         Tensor::cat(terms, 0).sum().div_scalar(count)
@@ -290,12 +318,37 @@ mod tests {
         let queries = t2(&[&[1.0], &[0.5]]);
         let candidates = t2(&[&[1.0], &[0.0], &[1.0], &[-1.0]]);
         let tau = 0.5;
-        let loss = scalar(info_nce(queries, candidates, tau, |i| i, |i| 2 + i));
+        let loss = scalar(info_nce(queries, candidates, tau, |i| i, |i, j| j == 2 + i));
         // Row 0: logits (2, 0, ·, −2) → −log(e² / (e² + 1 + e⁻²)).
         let row0 = -(2f64.exp() / (2f64.exp() + 1.0 + (-2f64).exp())).ln();
         // Row 1: logits (1, 0, 1, ·)   → −log(e⁰ / (e¹ + 1 + e¹)); positive dl1, masked de1.
         let row1 = -(1.0 / (1f64.exp() + 1.0 + 1f64.exp())).ln();
         assert!((loss - (row0 + row1) / 2.0).abs() < 1e-5, "{loss}");
+    }
+
+    #[test]
+    fn a_copy_of_the_positive_is_no_negative() {
+        // Samples 0 and 1 share their English document (de0 = de1, one text id): for query 0
+        // the copy de1 is left out like its own de0, so only dl1 remains as a negative.
+        let queries = t2(&[&[1.0], &[0.5]]);
+        let docs = [[1.0f32], [0.0], [1.0], [1.0]];
+        let dl = t2(&[&docs[0], &docs[1]]);
+        let de = t2(&[&docs[2], &docs[3]]);
+        let config = LossConfig {
+            kind: LossKind::Nce,
+            nce_directions: NceDirections::Target,
+            tau: 0.5,
+            ..LossConfig::default()
+        };
+        let got = scalar(losses(&config, queries.clone(), queries, dl, de, &[0, 1, 2, 2]).nce);
+        // Query 0 (logits dl0 2, dl1 0, de0 2, de1 2): → dl0 over {dl0, dl1}, → de0 over {de0, dl1}.
+        let two = -(2f64.exp() / (2f64.exp() + 1.0)).ln();
+        // Query 1 (logits 1, 0, 1, 1): → dl1 over {dl1, dl0}, → de1 over {de1, dl0}: de0 is
+        // the same text as de1, so it is left out too.
+        let one = -(1.0 / (1.0 + 1f64.exp())).ln();
+        let zero_one = -(1f64.exp() / (1f64.exp() + 1f64.exp())).ln();
+        let want = ((two + two) / 2.0 + (one + zero_one) / 2.0) / 2.0;
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
     }
 
     #[test]
@@ -319,7 +372,14 @@ mod tests {
         let dl = t2(&[&e([0.9, 0.3]), &e([0.0, 1.0])]);
         let de = t2(&[&e([1.0, 0.1]), &e([0.2, 1.0])]);
         let mut config = LossConfig::default();
-        let both = losses(&config, ql.clone(), qe.clone(), dl.clone(), de.clone());
+        let both = losses(
+            &config,
+            ql.clone(),
+            qe.clone(),
+            dl.clone(),
+            de.clone(),
+            &[0, 1, 2, 3],
+        );
         let (total, nce, jsd) = (
             scalar(both.total.clone()),
             scalar(both.nce.clone()),
@@ -331,12 +391,19 @@ mod tests {
         let anchored = both.with_anchor(t2(&[&[0.25]]).reshape([1]), 2.0);
         assert!((scalar(anchored.total) - (nce + jsd + 0.5)).abs() < 1e-5);
         config.kind = LossKind::Nce;
-        let only = losses(&config, ql.clone(), qe.clone(), dl.clone(), de.clone());
+        let only = losses(
+            &config,
+            ql.clone(),
+            qe.clone(),
+            dl.clone(),
+            de.clone(),
+            &[0, 1, 2, 3],
+        );
         assert!((scalar(only.total) - nce).abs() < 1e-6);
         assert_eq!(scalar(only.jsd), 0.0);
         config.kind = LossKind::Jsd;
         config.jsd_on = JsdOn::Both;
-        let only = losses(&config, ql, qe, dl, de);
+        let only = losses(&config, ql, qe, dl, de, &[0, 1, 2, 3]);
         assert_eq!(scalar(only.nce), 0.0);
         assert!(scalar(only.total) > 0.0);
     }

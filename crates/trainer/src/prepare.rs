@@ -10,8 +10,9 @@
 //!   extracts them with `dpkg-deb -x` into `<cache>/libreoffice-help/root/` and builds
 //!   heading → paragraph samples ([`langbias_train_data::libreoffice`]). `--help-root DIR`
 //!   uses already extracted packages instead (no apt-get/dpkg-deb needed).
-//! - `--source xquad --xquad-dir DIR --train-fraction F`: XQuAD-format files, split by
-//!   article; the provenance lists the held-out articles, the only ones to evaluate on.
+//! - `--source xquad --xquad-dir DIR --train-fraction F` (or `--articles dev`: the
+//!   evaluator's development half): XQuAD-format files, split by article; the provenance lists
+//!   the held-out articles, the only ones to evaluate on.
 //! - `--source jsonl --input FILE`: checks a JSONL file of samples, normalises whitespace and
 //!   writes it with a provenance.
 //!
@@ -27,7 +28,7 @@ use anyhow::{Context, Result, bail};
 use langbias_assets::atomic::Staged;
 use langbias_assets::hf_dir;
 use langbias_train_data::libreoffice::{self, LibreOfficeHelp, SelectOptions};
-use langbias_train_data::xquad::{self, XquadOptions};
+use langbias_train_data::xquad::{self, Articles, Split, XquadOptions};
 use langbias_train_data::{
     PackageInfo, Provenance, Sample, count_by_lang, provenance_path, read_jsonl_path, validate,
     write_jsonl,
@@ -95,8 +96,12 @@ pub struct PrepareArgs {
     #[arg(long)]
     pub xquad_dir: Option<PathBuf>,
     /// xquad: fraction of the articles used for training (the rest is held out).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, conflicts_with = "articles")]
     pub train_fraction: f64,
+    /// xquad: train on one half of `langbias eval`'s fixed split instead of a random
+    /// fraction: `dev` (even articles; then report with `eval --split test`) or `test`.
+    #[arg(long)]
+    pub articles: Option<Split>,
     /// xquad: at most this many questions per paragraph [default: all].
     #[arg(long)]
     pub questions_per_paragraph: Option<usize>,
@@ -472,13 +477,23 @@ fn prepare_xquad(args: &PrepareArgs) -> Result<(Vec<Sample>, Provenance)> {
     let opts = XquadOptions {
         max_questions_per_paragraph: args.questions_per_paragraph,
     };
-    let data = xquad::load_dir(&dir, &args.langs, args.train_fraction, args.seed, &opts)
+    let articles = match args.articles {
+        Some(half) => Articles::Half(half),
+        None => Articles::Random {
+            train_fraction: args.train_fraction,
+            seed: args.seed,
+        },
+    };
+    let data = xquad::load_dir(&dir, &args.langs, articles, &opts)
         .with_context(|| format!("reading XQuAD from {}", dir.display()))?;
+    let selection = match args.articles {
+        Some(half) => serde_json::json!({ "half": half }),
+        None => serde_json::json!({ "train_fraction": args.train_fraction, "seed": args.seed }),
+    };
     let options = serde_json::json!({
         "xquad_dir": dir.display().to_string(),
         "languages": data.languages,
-        "train_fraction": args.train_fraction,
-        "seed": args.seed,
+        "articles": selection,
         "max_questions_per_paragraph": args.questions_per_paragraph,
     });
     let mut p = Provenance::new(

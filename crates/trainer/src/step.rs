@@ -255,6 +255,7 @@ impl<'a> Learner<'a> {
             half(&q, 1),
             half(&d, 0),
             half(&d, 1),
+            &text_ids(&docs),
         );
         if self.loss.anchor <= 0.0 {
             return Ok(l);
@@ -328,4 +329,16 @@ impl<'a> Learner<'a> {
 /// Rebuilds AdamW state from saved moments (`time` = steps taken).
 pub fn adamw_state(time: usize, moment_1: Tensor<2>, moment_2: Tensor<2>) -> AdamWState<2> {
     AdamWState::new(AdaptiveMomentumState::new(time, moment_1, moment_2))
+}
+
+/// One id per text, equal for identical token sequences (in first-seen order).
+fn text_ids(texts: &[&[u32]]) -> Vec<usize> {
+    let mut seen: std::collections::HashMap<&[u32], usize> = std::collections::HashMap::new();
+    texts
+        .iter()
+        .map(|t| {
+            let next = seen.len();
+            *seen.entry(t).or_insert(next)
+        })
+        .collect()
 }
