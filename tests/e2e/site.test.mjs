@@ -162,6 +162,23 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
       const alignedMaxR = Number(await page.textContent('#col-aligned .max-r'));
       const native = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));
       assert.equal(alignedMaxR, native.max_rank, 'aligned column and native evaluator agree on Max@R');
+      // The centred column on the aligned model (the best shipped variant) agrees with `rank --centre`.
+      await page.selectOption('#centre-on', 'aligned');
+      await page.waitForFunction(() => /Aligned \+ language centring/.test(document.querySelector('#col-centred h2')?.textContent || '') && !document.querySelector('#col-centred').classList.contains('outdated') && /\d/.test(document.querySelector('#col-centred .max-r')?.textContent || ''), null, { timeout: 120_000 });
+      const centred = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--centre', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));
+      assert.equal(Number(await page.textContent('#col-centred .max-r')), centred.max_rank, 'aligned + centring agrees with the native evaluator');
+      assert.match(page.url(), /centre=aligned/);
+      await page.selectOption('#centre-on', 'base');
+      // Run all: a table and a chart with the three columns' models.
+      await page.click('details.runall summary');
+      await page.click('#run-all');
+      await page.waitForSelector('#results tbody tr', { timeout: 300_000 });
+      const heads = await page.$$eval('#results thead th', (ths) => ths.map((t) => t.textContent));
+      for (const h of ['Max@R base', 'Max@R aligned', 'Max@R base+centre']) assert.ok(heads.includes(h), `run-all column ${h} in ${heads}`);
+      const cells = await page.$$eval('#results tbody tr:first-child td', (tds) => tds.map((t) => t.textContent));
+      assert.ok(cells.slice(1, 4).every((c) => Number.isFinite(Number(c))), `run-all Max@R means are numbers: ${cells}`);
+      assert.equal(await page.$$eval('.chart svg rect[fill]', (r) => r.length) >= 3 + 3, true, 'a legend and bars for three models');
+      console.log(`run all (de): Max@R base / aligned / base+centre ${cells.slice(1, 4).join(' / ')}`);
       assert.equal((await page.$$('.heatmap figure.heat')).length, 2, 'one heatmap per model');
       console.log(`aligned: Max@R ${alignedMaxR} (base ${maxR})`);
     }

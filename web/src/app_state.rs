@@ -44,8 +44,11 @@ pub struct Heatmap {
 /// "Run all" output: per query language, per model.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunAll {
-    /// `(query language, base, aligned)`.
-    pub rows: Vec<(String, Option<Summary>, Option<Summary>)>,
+    /// The three models' names: base, aligned, and the centred one (`base+centre` or
+    /// `aligned+centre`).
+    pub names: [String; 3],
+    /// `(query language, [base, aligned, centred])`.
+    pub rows: Vec<(String, [Option<Summary>; 3])>,
     /// The evaluator's reports, one per model, per-query rows included (the exports).
     pub reports: Vec<langbias_eval::report::Report>,
     /// The paper-style text table (also in the JSON export).

@@ -19,6 +19,9 @@ pub struct Settings {
     /// The name of an uploaded pool the view belongs to (`None`: the built-in pool). A link
     /// cannot carry the upload itself: opened elsewhere, the page says so.
     pub pool: Option<String>,
+    /// Which model the centred column centres: the base model (the training-free baseline)
+    /// or the aligned one (the best shipped variant).
+    pub centre_aligned: bool,
 }
 
 impl Default for Settings {
@@ -33,6 +36,7 @@ impl Default for Settings {
             model: "both".into(),
             answer: None,
             pool: None,
+            centre_aligned: false,
         }
     }
 }
@@ -67,6 +71,9 @@ impl Settings {
         if let Some(p) = &self.pool {
             out.push_str(&format!("&pool={}", encode(p)));
         }
+        if self.centre_aligned {
+            out.push_str("&centre=aligned");
+        }
         out
     }
 
@@ -93,6 +100,7 @@ impl Settings {
                 "text" => s.query_text = Some(v),
                 "answer" if !v.is_empty() => s.answer = Some(v),
                 "pool" if !v.is_empty() => s.pool = Some(v),
+                "centre" => s.centre_aligned = v == "aligned",
                 "model" if ["both", "base", "aligned"].contains(&v.as_str()) => s.model = v,
                 _ => {}
             }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use gloo::timers::future::TimeoutFuture;
 use langbias_encoder::TextKind;
 use langbias_eval::lessons::{Lesson, LessonsFile};
-use langbias_eval::report::{TableModel, paper_table};
+use langbias_eval::report::{TableModel, models_table};
 use langbias_eval::{ENGLISH, Pool, Query, QueryMetrics, Ranking, xquad};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -291,6 +291,12 @@ async fn ready(app: AppState, embedder: Embedder) {
 
 /// The model columns to rank (`false` base, `true` aligned): the loaded embedder's, or before
 /// it has loaded, what the manifest ships.
+/// Whether the centred column centres the aligned model: when the visitor chose it and the
+/// aligned model is among `columns`.
+fn centre_on_aligned(s: &Settings, columns: &[bool]) -> bool {
+    s.centre_aligned && columns.contains(&true)
+}
+
 fn model_columns(embedder: Option<&Embedder>, has_aligned: bool) -> Vec<bool> {
     match embedder {
         Some(e) => e.models(),
@@ -373,7 +379,7 @@ pub fn run_query(app: AppState) {
         };
         let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
         let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
-        for aligned in columns {
+        for &aligned in &columns {
             let key = model_key(aligned);
             let t_index = now_ms();
             let progress = app.progress(format!("indexing the pool ({key} model)"));
@@ -453,9 +459,7 @@ pub fn run_query(app: AppState) {
                 .map(|h| h.doc)
                 .collect();
             out.heat.push(heatmap(key, &pool, &docs, &picked));
-            if aligned {
-                out.aligned = Some(ranking)
-            } else {
+            if aligned == centre_on_aligned(&s, &columns) {
                 out.centred = Some(
                     pool.rank_query_centred(
                         &docs,
@@ -468,6 +472,10 @@ pub fn run_query(app: AppState) {
                         format!("Language centring cannot be computed for this pool: {e}")
                     }),
                 );
+            }
+            if aligned {
+                out.aligned = Some(ranking)
+            } else {
                 out.base = Some(ranking)
             }
             let (embedded, stored) = crate::vectors::counts();
@@ -525,6 +533,8 @@ pub fn apply_lesson(app: AppState, l: &Lesson) {
         model: l.model.clone(),
         answer: None,
         pool: app.settings.get_untracked().pool,
+        // The lessons' promises are about the training-free baseline.
+        centre_aligned: false,
     });
     app.show_all.set(false);
     if let Some(all) = app.collection.get_untracked()
@@ -544,17 +554,23 @@ pub fn run_all(app: AppState) {
         let embedder = embedder::current();
         let s = app.settings.get_untracked();
         let mut rows = Vec::new();
-        let mut reports = [
-            langbias_eval::report::Report::new("base", all.name.clone()),
-            langbias_eval::report::Report::new("aligned", all.name.clone()),
-        ];
+        let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
+        let centre_aligned = centre_on_aligned(&s, &columns);
+        let centred_name = if centre_aligned {
+            "aligned+centre"
+        } else {
+            "base+centre"
+        };
+        // Base, aligned, centred: as the three ranking columns.
+        let names = ["base", "aligned", centred_name];
+        let mut reports =
+            names.map(|name| langbias_eval::report::Report::new(name, all.name.clone()));
         let langs: Vec<String> = s
             .pool_langs
             .iter()
             .filter(|l| *l != ENGLISH || s.pool_langs.len() == 1)
             .cloned()
             .collect();
-        let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
         let stop = move || app.cancel.get_untracked();
         for lang in langs {
             let ls = Settings {
@@ -562,8 +578,7 @@ pub fn run_all(app: AppState) {
                 ..s.clone()
             };
             let pool = current_pool(&all, &ls);
-            let mut summaries = [None, None];
-            let mut evaluated: [Vec<QueryMetrics>; 2] = [Vec::new(), Vec::new()];
+            let mut evaluated: [Vec<QueryMetrics>; 3] = Default::default();
             for &aligned in &columns {
                 let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
                 let q_texts: Vec<&str> = pool.queries.iter().map(|q| q.text.as_str()).collect();
@@ -606,61 +621,68 @@ pub fn run_all(app: AppState) {
                         return app.notify(Place::RunAll, "Run all needs the model for this pool: it is still loading. Try again when the badge says ready.");
                     }
                 };
-                let metrics: Vec<QueryMetrics> = pool
-                    .queries
-                    .iter()
-                    .zip(&q_emb)
-                    .filter_map(|(q, e)| {
-                        rank_query(&pool, &docs, e, &q.id, Some(&q.group), &lang)
+                let centred = aligned == centre_aligned;
+                for (q, e) in pool.queries.iter().zip(&q_emb) {
+                    let group = Some(q.group.as_str());
+                    if let Some(m) = rank_query(&pool, &docs, e, &q.id, group, &lang)
+                        .ok()
+                        .and_then(|r| r.metrics)
+                    {
+                        evaluated[usize::from(aligned)].push(m);
+                    }
+                    if centred {
+                        // A pool where centring is undefined (a language with one document)
+                        // leaves this column empty, as in the ranking column.
+                        if let Some(m) = pool
+                            .rank_query_centred(&docs, e, &q.id, group, &lang)
                             .ok()
                             .and_then(|r| r.metrics)
-                    })
-                    .collect();
-                summaries[usize::from(aligned)] = state::summarize(&metrics);
-                evaluated[usize::from(aligned)] = metrics;
+                        {
+                            evaluated[2].push(m);
+                        }
+                    }
+                }
             }
             let scenario = langbias_eval::Scenario::Multi {
                 query: lang.clone(),
                 docs: pool.document_languages(),
             };
-            for (aligned, metrics) in [(false, &evaluated[0]), (true, &evaluated[1])] {
-                if let Some(summary) = &summaries[usize::from(aligned)] {
+            let summaries = evaluated.each_ref().map(|m| state::summarize(m));
+            for ((report, summary), metrics) in reports.iter_mut().zip(&summaries).zip(&evaluated) {
+                if let Some(summary) = summary {
                     let eval = langbias_eval::Evaluation {
                         summary: summary.clone(),
                         queries: metrics.clone(),
                         excluded: Vec::new(),
                     };
-                    reports[usize::from(aligned)].push(&scenario, &eval, true);
+                    report.push(&scenario, &eval, true);
                 }
             }
-            let [b, a] = summaries;
-            rows.push((lang, b, a));
+            rows.push((lang, summaries));
         }
-        let base_rows: Vec<(String, langbias_eval::Summary)> = rows
-            .iter()
-            .filter_map(|(l, b, _)| b.clone().map(|b| (l.clone(), b)))
+        let per_model: Vec<Vec<(String, langbias_eval::Summary)>> = (0..3)
+            .map(|i| {
+                rows.iter()
+                    .filter_map(|(l, s): &(String, [Option<langbias_eval::Summary>; 3])| {
+                        s[i].clone().map(|s| (l.clone(), s))
+                    })
+                    .collect()
+            })
             .collect();
-        let aligned_rows: Vec<(String, langbias_eval::Summary)> = rows
+        let models: Vec<TableModel> = names
             .iter()
-            .filter_map(|(l, _, a)| a.clone().map(|a| (l.clone(), a)))
+            .zip(&per_model)
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(&name, rows)| TableModel { name, rows })
             .collect();
-        let table = paper_table(
-            "MIX L→{pool languages} on the current pool",
-            TableModel {
-                name: "base",
-                rows: &base_rows,
-            },
-            (!aligned_rows.is_empty()).then_some(TableModel {
-                name: "aligned",
-                rows: &aligned_rows,
-            }),
-        );
+        let table = models_table("MIX L→{pool languages} on the current pool", &models);
         app.busy.set(None);
-        let [base_report, aligned_report] = reports;
         app.run_all.set(RunAll {
+            names: names.map(str::to_owned),
             rows,
-            reports: std::iter::once(base_report)
-                .chain((!aligned_report.scores.is_empty()).then_some(aligned_report))
+            reports: reports
+                .into_iter()
+                .filter(|r| !r.scores.is_empty())
                 .collect(),
             table,
         });

@@ -1,6 +1,7 @@
 //! `langbias rank`: one query ranked over a pool built like the web app's pool builder
-//! ([`langbias_eval::Pool::subset_for_query`], [`langbias_eval::Pool::rank_query`]); prints
-//! the hits and the query's metrics as JSON.
+//! ([`langbias_eval::Pool::subset_for_query`], [`langbias_eval::Pool::rank_query`], or
+//! [`langbias_eval::Pool::rank_query_centred`] with `--centre`, the page's centred column);
+//! prints the hits and the query's metrics as JSON.
 
 use std::path::PathBuf;
 
@@ -35,6 +36,10 @@ pub struct RankArgs {
     model: String,
     #[arg(long, default_value = "cpu", help = BACKEND_HELP)]
     backend: BackendKind,
+    /// Centre each document on the mean of its language's documents in the pool (as the
+    /// page's centred column does).
+    #[arg(long)]
+    centre: bool,
     /// How many hits to print.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     top: u64,
@@ -56,13 +61,19 @@ pub fn run(args: RankArgs) -> Result<()> {
     let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
-    let ranking = pool.rank_query(
-        docs.rows(),
-        &query.data,
-        &question.id,
-        Some(&question.group),
-        &question.lang,
-    )?;
+    let group = Some(question.group.as_str());
+    let ranking = if args.centre {
+        let rows: Vec<Vec<f32>> = docs.rows().map(<[f32]>::to_vec).collect();
+        pool.rank_query_centred(&rows, &query.data, &question.id, group, &question.lang)?
+    } else {
+        pool.rank_query(
+            docs.rows(),
+            &query.data,
+            &question.id,
+            group,
+            &question.lang,
+        )?
+    };
     let hits: Vec<serde_json::Value> = ranking
         .hits
         .iter()

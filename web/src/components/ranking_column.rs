@@ -1,5 +1,5 @@
-//! One ranking column: the base model (0), the aligned model (1) or the base model with
-//! per-language centring (2). Shows the metrics of the query shown (never another topic's),
+//! One ranking column: the base model (0), the aligned model (1) or a model with
+//! per-language centring (2: the base model, or the aligned one when chosen). Shows the metrics of the query shown (never another topic's),
 //! the top hits with their movement against the base column, and where the relevant
 //! documents below the list landed.
 
@@ -9,11 +9,7 @@ use super::{fmt_opt, lang_color};
 use crate::app_state::use_app;
 use crate::workflows::ranks_of;
 
-const TITLES: [&str; 3] = [
-    "Base",
-    "Aligned (JSD + InfoNCE adapter)",
-    "Base + language centring (no training)",
-];
+const TITLES: [&str; 2] = ["Base", "Aligned (JSD + InfoNCE adapter)"];
 const IDS: [&str; 3] = ["col-base", "col-aligned", "col-centred"];
 const MODELS: [&str; 3] = ["base", "aligned", "centred"];
 /// Hits shown before "show the full ranking".
@@ -23,12 +19,13 @@ const SHOWN: usize = 15;
 pub fn RankingColumn(which: usize) -> impl IntoView {
     let app = use_app();
     let which = which.min(2);
-    let title = move || {
-        if which == 0 {
-            format!("Base: {}", app.model_name.get())
-        } else {
-            TITLES[which].to_string()
+    let title = move || match which {
+        0 => format!("Base: {}", app.model_name.get()),
+        1 => TITLES[1].to_string(),
+        _ if app.settings.get().centre_aligned && app.has_aligned.get() => {
+            "Aligned + language centring (the best shipped variant)".to_string()
         }
+        _ => "Base + language centring (no training)".to_string(),
     };
     // The shown ranking belongs to another query or pool while the new one is computed.
     let outdated = move || {
@@ -175,6 +172,15 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
             <h2>{title}</h2>
             {(which == 2).then(|| view! {
                 <p class="muted small">"Each document minus the mean of its language's documents in this pool: much of language identity is one direction per language."</p>
+                <label class="small" class:hidden=move || !app.has_aligned.get()>"Centre the "
+                    <select id="centre-on" on:change=move |ev| {
+                        let aligned = event_target_value(&ev) == "aligned";
+                        app.settings.update(|s| s.centre_aligned = aligned);
+                    }>
+                        <option value="base" selected=move || !app.settings.get().centre_aligned>"base model (no training)"</option>
+                        <option value="aligned" selected=move || app.settings.get().centre_aligned>"aligned model"</option>
+                    </select>
+                </label>
             })}
             {body}
         </div>
