@@ -75,14 +75,16 @@ for (const label of site ? ['nothing cached', 'cached'] : []) {
 }
 
 // 3. An uploaded pool of 124 passages (the demo's en + de texts, marked so that no build-time
-// or stored vector matches), indexed by 1 and by 2 workers.
+// or stored vector matches), indexed by 1 and by 2 workers; `WORKERS=1,2,1:int8` adds runs of
+// the 8-bit CPU engine (`?precision=int8`).
 const pool = JSON.parse(fs.readFileSync(path.join(repo, 'public/pools/everyday.json'), 'utf8'));
 const docs = pool.documents.filter((d) => d.lang === 'en' || d.lang === 'de');
-for (const workers of site ? (process.env.WORKERS || '1,2').split(',').map(Number) : []) {
-  const tag = `[bench ${workers}] `;
+for (const run of site ? (process.env.WORKERS || '1,2').split(',') : []) {
+  const [workers, precision = 'f32'] = run.split(':').map((v, i) => (i === 0 ? Number(v) : v));
+  const tag = `[bench ${workers} ${precision}] `;
   const upload = { ...pool, name: 'bench', documents: docs.map((d) => ({ ...d, text: tag + d.text })), queries: pool.queries.filter((q) => q.lang === 'de' || q.lang === 'en') };
   const page = await context.newPage();
-  await page.goto(`${base}?workers=${workers}&store=0`);
+  await page.goto(`${base}?workers=${workers}&store=0&precision=${precision}`);
   await page.waitForSelector('#stage[data-stage="ready"]', { timeout: 600_000 });
   await page.waitForFunction(ranked('#col-aligned'), null, { timeout: 120_000 });
   const t0 = await page.evaluate(() => performance.now());
@@ -93,8 +95,9 @@ for (const workers of site ? (process.env.WORKERS || '1,2').split(',').map(Numbe
   const ms = [...perf.matchAll(/(\d+) documents indexed or read in (\d+) ms/g)].map((m) => [Number(m[1]), Number(m[2])]);
   const longest = await page.evaluate((t) => Math.max(0, ...window.__longtasks.filter((e) => e.start >= t).map((e) => e.ms)), t0);
   const rates = ms.map(([n, t]) => `${(n / t * 1000).toFixed(1)}`).join(' / ');
-  if (ms[0]) siteRates.set(workers, ms[0][0] / ms[0][1] * 1000);
-  log(`${workers} worker${workers > 1 ? 's' : ''}: ${ms[0]?.[0]} uploaded passages indexed at ${rates} documents/s (base / aligned); longest main-thread task while indexing ${longest.toFixed(0)} ms`);
+  if (ms[0]) siteRates.set(precision === 'f32' ? workers : `${workers}:${precision}`, ms[0][0] / ms[0][1] * 1000);
+  if (precision !== 'f32') log(`${precision}: ${await page.textContent('#source')}`);
+  log(`${workers} worker${workers > 1 ? 's' : ''}, ${precision}: ${ms[0]?.[0]} uploaded passages indexed at ${rates} documents/s (base / aligned); longest main-thread task while indexing ${longest.toFixed(0)} ms`);
   await page.close();
 }
 
@@ -128,6 +131,8 @@ if (process.env.ORT === '0') {
   log(one
     ? `onnxruntime-web / site with 1 worker (${one.toFixed(1)} documents/s, base model): ${ortRates.map(([what, rate]) => `${what} ${(rate / one).toFixed(2)}×`).join(', ')}`
     : 'onnxruntime-web / site: no ratio, the site was not measured with 1 worker in this run (ONLY=ort, or WORKERS without 1)');
+  const int8 = siteRates.get('1:int8');
+  if (int8) log(`onnxruntime-web / site's 8-bit engine with 1 worker (${int8.toFixed(1)} documents/s, base model): ${ortRates.map(([what, rate]) => `${what} ${(rate / int8).toFixed(2)}×`).join(', ')}`);
 }
 await context.close();
 server.close();

@@ -57,3 +57,11 @@ pub fn download(name: &str, mime: &str, text: &str) {
     }
     web_sys::Url::revoke_object_url(&url).ok();
 }
+
+/// The CPU engine's number format this page asked for: `?precision=int8`, else f32.
+pub fn precision() -> langbias_encoder::Precision {
+    match search_param("precision").as_deref() {
+        Some("int8") => langbias_encoder::Precision::Int8,
+        _ => langbias_encoder::Precision::F32,
+    }
+}

@@ -4,7 +4,7 @@ use gloo::timers::future::TimeoutFuture;
 use js_sys::Reflect;
 use langbias_assets::site::SiteManifest;
 use langbias_assets::{LoraAdapter, sha256_hex};
-use langbias_encoder::{BackendKind, Encoder, ModelAssets, Runtime, TextKind};
+use langbias_encoder::{BackendKind, Encoder, ModelAssets, Precision, Runtime, TextKind};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -264,6 +264,18 @@ impl Engine {
             )),
             None => None,
         };
+        // 8 bits on request, for the CPU engine only (the GPU path keeps its f32 parity test).
+        let precision = if runtime.kind == BackendKind::Cpu {
+            files.precision
+        } else {
+            Precision::F32
+        };
+        let to_precision = |e: Encoder| e.into_precision(precision).map_err(|e| e.to_string());
+        let base = to_precision(base)?;
+        let aligned = aligned.map(to_precision).transpose()?;
+        if precision == Precision::Int8 {
+            backend.push_str(" · 8-bit");
+        }
         Ok(Engine {
             software_gpu: software_gpu && runtime.kind == BackendKind::Wgpu,
             base,
@@ -289,6 +301,8 @@ pub struct ModelFiles {
     /// Why the GPU is not used (plain words), and the technical reason.
     pub gpu_note: Option<String>,
     pub gpu_detail: Option<String>,
+    /// The CPU engine's number format (`?precision=int8`; the GPU path stays f32).
+    pub precision: Precision,
 }
 
 impl ModelFiles {
@@ -348,6 +362,7 @@ impl ModelFiles {
             cache_note: tally.cache_note,
             gpu_note: None,
             gpu_detail: None,
+            precision: crate::browser::precision(),
         })
     }
 }

@@ -8,6 +8,7 @@
 
 use js_sys::{Float32Array, Object, Reflect};
 use langbias_assets::site::SiteManifest;
+use langbias_encoder::Precision;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use wasm_bindgen::{JsCast, JsValue};
@@ -22,6 +23,7 @@ pub enum ToWorker {
         tokenizer: String,
         model: ByteBuf,
         adapter: Option<ByteBuf>,
+        precision: Precision,
     },
     /// Embed `texts` (queries when `query`, else passages) with the base or aligned model.
     Embed {
@@ -95,6 +97,7 @@ impl ToWorker {
             tokenizer: files.tokenizer,
             model: ByteBuf::from(files.model),
             adapter: files.adapter.map(ByteBuf::from),
+            precision: files.precision,
         }
     }
 
@@ -107,6 +110,7 @@ impl ToWorker {
                 tokenizer,
                 model,
                 adapter,
+                precision,
             } => Some(crate::engine::ModelFiles {
                 manifest: *manifest,
                 tokenizer,
@@ -117,6 +121,7 @@ impl ToWorker {
                 cache_note: None,
                 gpu_note: None,
                 gpu_detail: None,
+                precision,
             }),
             _ => None,
         }

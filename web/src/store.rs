@@ -24,11 +24,20 @@ thread_local! {
     static DATABASE: RefCell<Option<IdbDatabase>> = const { RefCell::new(None) };
 }
 
-/// Names the models in keys: the base by its model file's sha256, the aligned one by both.
+/// Names the models in keys: the base by its model file's sha256, the aligned one by both,
+/// and 8-bit vectors (`?precision=int8`) apart from f32 ones.
 pub fn set_models(base_sha: &str, adapter_sha: Option<&str>) {
-    let base = format!("m{}", &base_sha[..base_sha.len().min(16)]);
+    let bits = match crate::browser::precision() {
+        langbias_encoder::Precision::F32 => "",
+        langbias_encoder::Precision::Int8 => ":int8",
+    };
+    let base = format!("m{}{bits}", &base_sha[..base_sha.len().min(16)]);
     let aligned = adapter_sha.map_or(String::new(), |a| {
-        format!("{base}+a{}", &a[..a.len().min(16)])
+        format!(
+            "m{}+a{}{bits}",
+            &base_sha[..base_sha.len().min(16)],
+            &a[..a.len().min(16)]
+        )
     });
     MODELS.with(|m| *m.borrow_mut() = [base, aligned]);
 }

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use langbias_assets::site::SiteModel;
-use langbias_encoder::TextKind;
+use langbias_encoder::{Precision, TextKind};
 use langbias_eval::Pool;
 
 use crate::embedder::Embedder;
@@ -192,6 +192,7 @@ pub async fn check_build_vectors(embedder: &Embedder, pool: &Pool) -> Result<Opt
                 .first()
                 .map(|q| (TextKind::Query, q.text.clone())),
         );
+        let mut model_worst: Option<f32> = None;
         for (kind, text) in picks {
             let Some((stored, Origin::Build)) =
                 cache_for(kind).with(|c| c.borrow().get(&(key, text.clone())).cloned())
@@ -208,12 +209,21 @@ pub async fn check_build_vectors(embedder: &Embedder, pool: &Pool) -> Result<Opt
                 )
                 .await?;
             let cos = state::dot(got.first().map_or(&[][..], Vec::as_slice), &stored);
+            model_worst = Some(model_worst.map_or(cos, |w| w.min(cos)));
+        }
+        if let Some(cos) = model_worst {
             worst = Some(worst.map_or(cos, |w| w.min(cos)));
             if cos < 0.9999 {
                 drop_build_vectors(aligned);
-                return Err(format!(
-                    "the build-time embeddings of the {key} model differ from this page's encoder (cosine {cos:.5} < 0.9999): they were dropped and the page embeds the pool itself"
-                ));
+                return Err(if crate::browser::precision() == Precision::Int8 {
+                    format!(
+                        "8-bit encoder (?precision=int8): its embeddings reach a cosine of {cos:.4} with the f32 build-time embeddings of the {key} model (worst of four texts), so those are not used and the page ranks with its 8-bit vectors"
+                    )
+                } else {
+                    format!(
+                        "the build-time embeddings of the {key} model differ from this page's encoder (cosine {cos:.5} < 0.9999): they were dropped and the page embeds the pool itself"
+                    )
+                });
             }
         }
     }

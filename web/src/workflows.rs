@@ -289,14 +289,14 @@ async fn ready(app: AppState, embedder: Embedder) {
     }
 }
 
-/// The model columns to rank (`false` base, `true` aligned): the loaded embedder's, or before
-/// it has loaded, what the manifest ships.
 /// Whether the centred column centres the aligned model: when the visitor chose it and the
 /// aligned model is among `columns`.
 fn centre_on_aligned(s: &Settings, columns: &[bool]) -> bool {
     s.centre_aligned && columns.contains(&true)
 }
 
+/// The model columns to rank (`false` base, `true` aligned): the loaded embedder's, or before
+/// it has loaded, what the manifest ships.
 fn model_columns(embedder: Option<&Embedder>, has_aligned: bool) -> Vec<bool> {
     match embedder {
         Some(e) => e.models(),

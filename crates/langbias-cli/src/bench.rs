@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use langbias_encoder::host_model::profile;
-use langbias_encoder::{BackendKind, Encoder, TextKind};
+use langbias_encoder::{BackendKind, Encoder, Precision, TextKind};
 use langbias_eval::xquad::XquadLanguage;
 use serde_json::json;
 
@@ -20,6 +20,10 @@ pub struct BenchArgs {
     xquad: PathBuf,
     #[arg(long, default_value = "cpu", help = crate::BACKEND_HELP)]
     backend: BackendKind,
+    /// The host engine's dense layers in `f32` (exact) or `int8` (faster in WebAssembly, not
+    /// exact; `--backend cpu` only).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// Model (as for `embed`).
     #[arg(long, default_value = "base")]
     model: String,
@@ -108,7 +112,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "--profile times the host engine's steps: it needs --backend cpu"
     );
     let load = Instant::now();
-    let mut models = models::Models::new(args.backend, None, true)?;
+    let mut models = models::Models::new(args.backend, None, true)?.with_precision(args.precision);
     let mut encoder = models
         .load(&models::ModelSpec::parse(&args.model)?)?
         .encoder;
@@ -124,7 +128,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     let result = json!({
         "engine": match args.backend {
-            BackendKind::Cpu => "langbias cpu (host engine)".to_owned(),
+            BackendKind::Cpu => format!("langbias cpu (host engine, {})", args.precision),
             BackendKind::Flex => "langbias flex (burn module)".to_owned(),
             BackendKind::Wgpu => "langbias wgpu (burn module)".to_owned(),
         },

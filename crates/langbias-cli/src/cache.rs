@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use langbias_assets::atomic::write_atomic;
-use langbias_encoder::{BackendKind, Encoder, TextKind};
+use langbias_encoder::{BackendKind, Encoder, Precision, TextKind};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -42,7 +42,15 @@ pub struct CacheKey {
     /// The engine: engines agree to about 1e-6 only, and a cached vector must be the one a run
     /// without the cache would give.
     pub backend: BackendKind,
+    /// The host engine's number format; left out of the digest for f32, so keys written
+    /// before 8-bit inference existed still match.
+    #[serde(skip_serializing_if = "is_f32")]
+    pub precision: Precision,
     pub dim: usize,
+}
+
+fn is_f32(p: &Precision) -> bool {
+    *p == Precision::F32
 }
 
 /// Bumped when the meaning of a key or the record layout changes.
@@ -379,6 +387,7 @@ mod tests {
             long_text: LongText::Truncate,
             max_tokens: 512,
             backend: BackendKind::Cpu,
+            precision: Precision::F32,
             dim: DIM,
         }
     }
@@ -402,6 +411,22 @@ mod tests {
         let mut k = [0u8; 32];
         k[..4].copy_from_slice(&i.to_le_bytes());
         (k, vec![i as f32; DIM])
+    }
+
+    /// f32 keys hash as they did before the precision existed: the caches users have stay valid.
+    #[test]
+    fn an_f32_key_hashes_without_its_precision() {
+        let json = serde_json::to_string(&(FORMAT, key())).unwrap();
+        assert!(!json.contains("precision"), "{json}");
+        let int8 = CacheKey {
+            precision: Precision::Int8,
+            ..key()
+        };
+        assert!(
+            serde_json::to_string(&int8)
+                .unwrap()
+                .contains(r#""precision":"int8""#)
+        );
     }
 
     #[test]
@@ -430,6 +455,10 @@ mod tests {
             },
             CacheKey {
                 backend: BackendKind::Flex,
+                ..key()
+            },
+            CacheKey {
+                precision: Precision::Int8,
                 ..key()
             },
             CacheKey { dim: 8, ..key() },

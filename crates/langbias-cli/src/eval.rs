@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use langbias_assets::atomic::Staged;
-use langbias_encoder::{BackendKind, TextKind};
+use langbias_encoder::{BackendKind, Precision, TextKind};
 use langbias_eval::report::{self, Report, TableModel};
 use langbias_eval::xquad::Split;
 use langbias_eval::{
@@ -43,6 +43,10 @@ pub struct EvalArgs {
     base_model: Option<PathBuf>,
     #[arg(long, default_value = "cpu", help = BACKEND_HELP)]
     backend: BackendKind,
+    /// The host engine's dense layers in `f32` (exact) or `int8` (faster in WebAssembly, not
+    /// exact; `--backend cpu` only).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// Output directory for TREC runs, qrels, report.json and report.csv. All files are
     /// written at the end, together: a failed run leaves the directory as it was.
     #[arg(long, default_value = "results")]
@@ -301,7 +305,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let cache_dir = crate::cache_dir(args.no_cache, args.cache_dir.as_deref());
-    let mut models = Models::new(args.backend, args.base_model.clone(), !args.no_prefix)?;
+    let mut models = Models::new(args.backend, args.base_model.clone(), !args.no_prefix)?
+        .with_precision(args.precision);
     // Every output is staged and renamed into place at the end, all together.
     let mut staged = Staged::new();
     let mut tables: Vec<(String, SummariesByKind)> = Vec::new();

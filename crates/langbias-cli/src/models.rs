@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use langbias_assets::{LoraAdapter, sha256_hex};
-use langbias_encoder::{Encoder, ModelAssets, Runtime, load};
+use langbias_encoder::{Encoder, ModelAssets, Precision, Runtime, load};
 use sha2::{Digest, Sha256};
 
 use crate::cache::{CacheKey, LongText};
@@ -147,6 +147,7 @@ pub struct Models {
     base_path: PathBuf,
     base: Option<(ModelAssets, String)>,
     use_prefixes: bool,
+    precision: Precision,
 }
 
 /// An encoder and what identifies its embeddings in the cache.
@@ -155,6 +156,7 @@ pub struct LoadedModel {
     /// sha256 over the files the model was read from (and the adapter).
     pub key: String,
     prefixes: bool,
+    precision: Precision,
 }
 
 impl LoadedModel {
@@ -166,6 +168,7 @@ impl LoadedModel {
             long_text,
             max_tokens: self.encoder.tokenizer().max_tokens(),
             backend: self.encoder.runtime().kind,
+            precision: self.precision,
             dim: self.encoder.dim(),
         }
     }
@@ -203,7 +206,14 @@ impl Models {
             base_path: base_path.unwrap_or_else(load::default_model_path),
             base: None,
             use_prefixes,
+            precision: Precision::F32,
         })
+    }
+
+    /// Encoders at `precision` ([`Precision::Int8`] needs `--backend cpu`).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -220,6 +230,14 @@ impl Models {
     }
 
     pub fn load(&mut self, spec: &ModelSpec) -> Result<LoadedModel> {
+        let precision = self.precision;
+        let mut loaded = self.load_f32(spec)?;
+        loaded.encoder = loaded.encoder.into_precision(precision)?;
+        loaded.precision = precision;
+        Ok(loaded)
+    }
+
+    fn load_f32(&mut self, spec: &ModelSpec) -> Result<LoadedModel> {
         if let Some(path) = &spec.path {
             let assets = load::load_model(path, self.use_prefixes)?;
             let key = hash_model(path)?;
@@ -227,6 +245,7 @@ impl Models {
                 encoder: assets.encoder(&self.runtime)?,
                 key,
                 prefixes: self.use_prefixes,
+                precision: Precision::F32,
             });
         }
         let runtime = self.runtime.clone();
@@ -237,6 +256,7 @@ impl Models {
                 encoder: assets.encoder(&runtime)?,
                 key: base_key.clone(),
                 prefixes,
+                precision: Precision::F32,
             }),
             Some(path) => {
                 let bytes = std::fs::read(path)
@@ -247,6 +267,7 @@ impl Models {
                     encoder: assets.encoder_with_adapter(&runtime, &adapter)?,
                     key,
                     prefixes,
+                    precision: Precision::F32,
                 })
             }
         }

@@ -373,6 +373,47 @@ enum Model {
     Host(HostBert),
 }
 
+/// The number format of the host engine's dense layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 throughout: the reference, equal to PyTorch within 1e-6.
+    #[default]
+    F32,
+    /// Dense layers in 8 bits (per-channel weights, per-token inputs); faster in WebAssembly,
+    /// embeddings within a cosine of about 0.995 of f32.
+    Int8,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::Int8 => "int8",
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = EncoderError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "int8" => Ok(Self::Int8),
+            _ => Err(EncoderError::Input(format!(
+                "unknown precision {s:?} (expected `f32` or `int8`)"
+            ))),
+        }
+    }
+}
+
 /// A sentence encoder on one device.
 #[derive(Debug)]
 pub struct Encoder {
@@ -384,6 +425,23 @@ pub struct Encoder {
 }
 
 impl Encoder {
+    /// This encoder at `precision`. [`Precision::Int8`] needs the host engine
+    /// ([`BackendKind::Cpu`](crate::BackendKind::Cpu)); converting is one pass over the
+    /// weights (the f32 copies are dropped).
+    pub fn into_precision(self, precision: Precision) -> Result<Self, EncoderError> {
+        match (precision, self.model) {
+            (Precision::F32, model) => Ok(Self { model, ..self }),
+            (Precision::Int8, Model::Host(host)) => Ok(Self {
+                model: Model::Host(host.into_int8()),
+                ..self
+            }),
+            (Precision::Int8, Model::Burn(_)) => Err(EncoderError::Input(format!(
+                "8-bit inference needs the CPU host engine, not {}",
+                self.runtime.kind
+            ))),
+        }
+    }
+
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
     }

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use langbias_assets::HostTensor;
 use langbias_assets::tensor_names::{self as names, BertTensor, Part};
 
+use crate::host_int8::Int8Weights;
 use crate::host_ops::{
     Product, attention_packed, for_row_groups, gelu_in_place, layer_norm_rows, strided_matmul,
 };
@@ -100,12 +101,14 @@ pub mod profile {
     }
 }
 
-/// A dense layer in the layout `gemm` reads: `weight [in, out]` row-major, `bias [out]`.
+/// A dense layer in the layout `gemm` reads: `weight [in, out]` row-major, `bias [out]`; or,
+/// once [`HostBert::into_int8`] has run, the same weights in 8 bits (`weight` then empty).
 #[derive(Debug, Clone)]
 struct Dense {
     weight: Vec<f32>,
     bias: Vec<f32>,
     inputs: usize,
+    int8: Option<Int8Weights>,
 }
 
 impl Dense {
@@ -131,6 +134,9 @@ impl Dense {
                 }
             }
         });
+        if let Some(q) = &self.int8 {
+            return q.accumulate(&x[..rows * self.inputs], rows, out);
+        }
         strided_matmul(
             [rows, n, self.inputs],
             (out, n),
@@ -142,6 +148,15 @@ impl Dense {
                 parallel: true,
             },
         );
+    }
+
+    fn into_int8(self) -> Self {
+        let n = self.outputs();
+        Self {
+            int8: Some(Int8Weights::quantise(&self.weight, self.inputs, n)),
+            weight: Vec::new(),
+            ..self
+        }
     }
 }
 
@@ -226,6 +241,7 @@ impl Weights<'_> {
             weight: transposed(weight),
             bias: self.vector(&tensor(Part::Bias).name(), outputs)?,
             inputs,
+            int8: None,
         })
     }
 
@@ -252,6 +268,7 @@ fn pack_qkv(parts: [Dense; 3]) -> Dense {
         weight,
         bias: parts.iter().flat_map(|p| p.bias.iter().copied()).collect(),
         inputs,
+        int8: None,
     }
 }
 
@@ -319,6 +336,26 @@ impl BertEncoderConfig {
 }
 
 impl HostBert {
+    /// The same encoder with every dense layer's weights in 8 bits
+    /// ([`host_int8`](crate::host_int8)): about 2× faster products in WebAssembly, embeddings
+    /// within a cosine of about 0.995 of f32. Attention, LayerNorm, GELU and pooling stay f32.
+    pub fn into_int8(self) -> Self {
+        Self {
+            layers: self
+                .layers
+                .into_iter()
+                .map(|l| HostLayer {
+                    qkv: l.qkv.into_int8(),
+                    attention_output: l.attention_output.into_int8(),
+                    intermediate: l.intermediate.into_int8(),
+                    output: l.output.into_int8(),
+                    ..l
+                })
+                .collect(),
+            ..self
+        }
+    }
+
     /// The longest sequence the position table covers.
     pub fn max_positions(&self) -> usize {
         (self.position.len() / self.hidden.max(1)).saturating_sub(self.position_offset)

@@ -316,7 +316,11 @@ pub(crate) fn for_row_groups(
 
 /// Applies `f(index, chunk)` to consecutive chunks of `chunk_len` values of `data` (the last
 /// may be shorter): in parallel natively, one after another in the browser (one thread).
-fn for_each_chunk(data: &mut [f32], chunk_len: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+pub(crate) fn for_each_chunk(
+    data: &mut [f32],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [f32]) + Send + Sync,
+) {
     let chunk_len = chunk_len.max(1);
     #[cfg(not(target_family = "wasm"))]
     {

@@ -11,6 +11,8 @@
 //!   ([`BackendKind::Cpu`]): one `gemm` per product over all the batch's tokens, everything
 //!   else fused around it and spread over all cores. [`BackendKind::Flex`] runs the burn module
 //!   on burn's CPU backend instead (the trainer's path, slower for inference).
+//!   [`Encoder::into_int8`] puts its dense layers in 8 bits ([`Precision::Int8`]: faster in
+//!   WebAssembly, not exact; f32 stays the default).
 //! - [`host_ops`]: the host kernels (GELU, attention, LayerNorm) both CPU paths use instead of
 //!   burn's slower element-wise ops (the trainer keeps burn's differentiable ones).
 //!
@@ -21,6 +23,7 @@
 mod backend;
 mod encoder;
 mod error;
+mod host_int8;
 pub mod host_model;
 pub mod host_ops;
 #[cfg(not(target_family = "wasm"))]
@@ -29,6 +32,6 @@ pub mod model;
 mod tokenize;
 
 pub use backend::{BackendKind, Runtime};
-pub use encoder::{Batching, Embeddings, Encoder, ModelAssets, PaddedBatch, Workload};
+pub use encoder::{Batching, Embeddings, Encoder, ModelAssets, PaddedBatch, Precision, Workload};
 pub use error::EncoderError;
 pub use tokenize::{TextKind, TextTokenizer, TextWindows};
