@@ -127,15 +127,19 @@ const LEVELS: f32 = 127.0;
 
 /// Rounds `values` to integers in −127..=127 with the scale `max |v| / 127`, packed in lanes
 /// of eight (the last padded with zeros) into `out` (`values.len().div_ceil(8)` lanes).
-/// Returns the scale (0 for an all-zero row, whose lanes are all zero).
-fn quantise(values: impl ExactSizeIterator<Item = f32> + Clone, out: &mut [Lanes]) -> f32 {
+/// Returns the scale: 0 for an all-zero row (its lanes are all zero), NaN for a row with a
+/// non-finite value, so that the product is NaN as in f32 rather than a silent number.
+fn quantise(values: impl Iterator<Item = f32> + Clone, out: &mut [Lanes]) -> f32 {
     let max = values.clone().fold(0.0f32, |m, v| m.max(v.abs()));
-    let scale = if max > 0.0 && max.is_finite() {
+    let scale = if !max.is_finite() || values.clone().any(f32::is_nan) {
+        f32::NAN
+    } else if max > 0.0 {
         max / LEVELS
     } else {
         0.0
     };
     let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+    // (NaN scale: `inverse` is 0, every lane 0, and the rescaled product NaN.)
     let mut values = values;
     for lane in out.iter_mut() {
         let mut v = [0i16; 8];
@@ -292,6 +296,16 @@ mod tests {
             "{want} ≈ −2 within the rounding"
         );
         assert_eq!(out[1], 20.0, "an all-zero column adds nothing");
+    }
+
+    #[test]
+    fn a_non_finite_input_gives_nan() {
+        let q = Int8Weights::quantise(&[1.0, 2.0], 2, 1);
+        for bad in [f32::NAN, f32::INFINITY] {
+            let mut out = [0.0];
+            q.accumulate(&[bad, 1.0], 1, &mut out);
+            assert!(out[0].is_nan(), "{bad} → {out:?}");
+        }
     }
 
     /// Random layers of awkward sizes (inputs not a multiple of 8, outputs not of 4): the

@@ -1,7 +1,7 @@
 //! One ranking column: the base model (0), the aligned model (1) or a model with
-//! per-language centring (2: the base model, or the aligned one when chosen). Shows the metrics of the query shown (never another topic's),
-//! the top hits with their movement against the base column, and where the relevant
-//! documents below the list landed.
+//! per-language centring (2: the base model, or the aligned one when chosen). Shows the
+//! metrics of the query shown (never another topic's), the top hits with their movement
+//! against the base column, and where the relevant documents below the list landed.
 
 use leptos::prelude::*;
 
@@ -9,7 +9,6 @@ use super::{fmt_opt, lang_color};
 use crate::app_state::use_app;
 use crate::workflows::ranks_of;
 
-const TITLES: [&str; 2] = ["Base", "Aligned (JSD + InfoNCE adapter)"];
 const IDS: [&str; 3] = ["col-base", "col-aligned", "col-centred"];
 const MODELS: [&str; 3] = ["base", "aligned", "centred"];
 /// Hits shown before "show the full ranking".
@@ -21,7 +20,7 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
     let which = which.min(2);
     let title = move || match which {
         0 => format!("Base: {}", app.model_name.get()),
-        1 => TITLES[1].to_string(),
+        1 => "Aligned (JSD + InfoNCE adapter)".to_string(),
         _ if app.settings.get().centre_aligned && app.has_aligned.get() => {
             "Aligned + language centring (the best shipped variant)".to_string()
         }
