@@ -203,6 +203,12 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
     assert.match(await page.textContent('.alert.error[data-place="data"]'), /broken\.json/);
     assert.equal(await page.$('.alert.error[data-place="page"]'), null);
     assert.ok((await page.$$('#col-base ol.hits li')).length > 0, 'the pool is kept');
+    // A typed document without a chosen language: the page guesses it among the pool's.
+    await page.bringToFront();
+    await page.fill('#add-text', 'Die Katze schläft jeden Nachmittag auf dem warmen Fensterbrett in der Küche.');
+    await page.click('text=Add document');
+    await page.waitForSelector('.alert.notice[data-place="data"]');
+    assert.match(await page.textContent('.alert.notice[data-place="data"]'), /Added in de \(detected/);
     await page.screenshot({ path: path.join(artifacts, 'main-cpu.png'), fullPage: false });
     assert.deepEqual(errors, []);
     const modelBytes = requests.filter((r) => r.path.startsWith('/models/') || r.path.startsWith('/adapters/')).reduce((s, r) => s + r.size, 0);

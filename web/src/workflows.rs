@@ -853,11 +853,46 @@ pub fn upload(app: AppState, files: Vec<web_sys::File>) {
     });
 }
 
-/// Adds a visitor's document to the collection (a topic of its own).
-pub fn add_document(app: AppState, text: String, lang: String) -> Result<(), String> {
+/// The language choice of "Add a document" that asks the page to guess it.
+pub const DETECT_LANGUAGE: &str = "detect";
+
+/// Adds a visitor's document to the collection (a topic of its own), in `lang` or, for
+/// [`DETECT_LANGUAGE`], the language guessed among the collection's (centring needs it).
+/// Returns what to tell the visitor.
+pub fn add_document(app: AppState, text: String, lang: String) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err("Type or paste a document first.".into());
     }
+    let (lang, said) = if lang == DETECT_LANGUAGE {
+        let langs = app
+            .collection
+            .get_untracked()
+            .map(|p| p.languages())
+            .unwrap_or_default();
+        match langbias_eval::lang_id::guess(&text, &langs) {
+            Some(g) if g.reliable() => {
+                let said = format!(
+                    "Added in {} (detected, confidence {:.2}): choose the language in the list if that is wrong, and add it again.",
+                    g.lang, g.confidence
+                );
+                (g.lang, said)
+            }
+            Some(g) => {
+                return Err(format!(
+                    "This text looks like {}, but not clearly (confidence {:.2}): choose its language in the list.",
+                    g.lang, g.confidence
+                ));
+            }
+            None => {
+                return Err(
+                    "The page could not tell this text's language: choose it in the list.".into(),
+                );
+            }
+        }
+    } else {
+        let said = format!("Added in {lang}.");
+        (lang, said)
+    };
     let n = app.custom_count.get_untracked() + 1;
     app.custom_count.set(n);
     app.collection.update(|c| {
@@ -872,7 +907,7 @@ pub fn add_document(app: AppState, text: String, lang: String) -> Result<(), Str
         }
     });
     app.settings.update(|s| s.distractors += 1);
-    Ok(())
+    Ok(said)
 }
 
 /// The rank of each document in `ranking` (movement arrows of the other columns).

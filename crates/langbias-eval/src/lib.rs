@@ -18,7 +18,9 @@
 //!    preference, per query and aggregated in an [`Evaluation`]. For one query over a pool
 //!    (the CLI's `rank`, the site) use [`Pool::rank_query`] ([`ranking`]), for ad-hoc
 //!    rankings [`rank`] / [`top_k`]. Training-free baselines ([`Debias`]: per-language centring,
-//!    Procrustes maps to English) transform the embeddings before scoring ([`debias`]).
+//!    Procrustes maps to English) transform the embeddings before scoring ([`debias`]);
+//!    centring needs each document's language, which [`lang_id`] guesses when a user has
+//!    not given it.
 //! 4. Write results with [`report`]: TREC run/qrels, JSON (MTEB-like), CSV and a
 //!    plain-text paper table comparing two models.
 //!
@@ -48,6 +50,7 @@
 
 pub mod beir;
 pub mod debias;
+pub mod lang_id;
 pub mod lessons;
 pub mod lines;
 pub mod metrics;

@@ -9,7 +9,7 @@ use crate::workflows;
 pub fn YourData() -> impl IntoView {
     let app = use_app();
     let text = RwSignal::new(String::new());
-    let lang = RwSignal::new("en".to_string());
+    let lang = RwSignal::new(workflows::DETECT_LANGUAGE.to_string());
     let on_upload = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         let Some(files) = input.files() else { return };
@@ -18,7 +18,11 @@ pub fn YourData() -> impl IntoView {
     };
     let add =
         move |_| match workflows::add_document(app, text.get_untracked(), lang.get_untracked()) {
-            Ok(()) => text.set(String::new()),
+            Ok(said) => {
+                text.set(String::new());
+                app.remove(Place::YourData, true);
+                app.notify(Place::YourData, said);
+            }
             Err(e) => app.fail(Place::YourData, e),
         };
     let langs = move || {
@@ -35,7 +39,10 @@ pub fn YourData() -> impl IntoView {
             <label for="add-text">"Add a document"</label>
             <textarea id="add-text" placeholder="Paste a passage to add to the pool" prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
             <label>"Its language "
-                <select on:change=move |ev| lang.set(event_target_value(&ev))>{move || langs().into_iter().map(|l| view! { <option value=l.clone()>{l.clone()}</option> }).collect_view()}</select>
+                <select id="add-lang" on:change=move |ev| lang.set(event_target_value(&ev))>
+                    <option value=workflows::DETECT_LANGUAGE>"detect it"</option>
+                    {move || langs().into_iter().map(|l| view! { <option value=l.clone()>{l.clone()}</option> }).collect_view()}
+                </select>
             </label>
             <button on:click=add>"Add document"</button>
         </div>
