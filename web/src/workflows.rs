@@ -621,7 +621,12 @@ pub fn run_all(app: AppState) {
                         return app.notify(Place::RunAll, "Run all needs the model for this pool: it is still loading. Try again when the badge says ready.");
                     }
                 };
-                let centred = aligned == centre_aligned;
+                // Centred once per pool; a pool where centring is undefined (a language with
+                // one document) leaves this column empty, as in the ranking column.
+                let dim = docs.first().map_or(0, Vec::len);
+                let centred = (aligned == centre_aligned && dim > 0)
+                    .then(|| pool.centre_documents(&docs, dim).ok())
+                    .flatten();
                 for (q, e) in pool.queries.iter().zip(&q_emb) {
                     let group = Some(q.group.as_str());
                     if let Some(m) = rank_query(&pool, &docs, e, &q.id, group, &lang)
@@ -630,16 +635,12 @@ pub fn run_all(app: AppState) {
                     {
                         evaluated[usize::from(aligned)].push(m);
                     }
-                    if centred {
-                        // A pool where centring is undefined (a language with one document)
-                        // leaves this column empty, as in the ranking column.
-                        if let Some(m) = pool
-                            .rank_query_centred(&docs, e, &q.id, group, &lang)
+                    if let Some(m) = centred.as_ref().and_then(|flat| {
+                        pool.rank_query(flat.chunks_exact(dim), e, &q.id, group, &lang)
                             .ok()
                             .and_then(|r| r.metrics)
-                        {
-                            evaluated[2].push(m);
-                        }
+                    }) {
+                        evaluated[2].push(m);
                     }
                 }
             }

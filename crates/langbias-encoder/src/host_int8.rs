@@ -120,7 +120,18 @@ mod lanes {
     }
 }
 
-use lanes::{Lanes, dot, pack, sum, zero};
+use lanes::{Acc, Lanes, dot, pack, sum, zero};
+
+/// One input lane against the same lane of four outputs' weights.
+#[inline(always)]
+fn dot4(acc: [Acc; 4], a: Lanes, b: [Lanes; 4]) -> [Acc; 4] {
+    [
+        dot(acc[0], a, b[0]),
+        dot(acc[1], a, b[1]),
+        dot(acc[2], a, b[2]),
+        dot(acc[3], a, b[3]),
+    ]
+}
 
 /// The largest quantised magnitude.
 const LEVELS: f32 = 127.0;
@@ -130,8 +141,11 @@ const LEVELS: f32 = 127.0;
 /// Returns the scale: 0 for an all-zero row (its lanes are all zero), NaN for a row with a
 /// non-finite value, so that the product is NaN as in f32 rather than a silent number.
 fn quantise(values: impl Iterator<Item = f32> + Clone, out: &mut [Lanes]) -> f32 {
-    let max = values.clone().fold(0.0f32, |m, v| m.max(v.abs()));
-    let scale = if !max.is_finite() || values.clone().any(f32::is_nan) {
+    // `f32::max` skips NaN, so NaN is tracked beside the maximum (one pass).
+    let (max, nan) = values.clone().fold((0.0f32, false), |(m, nan), v| {
+        (m.max(v.abs()), nan || v.is_nan())
+    });
+    let scale = if !max.is_finite() || nan {
         f32::NAN
     } else if max > 0.0 {
         max / LEVELS
@@ -217,18 +231,8 @@ impl Int8Weights {
                     let (mut a0, mut a1) = ([zero(); 4], [zero(); 4]);
                     let lanes = x0.iter().zip(x1).zip(w[0]).zip(w[1]).zip(w[2]).zip(w[3]);
                     for (((((&p, &q), &b0), &b1), &b2), &b3) in lanes {
-                        a0 = [
-                            dot(a0[0], p, b0),
-                            dot(a0[1], p, b1),
-                            dot(a0[2], p, b2),
-                            dot(a0[3], p, b3),
-                        ];
-                        a1 = [
-                            dot(a1[0], q, b0),
-                            dot(a1[1], q, b1),
-                            dot(a1[2], q, b2),
-                            dot(a1[3], q, b3),
-                        ];
+                        a0 = dot4(a0, p, [b0, b1, b2, b3]);
+                        a1 = dot4(a1, q, [b0, b1, b2, b3]);
                     }
                     for t in 0..4 {
                         o[r * n + j + t] += sum(a0[t]) as f32 * s0 * scales[t];
@@ -242,12 +246,7 @@ impl Int8Weights {
                     for ((((&p, &b0), &b1), &b2), &b3) in
                         x0.iter().zip(w[0]).zip(w[1]).zip(w[2]).zip(w[3])
                     {
-                        a0 = [
-                            dot(a0[0], p, b0),
-                            dot(a0[1], p, b1),
-                            dot(a0[2], p, b2),
-                            dot(a0[3], p, b3),
-                        ];
+                        a0 = dot4(a0, p, [b0, b1, b2, b3]);
                     }
                     for t in 0..4 {
                         o[r * n + j + t] += sum(a0[t]) as f32 * s0 * scales[t];

@@ -95,9 +95,27 @@ pub enum CentredRankError {
 }
 
 impl Pool {
-    /// [`Pool::rank_query`] after per-language mean-centring of the documents with the pool's
-    /// own language means ([`crate::Debias::Centre`]; the query is scored as it is): the site's
-    /// "base + language centring" column.
+    /// The documents' vectors (`dim` values each, one per document of the pool) after
+    /// per-language mean-centring with the pool's own language means ([`crate::Debias::Centre`]),
+    /// flat: what [`Pool::rank_query_centred`] scores. Compute it once to rank many queries.
+    pub fn centre_documents(
+        &self,
+        docs: &[Vec<f32>],
+        dim: usize,
+    ) -> Result<Vec<f32>, crate::DebiasError> {
+        let mut flat: Vec<f32> = docs.concat();
+        let langs: Vec<&str> = self.documents.iter().map(|d| d.lang.as_str()).collect();
+        crate::Debias::Centre.apply(
+            dim,
+            crate::Rows::new(&mut flat, &langs),
+            crate::Rows::new(&mut [], &[] as &[&str]),
+            crate::Fitted::default(),
+        )?;
+        Ok(flat)
+    }
+
+    /// [`Pool::rank_query`] after [`Pool::centre_documents`] (the query is scored as it is):
+    /// the site's "language centring" column.
     pub fn rank_query_centred(
         &self,
         docs: &[Vec<f32>],
@@ -107,15 +125,7 @@ impl Pool {
         query_lang: &str,
     ) -> Result<Ranking, CentredRankError> {
         let dim = query.len();
-        let mut flat: Vec<f32> = docs.concat();
-        let langs: Vec<&str> = self.documents.iter().map(|d| d.lang.as_str()).collect();
-        let mut q = query.to_vec();
-        crate::Debias::Centre.apply(
-            dim,
-            crate::Rows::new(&mut flat, &langs),
-            crate::Rows::new(&mut q, &[query_lang]),
-            crate::Fitted::default(),
-        )?;
+        let flat = self.centre_documents(docs, dim)?;
         Ok(self.rank_query(flat.chunks_exact(dim), query, query_id, group, query_lang)?)
     }
 }

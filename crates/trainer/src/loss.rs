@@ -372,14 +372,18 @@ mod tests {
         let dl = t2(&[&e([0.9, 0.3]), &e([0.0, 1.0])]);
         let de = t2(&[&e([1.0, 0.1]), &e([0.2, 1.0])]);
         let mut config = LossConfig::default();
-        let both = losses(
-            &config,
-            ql.clone(),
-            qe.clone(),
-            dl.clone(),
-            de.clone(),
-            &[0, 1, 2, 3],
-        );
+        // Four distinct documents.
+        let run = |config: &LossConfig| {
+            losses(
+                config,
+                ql.clone(),
+                qe.clone(),
+                dl.clone(),
+                de.clone(),
+                &[0, 1, 2, 3],
+            )
+        };
+        let both = run(&config);
         let (total, nce, jsd) = (
             scalar(both.total.clone()),
             scalar(both.nce.clone()),
@@ -391,19 +395,12 @@ mod tests {
         let anchored = both.with_anchor(t2(&[&[0.25]]).reshape([1]), 2.0);
         assert!((scalar(anchored.total) - (nce + jsd + 0.5)).abs() < 1e-5);
         config.kind = LossKind::Nce;
-        let only = losses(
-            &config,
-            ql.clone(),
-            qe.clone(),
-            dl.clone(),
-            de.clone(),
-            &[0, 1, 2, 3],
-        );
+        let only = run(&config);
         assert!((scalar(only.total) - nce).abs() < 1e-6);
         assert_eq!(scalar(only.jsd), 0.0);
         config.kind = LossKind::Jsd;
         config.jsd_on = JsdOn::Both;
-        let only = losses(&config, ql, qe, dl, de, &[0, 1, 2, 3]);
+        let only = run(&config);
         assert_eq!(scalar(only.nce), 0.0);
         assert!(scalar(only.total) > 0.0);
     }

@@ -477,19 +477,18 @@ fn prepare_xquad(args: &PrepareArgs) -> Result<(Vec<Sample>, Provenance)> {
     let opts = XquadOptions {
         max_questions_per_paragraph: args.questions_per_paragraph,
     };
-    let articles = match args.articles {
-        Some(half) => Articles::Half(half),
-        None => Articles::Random {
-            train_fraction: args.train_fraction,
-            seed: args.seed,
-        },
+    let (articles, selection) = match args.articles {
+        Some(half) => (Articles::Half(half), serde_json::json!({ "half": half })),
+        None => (
+            Articles::Random {
+                train_fraction: args.train_fraction,
+                seed: args.seed,
+            },
+            serde_json::json!({ "train_fraction": args.train_fraction, "seed": args.seed }),
+        ),
     };
     let data = xquad::load_dir(&dir, &args.langs, articles, &opts)
         .with_context(|| format!("reading XQuAD from {}", dir.display()))?;
-    let selection = match args.articles {
-        Some(half) => serde_json::json!({ "half": half }),
-        None => serde_json::json!({ "train_fraction": args.train_fraction, "seed": args.seed }),
-    };
     let options = serde_json::json!({
         "xquad_dir": dir.display().to_string(),
         "languages": data.languages,
