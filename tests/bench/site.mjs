@@ -8,7 +8,9 @@
 // fp32 and int8 with 1 and 2 wasm threads, and its rates over the site's 1-worker rate. It needs
 // `npm ci` in tests/bench/ and the ONNX files of scripts/onnx_export.py (else it says so and skips).
 // Environment: WORKERS=1,2 (site), ORT=0 (no section 4), ORT_THREADS=1,2, ONLY=ort (section 4
-// alone), ONNX_DIR (default ~/.cache/langbias/onnx), CHROMIUM (default /usr/bin/chromium).
+// alone), ONNX_DIR (default ~/.cache/langbias/onnx), CHROMIUM (default /usr/bin/chromium),
+// DIST (the site to measure, default dist/; e.g. a copy of an earlier build, for a same-session
+// comparison).
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const dist = path.join(repo, 'dist');
+const dist = process.env.DIST || path.join(repo, 'dist');
 const ortDist = path.join(repo, 'tests/bench/node_modules/onnxruntime-web/dist');
 const onnxDir = process.env.ONNX_DIR || path.join(os.homedir(), '.cache/langbias/onnx');
 // URL prefix → folder, first match: section 4's page, onnxruntime-web's wasm backend and the
