@@ -3,7 +3,8 @@
 //!
 //! File format (`langbias-lora/1`): one safetensors file with tensors
 //! `<hf linear name>.lora_A` and `.lora_B` (f16 or f32) and string metadata `format`, `rank`,
-//! `alpha`, `base_model` plus free-form provenance (`data`, `command`, …). Small enough to ship
+//! `alpha`, `base_model`, optionally `centring` ([`Centring`]: how the adapter is meant to be
+//! used at inference), plus free-form provenance (`data`, `command`, …). Small enough to ship
 //! with the site (rank 8 on all six linears of e5-small: 0.66 M weights, 1.3 MB in f16).
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,6 +18,49 @@ pub const LORA_FORMAT: &str = "langbias-lora/1";
 /// The largest `|alpha / rank|` accepted: trained adapters use 0.5–4; beyond this a merged
 /// delta swamps the base weights.
 pub const MAX_LORA_SCALE: f32 = 1e3;
+
+/// Metadata key of [`Centring`].
+pub const CENTRING_KEY: &str = "centring";
+
+/// How an adapter's embeddings are meant to be ranked, stored under [`CENTRING_KEY`] (absent:
+/// [`Centring::None`]). The trainer writes it; `langbias eval` and `rank` apply it unless told
+/// otherwise, so that `--model aligned` is the variant the model card reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Centring {
+    /// The embeddings as they are.
+    #[default]
+    None,
+    /// Each document centred on the mean of its language's documents in the pool and
+    /// renormalised (`langbias_eval::Debias::Centre`); queries as they are.
+    Documents,
+}
+
+impl Centring {
+    /// The metadata values, in the order of the variants.
+    pub const VALUES: [&str; 2] = ["none", "documents"];
+}
+
+impl std::fmt::Display for Centring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(Self::VALUES[*self as usize])
+    }
+}
+
+impl std::str::FromStr for Centring {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Self::None),
+            "documents" => Ok(Self::Documents),
+            _ => Err(format!(
+                "unknown centring {s:?} (expected one of: {})",
+                Self::VALUES.join(", ")
+            )),
+        }
+    }
+}
 
 /// One adapted linear layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +84,19 @@ pub struct LoraAdapter {
 impl LoraAdapter {
     pub fn scale(&self) -> f32 {
         self.alpha / self.rank as f32
+    }
+
+    /// The centring this adapter is meant to be used with (metadata `centring`; absent:
+    /// none). An unknown value is an error: it would silently rank another variant.
+    pub fn centring(&self) -> Result<Centring, AssetError> {
+        self.metadata
+            .get(CENTRING_KEY)
+            .map_or(Ok(Centring::None), |v| {
+                v.parse().map_err(|detail| AssetError::Safetensors {
+                    what: "adapter".into(),
+                    detail: format!("metadata `{CENTRING_KEY}`: {detail}"),
+                })
+            })
     }
 
     pub fn num_params(&self) -> usize {
@@ -162,12 +219,17 @@ impl LoraAdapter {
             }
             layers.insert(name, LoraPair { a, b });
         }
-        Ok(Self {
+        let adapter = Self {
             rank,
             alpha,
             layers,
             metadata: meta,
-        })
+        };
+        adapter.centring().map_err(|e| match e {
+            AssetError::Safetensors { detail, .. } => bad(detail),
+            other => other,
+        })?;
+        Ok(adapter)
     }
 
     /// Base weights with this adapter merged in (`W + scale·B·A`); the embedding table is
@@ -252,5 +314,33 @@ mod tests {
         assert_eq!(back.metadata["base_model"], "test");
         let err = LoraAdapter::from_safetensors("bad.safetensors", b"nonsense").unwrap_err();
         assert!(err.to_string().contains("bad.safetensors"));
+    }
+
+    #[test]
+    fn the_centring_travels_in_the_metadata_and_an_unknown_one_is_an_error() {
+        let mut adapter = LoraAdapter {
+            rank: 1,
+            alpha: 1.0,
+            layers: BTreeMap::new(),
+            metadata: BTreeMap::new(),
+        };
+        let read = |a: &LoraAdapter| LoraAdapter::from_safetensors("a", &a.to_safetensors(true)?);
+        assert_eq!(read(&adapter).unwrap().centring().unwrap(), Centring::None);
+        adapter
+            .metadata
+            .insert(CENTRING_KEY.into(), Centring::Documents.to_string());
+        assert_eq!(
+            read(&adapter).unwrap().centring().unwrap(),
+            Centring::Documents
+        );
+        adapter
+            .metadata
+            .insert(CENTRING_KEY.into(), "queries".into());
+        let err = read(&adapter).unwrap_err().to_string();
+        assert!(err.starts_with("a: "), "names the file: {err}");
+        assert!(
+            err.contains("\"queries\"") && err.contains("none, documents"),
+            "{err}"
+        );
     }
 }

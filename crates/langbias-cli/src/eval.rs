@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use langbias_assets::Centring;
 use langbias_assets::atomic::Staged;
 use langbias_encoder::{BackendKind, Precision, TextKind};
 use langbias_eval::report::{self, Report, TableModel};
@@ -82,8 +83,9 @@ pub struct EvalArgs {
     /// Training-free baselines applied to every model, each reported as its own model
     /// (`base+centre`, …), comma list: `none`, `centre` (per-language mean-centring of the
     /// documents), `centre-q` (documents and queries), `procrustes` (orthogonal maps to
-    /// English; needs --procrustes).
-    #[arg(long, default_value = "none")]
+    /// English; needs --procrustes). `auto`: each model as it is meant to be used, i.e. the
+    /// centring its adapter declares (`aligned` → `aligned+centre`), else none.
+    #[arg(long, default_value = "auto")]
     debias: String,
     /// Per-language means (`langbias-means/1`, from `langbias fit`) for inductive centring,
     /// `FILE` (one model) or `MODEL=FILE` (repeatable, one per model); without it the means
@@ -94,6 +96,14 @@ pub struct EvalArgs {
     /// procrustes`: `FILE` (one model) or `MODEL=FILE` (repeatable, one per model).
     #[arg(long)]
     procrustes: Vec<String>,
+}
+
+/// The debiasing that applies a model's declared [`Centring`] (`--debias auto`).
+fn default_debias(centring: Centring) -> Debias {
+    match centring {
+        Centring::None => Debias::None,
+        Centring::Documents => Debias::Centre,
+    }
 }
 
 /// `FILE` or `MODEL=FILE` arguments of `flag`, read with `read`, by model name. A bare `FILE`
@@ -228,15 +238,28 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     let ks = parse_ks(&args.k)?;
     let specs = ModelSpec::parse_all(&args.models)?;
-    let methods = Debias::parse_list(&args.debias).map_err(|e| anyhow::anyhow!("--debias: {e}"))?;
+    let methods: BTreeMap<String, Vec<Debias>> = if args.debias.trim() == "auto" {
+        specs
+            .iter()
+            .map(|s| (s.name.clone(), vec![default_debias(s.centring)]))
+            .collect()
+    } else {
+        let list =
+            Debias::parse_list(&args.debias).map_err(|e| anyhow::anyhow!("--debias: {e}"))?;
+        specs
+            .iter()
+            .map(|s| (s.name.clone(), list.clone()))
+            .collect()
+    };
     let means = per_model("--means", &args.means, &specs, |f| {
         LanguageMeans::from_path(f)
     })?;
     let maps = per_model("--procrustes", &args.procrustes, &specs, |f| {
         ProcrustesMaps::from_path(f)
     })?;
-    if methods.contains(&Debias::Procrustes)
-        && let Some(spec) = specs.iter().find(|s| !maps.contains_key(&s.name))
+    if let Some(spec) = specs
+        .iter()
+        .find(|s| methods[&s.name].contains(&Debias::Procrustes) && !maps.contains_key(&s.name))
     {
         bail!(
             "--debias procrustes needs maps for model `{}`: --procrustes {}=FILE (fit them with `langbias fit --model …`)",
@@ -356,7 +379,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             means: means.get(&spec.name),
             maps: maps.get(&spec.name),
         };
-        for &method in &methods {
+        for &method in &methods[&spec.name] {
             let name = method.model_name(&spec.name);
             let file_name = method.model_name(&spec.file_name());
             let mut report = Report::new(&name, &dataset);
@@ -389,7 +412,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         Rows::new(&mut queries, &q_langs),
                         fitted,
                     )
-                    .with_context(|| format!("{name} on {}", set.scenario.id()))?;
+                    .with_context(|| {
+                        let why = if args.debias.trim() == "auto" && method != Debias::None {
+                            format!(
+                                " (the centring `{}` declares; --debias none ranks without it)",
+                                spec.name
+                            )
+                        } else {
+                            String::new()
+                        };
+                        format!("{name} on {}{why}", set.scenario.id())
+                    })?;
                 let runs: Vec<(String, Vec<f32>)> = set
                     .query_ids
                     .iter()

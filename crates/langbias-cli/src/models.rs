@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use langbias_assets::{LoraAdapter, sha256_hex};
+use langbias_assets::{Centring, LoraAdapter, sha256_hex};
 use langbias_encoder::{Encoder, ModelAssets, Precision, Runtime, load};
 use sha2::{Digest, Sha256};
 
@@ -58,6 +58,16 @@ pub struct ModelSpec {
     pub name: String,
     pub path: Option<PathBuf>,
     pub adapter: Option<PathBuf>,
+    /// How the model is meant to be ranked: an adapter's [`Centring`] metadata, else none.
+    pub centring: Centring,
+}
+
+/// The [`Centring`] an adapter file declares; a file that is not a valid adapter is an error
+/// naming it.
+fn adapter_centring(path: &Path) -> Result<Centring> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading adapter {}", path.display()))?;
+    Ok(LoraAdapter::from_safetensors(&path.display().to_string(), &bytes)?.centring()?)
 }
 
 impl ModelSpec {
@@ -80,12 +90,17 @@ impl ModelSpec {
                 name: name.unwrap_or_else(|| "base".into()),
                 path: None,
                 adapter: None,
+                centring: Centring::None,
             },
-            "aligned" => Self {
-                name: name.unwrap_or_else(|| "aligned".into()),
-                path: None,
-                adapter: Some(shipped_adapter()?),
-            },
+            "aligned" => {
+                let adapter = shipped_adapter()?;
+                Self {
+                    name: name.unwrap_or_else(|| "aligned".into()),
+                    path: None,
+                    centring: adapter_centring(&adapter)?,
+                    adapter: Some(adapter),
+                }
+            }
             _ if !path.exists() => bail!(
                 "--model `{value}` is neither `base`, `aligned`, an adapter, an E5S1 file nor a \
                  Hugging Face directory: {} does not exist (expected {MODEL_FORMS})",
@@ -95,11 +110,13 @@ impl ModelSpec {
                 name: name.unwrap_or_else(stem),
                 path: None,
                 adapter: Some(path.clone()),
+                centring: adapter_centring(&path)?,
             },
             _ => Self {
                 name: name.unwrap_or_else(stem),
                 path: Some(path.clone()),
                 adapter: None,
+                centring: Centring::None,
             },
         })
     }

@@ -1,6 +1,7 @@
 //! `langbias rank`: one query ranked over a pool built like the web app's pool builder
 //! ([`langbias_eval::Pool::subset_for_query`], [`langbias_eval::Pool::rank_query`], or
-//! [`langbias_eval::Pool::rank_query_centred`] with `--centre`, the page's centred column);
+//! [`langbias_eval::Pool::rank_query_centred`] when centred, as the page's centred column and
+//! by default for a model whose adapter declares centring);
 //! prints the hits and the query's metrics as JSON.
 
 use std::path::PathBuf;
@@ -37,12 +38,22 @@ pub struct RankArgs {
     #[arg(long, default_value = "cpu", help = BACKEND_HELP)]
     backend: BackendKind,
     /// Centre each document on the mean of its language's documents in the pool (as the
-    /// page's centred column does).
-    #[arg(long)]
-    centre: bool,
+    /// page's centred column does): `auto` (the default) when the model's adapter declares
+    /// it (`aligned` does), `on` for any model (`--centre` alone), `off` never.
+    #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
+    centre: Centre,
     /// How many hits to print.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     top: u64,
+}
+
+/// `--centre`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Centre {
+    /// As the model declares ([`langbias_assets::Centring`]).
+    Auto,
+    On,
+    Off,
 }
 
 pub fn run(args: RankArgs) -> Result<()> {
@@ -54,15 +65,19 @@ pub fn run(args: RankArgs) -> Result<()> {
         .subset_for_query(&args.query_id, &langs, args.topics, args.distractors)
         .with_context(|| args.pool.display().to_string())?;
     let mut models = models::Models::new(args.backend, None, true)?;
-    let encoder = models
-        .load(&models::ModelSpec::parse(&args.model)?)?
-        .encoder;
+    let spec = models::ModelSpec::parse(&args.model)?;
+    let centred = match args.centre {
+        Centre::Auto => spec.centring == langbias_assets::Centring::Documents,
+        Centre::On => true,
+        Centre::Off => false,
+    };
+    let encoder = models.load(&spec)?.encoder;
     let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
     let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
     let group = Some(question.group.as_str());
-    let ranking = if args.centre {
+    let ranking = if centred {
         let rows: Vec<Vec<f32>> = docs.rows().map(<[f32]>::to_vec).collect();
         pool.rank_query_centred(&rows, &query.data, &question.id, group, &question.lang)?
     } else {
@@ -86,6 +101,7 @@ pub fn run(args: RankArgs) -> Result<()> {
     let metrics = ranking.metrics;
     let out = serde_json::json!({
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
+        "centred": centred,
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
     });
     crate::print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;

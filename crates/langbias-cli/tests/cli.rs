@@ -620,3 +620,104 @@ fn each_baseline_is_its_own_model_in_the_outputs() {
     );
     assert_ne!(files["mix.de.base.run"], files["mix.de.base+centre.run"]);
 }
+
+/// `--model aligned` is the variant the model card reports: the shipped adapter declares
+/// document centring, which `--debias auto` (the default) applies and names
+/// (`aligned+centre`); `--debias none` ranks the adapter alone; an adapter that declares
+/// nothing is ranked as it is, and one that declares an unknown centring is refused.
+#[test]
+fn an_adapter_is_ranked_as_it_declares() {
+    use langbias_assets::{CENTRING_KEY, LoraAdapter};
+    let dir = scratch("declared-centring");
+    let pool = small_pool(&dir);
+    let cache = dir.join("cache");
+    let shipped = std::fs::read(repo("public/adapters/aligned.safetensors")).unwrap();
+    let mut adapter = LoraAdapter::from_safetensors("shipped", &shipped).unwrap();
+    assert_eq!(adapter.metadata[CENTRING_KEY], "documents");
+    adapter.metadata.remove(CENTRING_KEY);
+    let plain = dir.join("plain.safetensors");
+    std::fs::write(&plain, adapter.to_safetensors(true).unwrap()).unwrap();
+    adapter
+        .metadata
+        .insert(CENTRING_KEY.into(), "queries".into());
+    let odd = dir.join("odd.safetensors");
+    std::fs::write(&odd, adapter.to_safetensors(true).unwrap()).unwrap();
+
+    let eval = |name: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let (ok, _, err) = langbias_with(
+            &[&eval_args(&pool, &out, &cache)[..], extra].concat(),
+            &[],
+            None,
+        );
+        assert!(ok, "{name}: {err}");
+        snapshot(&out)
+    };
+    let auto = eval(
+        "auto",
+        &["--model", "aligned", "--model", plain.to_str().unwrap()],
+    );
+    let reports: Vec<&String> = auto
+        .keys()
+        .filter(|f| f.starts_with("report.") && f.ends_with(".json"))
+        .collect();
+    assert_eq!(
+        reports,
+        ["report.aligned+centre.json", "report.plain.json"],
+        "{reports:?}"
+    );
+    let none = eval("none", &["--model", "aligned", "--debias", "none"]);
+    assert!(none.contains_key("report.aligned.json"));
+    // The plain adapter is the shipped one without the declaration: the same ranking as
+    // `aligned --debias none`, and centring changes it.
+    // (TREC run lines without their last column, the run's name.)
+    let ranking = |run: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(run)
+            .lines()
+            .map(|l| l.rsplit_once(' ').map_or(l, |(r, _)| r).to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ranking(&auto["mix.de.plain.run"]),
+        ranking(&none["mix.de.aligned.run"])
+    );
+    assert_ne!(
+        auto["mix.de.aligned+centre.run"],
+        none["mix.de.aligned.run"]
+    );
+
+    // A pool with a single German document: the declared centring cannot apply there.
+    let mut one: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pool).unwrap()).unwrap();
+    let mut seen_de = false;
+    one["documents"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|d| d["lang"] != "de" || !std::mem::replace(&mut seen_de, true));
+    let one_path = dir.join("one-de.json");
+    std::fs::write(&one_path, one.to_string()).unwrap();
+    let out = dir.join("one");
+    let (ok, _, err) = langbias_with(
+        &[
+            &eval_args(one_path.to_str().unwrap(), &out, &cache)[..],
+            &["--model", "aligned"],
+        ]
+        .concat(),
+        &[],
+        None,
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("single document") && err.contains("--debias none ranks without it"),
+        "{err}"
+    );
+
+    let (ok, _, err) = langbias_with(&["embed", "--model", odd.to_str().unwrap(), "x"], &[], None);
+    assert!(!ok);
+    assert!(
+        err.contains("odd.safetensors")
+            && err.contains("\"queries\"")
+            && err.contains("none, documents"),
+        "{err}"
+    );
+}

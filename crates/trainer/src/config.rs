@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use langbias_assets::Centring;
 use langbias_encoder::BackendKind;
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +112,11 @@ pub struct TrainOptions {
     /// Write a checkpoint every N steps [default: 25].
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
+    /// How the adapter is meant to be ranked, stored in its file: `none` or `documents` (each
+    /// document centred on its language's mean in the pool); `langbias eval` and `rank`
+    /// apply it by default [default: none].
+    #[arg(long)]
+    pub centring: Option<Centring>,
 }
 
 macro_rules! merge_fields {
@@ -128,7 +134,7 @@ impl TrainOptions {
     pub fn merge(mut self, other: TrainOptions) -> Self {
         merge_fields!(self, other; data, base_model, out, backend, loss, lambda, tau, jsd_tau,
             nce_directions, jsd_on, anchor, anchor_to, method, rank, alpha, targets, devices, batch_size, epochs, max_steps, lr,
-            warmup, weight_decay, clip_norm, max_tokens, seed, checkpoint_every);
+            warmup, weight_decay, clip_norm, max_tokens, seed, checkpoint_every, centring);
         self
     }
 
@@ -166,6 +172,7 @@ impl TrainOptions {
             max_tokens: self.max_tokens.unwrap_or(256),
             seed: self.seed.unwrap_or(42),
             checkpoint_every: self.checkpoint_every.unwrap_or(25),
+            centring: self.centring.unwrap_or_default(),
         };
         c.validate()?;
         Ok(c)
@@ -196,6 +203,9 @@ pub struct TrainConfig {
     pub max_tokens: usize,
     pub seed: u64,
     pub checkpoint_every: usize,
+    /// Written into the adapter's metadata ([`langbias_assets::CENTRING_KEY`]).
+    #[serde(default)]
+    pub centring: Centring,
 }
 
 impl TrainConfig {
@@ -234,6 +244,12 @@ impl TrainConfig {
         }
         non_negative("weight-decay", self.weight_decay.into())?;
         non_negative("clip-norm", self.clip_norm.into())?;
+        if self.method == Method::Full && self.centring != Centring::None {
+            bail!(
+                "--centring is stored in adapter files (--method lora); for a fully fine-tuned \
+                 model use `langbias eval --debias centre`"
+            );
+        }
         if self.method == Method::Lora {
             at_least("rank", self.rank, 1, "")?;
             positive("alpha", self.alpha.into())?;
@@ -312,6 +328,17 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.resolve().is_err());
+        let odd = toml::from_str::<TrainOptions>("centring = \"queries\"").unwrap_err();
+        assert!(odd.to_string().contains("expected `none` or `documents`"), "{odd}");
+        let full = TrainOptions {
+            method: Some(Method::Full),
+            centring: Some(Centring::Documents),
+            ..Default::default()
+        };
+        let err = full.resolve().unwrap_err().to_string();
+        assert!(err.contains("--centring") && err.contains("--debias centre"), "{err}");
+        let c: TrainOptions = toml::from_str("centring = \"documents\"").unwrap();
+        assert_eq!(c.resolve().unwrap().centring, Centring::Documents);
     }
 
     #[test]

@@ -136,6 +136,12 @@ fn train(args: TrainArgs) -> Result<()> {
         "command".into(),
         std::env::args().collect::<Vec<_>>().join(" "),
     );
+    if config.centring != langbias_assets::Centring::None {
+        metadata.insert(
+            langbias_assets::CENTRING_KEY.into(),
+            config.centring.to_string(),
+        );
+    }
     metadata.insert("samples".into(), samples.len().to_string());
     metadata.insert("languages".into(), serde_json::to_string(&by_lang)?);
 
