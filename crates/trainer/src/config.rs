@@ -112,6 +112,11 @@ pub struct TrainOptions {
     /// Write a checkpoint every N steps [default: 25].
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
+    /// Compute InfoNCE and JSD on documents centred on their language's mean (the frozen
+    /// base model's over the training data), as they are ranked with `centring = documents`
+    /// [default: false].
+    #[arg(long)]
+    pub centred_loss: Option<bool>,
     /// How the adapter is meant to be ranked, stored in its file: `none` or `documents` (each
     /// document centred on its language's mean in the pool); `langbias eval` and `rank`
     /// apply it by default [default: none].
@@ -134,7 +139,8 @@ impl TrainOptions {
     pub fn merge(mut self, other: TrainOptions) -> Self {
         merge_fields!(self, other; data, base_model, out, backend, loss, lambda, tau, jsd_tau,
             nce_directions, jsd_on, anchor, anchor_to, method, rank, alpha, targets, devices, batch_size, epochs, max_steps, lr,
-            warmup, weight_decay, clip_norm, max_tokens, seed, checkpoint_every, centring);
+            warmup, weight_decay, clip_norm, max_tokens, seed, checkpoint_every, centring,
+            centred_loss);
         self
     }
 
@@ -156,6 +162,7 @@ impl TrainOptions {
                 jsd_on: self.jsd_on.unwrap_or(JsdOn::Queries),
                 anchor: self.anchor.unwrap_or(0.0),
                 anchor_to: self.anchor_to.unwrap_or_default(),
+                centred: self.centred_loss.unwrap_or(false),
             },
             method: self.method.unwrap_or_default(),
             rank: self.rank.unwrap_or(8),
@@ -329,14 +336,20 @@ mod tests {
         };
         assert!(bad.resolve().is_err());
         let odd = toml::from_str::<TrainOptions>("centring = \"queries\"").unwrap_err();
-        assert!(odd.to_string().contains("expected `none` or `documents`"), "{odd}");
+        assert!(
+            odd.to_string().contains("expected `none` or `documents`"),
+            "{odd}"
+        );
         let full = TrainOptions {
             method: Some(Method::Full),
             centring: Some(Centring::Documents),
             ..Default::default()
         };
         let err = full.resolve().unwrap_err().to_string();
-        assert!(err.contains("--centring") && err.contains("--debias centre"), "{err}");
+        assert!(
+            err.contains("--centring") && err.contains("--debias centre"),
+            "{err}"
+        );
         let c: TrainOptions = toml::from_str("centring = \"documents\"").unwrap();
         assert_eq!(c.resolve().unwrap().centring, Centring::Documents);
     }

@@ -81,6 +81,11 @@ pub struct LossConfig {
     pub anchor: f32,
     #[serde(default)]
     pub anchor_to: AnchorTo,
+    /// InfoNCE and JSD on documents centred on their language's mean (the frozen base model's,
+    /// over the training data) and renormalised: training for the way the adapter is ranked
+    /// with `centring = documents`. The anchor term keeps the raw embeddings.
+    #[serde(default)]
+    pub centred: bool,
 }
 
 impl Default for LossConfig {
@@ -94,6 +99,7 @@ impl Default for LossConfig {
             jsd_on: JsdOn::Queries,
             anchor: 0.0,
             anchor_to: AnchorTo::English,
+            centred: false,
         }
     }
 }

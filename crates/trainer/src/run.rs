@@ -47,6 +47,7 @@ pub fn tokenize_samples(
         .iter()
         .map(|s| {
             Ok(TokenizedSample {
+                lang: s.lang.clone(),
                 query_l: encode(TextKind::Query, &s.query_l)?,
                 query_en: encode(TextKind::Query, &s.query_en)?,
                 doc_l: encode(TextKind::Passage, &s.doc_l)?,
@@ -263,6 +264,9 @@ pub fn train(
     )
     .with_replicas(replicas)
     .with_batching(Batching::for_backend(config.backend));
+    if config.loss.centred {
+        learner = learner.with_document_means(&tokenized)?;
+    }
 
     let steps_per_epoch = n / config.batch_size;
     let mut state = checkpoint::RunState {

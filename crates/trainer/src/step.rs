@@ -2,7 +2,7 @@
 //! back-propagate into the trainable tensors only (LoRA factors, or the layer weights for full
 //! fine-tuning), clip and apply AdamW.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, bail};
 use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, Optimizer};
@@ -18,6 +18,8 @@ use crate::loss::{AnchorTo, LossConfig, Losses, anchor_loss, losses};
 /// A training sample as token ids (prefixes and truncation already applied).
 #[derive(Debug, Clone)]
 pub struct TokenizedSample {
+    /// The language of `query_l` and `doc_l` (the other side is English).
+    pub lang: String,
     pub query_l: Vec<u32>,
     pub query_en: Vec<u32>,
     pub doc_l: Vec<u32>,
@@ -120,6 +122,11 @@ pub struct Learner<'a> {
     pub clip_norm: f32,
     /// Padded lengths rounded as the encoder does on this backend (see [`Batching`]).
     pub batching: Batching,
+    /// Per-language mean of the frozen base model's document embeddings over the training
+    /// data (`[H]` each, English under `en`), set by [`Self::with_document_means`] when
+    /// [`LossConfig::centred`]: the losses then see each document centred on its language's
+    /// mean and renormalised, as `langbias` ranks with `--debias centre`.
+    pub document_means: BTreeMap<String, Vec<f32>>,
 }
 
 impl<'a> Learner<'a> {
@@ -141,7 +148,80 @@ impl<'a> Learner<'a> {
             loss,
             clip_norm,
             batching: Batching::default(),
+            document_means: BTreeMap::new(),
         }
+    }
+
+    /// Computes [`Self::document_means`] over the distinct documents of `samples` with the
+    /// frozen base model (constants: no gradient flows through them).
+    pub fn with_document_means(mut self, samples: &[TokenizedSample]) -> Result<Self> {
+        let mut docs: BTreeSet<(&str, &[u32])> = BTreeSet::new();
+        for s in samples {
+            docs.insert((&s.lang, &s.doc_l));
+            docs.insert(("en", &s.doc_en));
+        }
+        let docs: Vec<(&str, &[u32])> = docs.into_iter().collect();
+        let mut sums: BTreeMap<String, (Vec<f64>, usize)> = BTreeMap::new();
+        for chunk in docs.chunks(32) {
+            let ids: Vec<&[u32]> = chunk.iter().map(|(_, ids)| *ids).collect();
+            let e = self.embed_base(&ids)?;
+            let h = e.dims()[1];
+            let values = e
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("reading embeddings back: {e:?}"))?;
+            for ((lang, _), row) in chunk.iter().zip(values.chunks_exact(h)) {
+                let (sum, n) = sums
+                    .entry((*lang).to_owned())
+                    .or_insert_with(|| (vec![0.0; h], 0));
+                sum.iter_mut()
+                    .zip(row)
+                    .for_each(|(s, &x)| *s += f64::from(x));
+                *n += 1;
+            }
+        }
+        if let Some((lang, _)) = sums.iter().find(|(_, (_, n))| *n < 2) {
+            bail!(
+                "centred losses: the training data has a single {lang} document, which would be \
+                 its own mean (nothing left after centring)"
+            );
+        }
+        self.document_means = sums
+            .into_iter()
+            .map(|(lang, (sum, n))| (lang, sum.iter().map(|s| (s / n as f64) as f32).collect()))
+            .collect();
+        Ok(self)
+    }
+
+    /// `docs [2B, H]` (`doc_l` rows, then `doc_en` rows) centred on their languages' means and
+    /// renormalised.
+    pub(crate) fn centre_documents(
+        &self,
+        docs: Tensor<2>,
+        batch: &[&TokenizedSample],
+    ) -> Result<Tensor<2>> {
+        let [n, h] = docs.dims();
+        let langs = batch
+            .iter()
+            .map(|s| s.lang.as_str())
+            .chain(batch.iter().map(|_| "en"));
+        let mut means = Vec::with_capacity(n * h);
+        for lang in langs {
+            let mean = self
+                .document_means
+                .get(lang)
+                .with_context(|| format!("centred losses: no document mean for {lang}"))?;
+            means.extend_from_slice(mean);
+        }
+        let means = Tensor::from_data(burn::tensor::TensorData::new(means, [n, h]), &docs.device());
+        let centred = docs - means;
+        let norm = centred
+            .clone()
+            .powf_scalar(2.0)
+            .sum_dim(1)
+            .sqrt()
+            .clamp_min(1e-12);
+        Ok(centred / norm)
     }
 
     /// Rounds padded lengths as `batching` says (fewer distinct shapes on the GPU).
@@ -249,12 +329,18 @@ impl<'a> Learner<'a> {
         let d = self.embed(&docs)?;
         let h = q.dims()[1];
         let half = |t: &Tensor<2>, k: usize| t.clone().slice([k * b..(k + 1) * b, 0..h]);
+        // The losses see centred documents when asked; the anchor keeps the raw embeddings.
+        let d_seen = if self.loss.centred {
+            self.centre_documents(d.clone(), batch)?
+        } else {
+            d.clone()
+        };
         let l = losses(
             &self.loss,
             half(&q, 0),
             half(&q, 1),
-            half(&d, 0),
-            half(&d, 1),
+            half(&d_seen, 0),
+            half(&d_seen, 1),
             &text_ids(&docs),
         );
         if self.loss.anchor <= 0.0 {

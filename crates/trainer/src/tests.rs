@@ -282,73 +282,154 @@ fn autodiff_gradient_matches_finite_differences() {
     let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
     let batch: Vec<_> = samples.iter().take(4).collect();
     // The anchor is on so that its gradient (through the adapted side only) is checked too.
-    let loss_config = LossConfig {
-        anchor: 0.5,
+    // The centred losses' gradients are checked too (the centring sits between the encoder
+    // and both losses).
+    for centred in [false, true] {
+        let loss_config = LossConfig {
+            anchor: 0.5,
+            centred,
+            ..Default::default()
+        };
+        let model =
+            run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+        // A LoRA factor, and for full fine-tuning a linear weight, a bias and a LayerNorm gain.
+        let probes = [
+            "encoder.layer.1.attention.self.value.a",
+            "encoder.layer.0.intermediate.dense.weight",
+            "encoder.layer.1.output.dense.bias",
+            "encoder.layer.0.attention.output.LayerNorm.weight",
+        ];
+        for trainable in trainables(&assets, &device) {
+            let mut learner = Learner::new(
+                model.clone(),
+                &assets.embeddings,
+                trainable,
+                0.0,
+                loss_config.clone(),
+                0.0,
+            );
+            if centred {
+                learner = learner.with_document_means(&samples).unwrap();
+            }
+            let (_, analytic) = loss_and_gradients(&learner, &batch);
+            let leaves: BTreeMap<String, Tensor<2>> = learner
+                .trainable
+                .leaves()
+                .into_iter()
+                .map(|(n, t)| (n, t.clone().detach()))
+                .collect();
+            for name in probes.iter().filter(|n| leaves.contains_key(**n)) {
+                let shape = leaves[*name].dims();
+                let original = values(leaves[*name].clone());
+                let eval = |v: Vec<f32>| -> f64 {
+                    let mut probe = Learner::new(
+                        learner.model.clone(),
+                        learner.table,
+                        learner.trainable.clone(),
+                        0.0,
+                        loss_config.clone(),
+                        0.0,
+                    );
+                    probe.document_means = learner.document_means.clone();
+                    probe.trainable.set_leaf(
+                        name,
+                        Tensor::<2>::from_data(TensorData::new(v, shape), &device),
+                    );
+                    let l: Vec<f32> = probe
+                        .losses(&batch)
+                        .unwrap()
+                        .total
+                        .into_data()
+                        .try_to_vec()
+                        .unwrap();
+                    f64::from(l[0])
+                };
+                let eps = 1e-2f32;
+                let n = original.len();
+                for idx in [0, 5 % n, 17 % n, (n - 1)] {
+                    let mut plus = original.clone();
+                    plus[idx] += eps;
+                    let mut minus = original.clone();
+                    minus[idx] -= eps;
+                    let numeric = (eval(plus) - eval(minus)) / (2.0 * f64::from(eps));
+                    let got = f64::from(analytic[*name][idx]);
+                    assert!(
+                        (numeric - got).abs() <= 2e-3 + 0.05 * numeric.abs(),
+                        "centred {centred}: d loss / d {name}[{idx}]: autodiff {got}, finite differences {numeric}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// With centred losses, the losses see `normalise(d − μ_lang)`, `μ` the frozen base model's
+/// mean over the distinct training documents of each language (hand-computed here).
+#[test]
+fn centred_losses_see_documents_centred_on_their_language_means() {
+    let assets = tiny_assets();
+    let device = Runtime::cpu().device.autodiff();
+    let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
+    let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
+    let lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, &device).unwrap();
+    let config = LossConfig {
+        centred: true,
         ..Default::default()
     };
-    let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
-    // A LoRA factor, and for full fine-tuning a linear weight, a bias and a LayerNorm gain.
-    let probes = [
-        "encoder.layer.1.attention.self.value.a",
-        "encoder.layer.0.intermediate.dense.weight",
-        "encoder.layer.1.output.dense.bias",
-        "encoder.layer.0.attention.output.LayerNorm.weight",
-    ];
-    for trainable in trainables(&assets, &device) {
-        let learner = Learner::new(
-            model.clone(),
-            &assets.embeddings,
-            trainable,
-            0.0,
-            loss_config.clone(),
-            0.0,
-        );
-        let (_, analytic) = loss_and_gradients(&learner, &batch);
-        let leaves: BTreeMap<String, Tensor<2>> = learner
-            .trainable
-            .leaves()
-            .into_iter()
-            .map(|(n, t)| (n, t.clone().detach()))
-            .collect();
-        for name in probes.iter().filter(|n| leaves.contains_key(**n)) {
-            let shape = leaves[*name].dims();
-            let original = values(leaves[*name].clone());
-            let eval = |v: Vec<f32>| -> f64 {
-                let mut probe = Learner::new(
-                    learner.model.clone(),
-                    learner.table,
-                    learner.trainable.clone(),
-                    0.0,
-                    loss_config.clone(),
-                    0.0,
-                );
-                probe.trainable.set_leaf(
-                    name,
-                    Tensor::<2>::from_data(TensorData::new(v, shape), &device),
-                );
-                let l: Vec<f32> = probe
-                    .losses(&batch)
-                    .unwrap()
-                    .total
-                    .into_data()
-                    .try_to_vec()
-                    .unwrap();
-                f64::from(l[0])
-            };
-            let eps = 1e-2f32;
-            let n = original.len();
-            for idx in [0, 5 % n, 17 % n, (n - 1)] {
-                let mut plus = original.clone();
-                plus[idx] += eps;
-                let mut minus = original.clone();
-                minus[idx] -= eps;
-                let numeric = (eval(plus) - eval(minus)) / (2.0 * f64::from(eps));
-                let got = f64::from(analytic[*name][idx]);
-                assert!(
-                    (numeric - got).abs() <= 2e-3 + 0.05 * numeric.abs(),
-                    "d loss / d {name}[{idx}]: autodiff {got}, finite differences {numeric}"
-                );
-            }
+    let learner = Learner::new(
+        model,
+        &assets.embeddings,
+        Trainable::Lora(lora),
+        0.0,
+        config,
+        0.0,
+    )
+    .with_document_means(&samples)
+    .unwrap();
+    assert_eq!(
+        learner.document_means.keys().collect::<Vec<_>>(),
+        ["en", "xx"]
+    );
+    // A fresh adapter (B = 0) is the base model: the means by hand from its embeddings.
+    let rows = |ids: Vec<&[u32]>| -> Vec<Vec<f32>> {
+        let e = learner.embed(&ids).unwrap();
+        let h = e.dims()[1];
+        values(e).chunks_exact(h).map(<[f32]>::to_vec).collect()
+    };
+    let mean_of = |docs: Vec<&[u32]>| -> Vec<f32> {
+        let mut distinct = docs;
+        distinct.sort();
+        distinct.dedup();
+        let r = rows(distinct);
+        (0..r[0].len())
+            .map(|c| r.iter().map(|x| x[c]).sum::<f32>() / r.len() as f32)
+            .collect()
+    };
+    let mu_xx = mean_of(samples.iter().map(|s| s.doc_l.as_slice()).collect());
+    let mu_en = mean_of(samples.iter().map(|s| s.doc_en.as_slice()).collect());
+    for (got, want) in [
+        (&learner.document_means["xx"], &mu_xx),
+        (&learner.document_means["en"], &mu_en),
+    ] {
+        assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5));
+    }
+    let batch: Vec<&TokenizedSample> = samples.iter().take(3).collect();
+    let docs: Vec<&[u32]> = batch
+        .iter()
+        .map(|s| s.doc_l.as_slice())
+        .chain(batch.iter().map(|s| s.doc_en.as_slice()))
+        .collect();
+    let raw = rows(docs.clone());
+    let seen = learner
+        .centre_documents(learner.embed(&docs).unwrap(), &batch)
+        .unwrap();
+    let h = seen.dims()[1];
+    for (i, got) in values(seen).chunks_exact(h).enumerate() {
+        let mu = if i < 3 { &mu_xx } else { &mu_en };
+        let c: Vec<f32> = raw[i].iter().zip(mu).map(|(x, m)| x - m).collect();
+        let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt();
+        for (g, w) in got.iter().zip(&c) {
+            assert!((g - w / norm).abs() < 1e-5, "row {i}: {g} vs {}", w / norm);
         }
     }
 }
