@@ -238,7 +238,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     let ks = parse_ks(&args.k)?;
     let specs = ModelSpec::parse_all(&args.models)?;
-    let methods: BTreeMap<String, Vec<Debias>> = if args.debias.trim() == "auto" {
+    let auto = args.debias.trim() == "auto";
+    let methods: BTreeMap<String, Vec<Debias>> = if auto {
         specs
             .iter()
             .map(|s| (s.name.clone(), vec![default_debias(s.centring)]))
@@ -413,7 +414,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         fitted,
                     )
                     .with_context(|| {
-                        let why = if args.debias.trim() == "auto" && method != Debias::None {
+                        let why = if auto && method != Debias::None {
                             format!(
                                 " (the centring `{}` declares; --debias none ranks without it)",
                                 spec.name
