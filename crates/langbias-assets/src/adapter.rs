@@ -62,6 +62,14 @@ impl std::str::FromStr for Centring {
     }
 }
 
+/// The [`Centring`] under [`CENTRING_KEY`] in `metadata` (absent: none), or what is wrong.
+fn centring_of(metadata: &BTreeMap<String, String>) -> Result<Centring, String> {
+    metadata.get(CENTRING_KEY).map_or(Ok(Centring::None), |v| {
+        v.parse()
+            .map_err(|e| format!("metadata `{CENTRING_KEY}`: {e}"))
+    })
+}
+
 /// One adapted linear layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoraPair {
@@ -89,14 +97,10 @@ impl LoraAdapter {
     /// The centring this adapter is meant to be used with (metadata `centring`; absent:
     /// none). An unknown value is an error: it would silently rank another variant.
     pub fn centring(&self) -> Result<Centring, AssetError> {
-        self.metadata
-            .get(CENTRING_KEY)
-            .map_or(Ok(Centring::None), |v| {
-                v.parse().map_err(|detail| AssetError::Safetensors {
-                    what: "adapter".into(),
-                    detail: format!("metadata `{CENTRING_KEY}`: {detail}"),
-                })
-            })
+        centring_of(&self.metadata).map_err(|detail| AssetError::Safetensors {
+            what: "adapter".into(),
+            detail,
+        })
     }
 
     pub fn num_params(&self) -> usize {
@@ -219,17 +223,13 @@ impl LoraAdapter {
             }
             layers.insert(name, LoraPair { a, b });
         }
-        let adapter = Self {
+        centring_of(&meta).map_err(bad)?;
+        Ok(Self {
             rank,
             alpha,
             layers,
             metadata: meta,
-        };
-        adapter.centring().map_err(|e| match e {
-            AssetError::Safetensors { detail, .. } => bad(detail),
-            other => other,
-        })?;
-        Ok(adapter)
+        })
     }
 
     /// Base weights with this adapter merged in (`W + scale·B·A`); the embedding table is

@@ -238,19 +238,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     let ks = parse_ks(&args.k)?;
     let specs = ModelSpec::parse_all(&args.models)?;
-    let auto = args.debias.trim() == "auto";
-    let methods: BTreeMap<String, Vec<Debias>> = if auto {
-        specs
-            .iter()
-            .map(|s| (s.name.clone(), vec![default_debias(s.centring)]))
-            .collect()
-    } else {
-        let list =
-            Debias::parse_list(&args.debias).map_err(|e| anyhow::anyhow!("--debias: {e}"))?;
-        specs
-            .iter()
-            .map(|s| (s.name.clone(), list.clone()))
-            .collect()
+    // `None`: `--debias auto`, each model's declared centring (known once it is loaded).
+    let listed: Option<Vec<Debias>> = match args.debias.trim() {
+        "auto" => None,
+        list => Some(Debias::parse_list(list).map_err(|e| anyhow::anyhow!("--debias: {e}"))?),
     };
     let means = per_model("--means", &args.means, &specs, |f| {
         LanguageMeans::from_path(f)
@@ -258,9 +249,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let maps = per_model("--procrustes", &args.procrustes, &specs, |f| {
         ProcrustesMaps::from_path(f)
     })?;
-    if let Some(spec) = specs
-        .iter()
-        .find(|s| methods[&s.name].contains(&Debias::Procrustes) && !maps.contains_key(&s.name))
+    if listed
+        .as_ref()
+        .is_some_and(|l| l.contains(&Debias::Procrustes))
+        && let Some(spec) = specs.iter().find(|s| !maps.contains_key(&s.name))
     {
         bail!(
             "--debias procrustes needs maps for model `{}`: --procrustes {}=FILE (fit them with `langbias fit --model …`)",
@@ -380,7 +372,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
             means: means.get(&spec.name),
             maps: maps.get(&spec.name),
         };
-        for &method in &methods[&spec.name] {
+        let methods = listed
+            .clone()
+            .unwrap_or_else(|| vec![default_debias(model.centring)]);
+        for &method in &methods {
             let name = method.model_name(&spec.name);
             let file_name = method.model_name(&spec.file_name());
             let mut report = Report::new(&name, &dataset);
@@ -414,7 +409,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         fitted,
                     )
                     .with_context(|| {
-                        let why = if auto && method != Debias::None {
+                        let why = if listed.is_none() && method != Debias::None {
                             format!(
                                 " (the centring `{}` declares; --debias none ranks without it)",
                                 spec.name

@@ -58,16 +58,6 @@ pub struct ModelSpec {
     pub name: String,
     pub path: Option<PathBuf>,
     pub adapter: Option<PathBuf>,
-    /// How the model is meant to be ranked: an adapter's [`Centring`] metadata, else none.
-    pub centring: Centring,
-}
-
-/// The [`Centring`] an adapter file declares; a file that is not a valid adapter is an error
-/// naming it.
-fn adapter_centring(path: &Path) -> Result<Centring> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("reading adapter {}", path.display()))?;
-    Ok(LoraAdapter::from_safetensors(&path.display().to_string(), &bytes)?.centring()?)
 }
 
 impl ModelSpec {
@@ -90,17 +80,12 @@ impl ModelSpec {
                 name: name.unwrap_or_else(|| "base".into()),
                 path: None,
                 adapter: None,
-                centring: Centring::None,
             },
-            "aligned" => {
-                let adapter = shipped_adapter()?;
-                Self {
-                    name: name.unwrap_or_else(|| "aligned".into()),
-                    path: None,
-                    centring: adapter_centring(&adapter)?,
-                    adapter: Some(adapter),
-                }
-            }
+            "aligned" => Self {
+                name: name.unwrap_or_else(|| "aligned".into()),
+                path: None,
+                adapter: Some(shipped_adapter()?),
+            },
             _ if !path.exists() => bail!(
                 "--model `{value}` is neither `base`, `aligned`, an adapter, an E5S1 file nor a \
                  Hugging Face directory: {} does not exist (expected {MODEL_FORMS})",
@@ -110,13 +95,11 @@ impl ModelSpec {
                 name: name.unwrap_or_else(stem),
                 path: None,
                 adapter: Some(path.clone()),
-                centring: adapter_centring(&path)?,
             },
             _ => Self {
                 name: name.unwrap_or_else(stem),
                 path: Some(path.clone()),
                 adapter: None,
-                centring: Centring::None,
             },
         })
     }
@@ -172,6 +155,8 @@ pub struct LoadedModel {
     pub encoder: Encoder,
     /// sha256 over the files the model was read from (and the adapter).
     pub key: String,
+    /// How the model is meant to be ranked: its adapter's [`Centring`], else none.
+    pub centring: Centring,
     prefixes: bool,
     precision: Precision,
 }
@@ -261,6 +246,7 @@ impl Models {
             return Ok(LoadedModel {
                 encoder: assets.encoder(&self.runtime)?,
                 key,
+                centring: Centring::None,
                 prefixes: self.use_prefixes,
                 precision: Precision::F32,
             });
@@ -272,6 +258,7 @@ impl Models {
             None => Ok(LoadedModel {
                 encoder: assets.encoder(&runtime)?,
                 key: base_key.clone(),
+                centring: Centring::None,
                 prefixes,
                 precision: Precision::F32,
             }),
@@ -283,6 +270,7 @@ impl Models {
                 Ok(LoadedModel {
                     encoder: assets.encoder_with_adapter(&runtime, &adapter)?,
                     key,
+                    centring: adapter.centring()?,
                     prefixes,
                     precision: Precision::F32,
                 })

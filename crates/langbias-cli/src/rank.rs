@@ -65,13 +65,13 @@ pub fn run(args: RankArgs) -> Result<()> {
         .subset_for_query(&args.query_id, &langs, args.topics, args.distractors)
         .with_context(|| args.pool.display().to_string())?;
     let mut models = models::Models::new(args.backend, None, true)?;
-    let spec = models::ModelSpec::parse(&args.model)?;
+    let model = models.load(&models::ModelSpec::parse(&args.model)?)?;
     let centred = match args.centre {
-        Centre::Auto => spec.centring == langbias_assets::Centring::Documents,
+        Centre::Auto => model.centring == langbias_assets::Centring::Documents,
         Centre::On => true,
         Centre::Off => false,
     };
-    let encoder = models.load(&spec)?.encoder;
+    let encoder = model.encoder;
     let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
     let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());

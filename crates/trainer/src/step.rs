@@ -10,6 +10,8 @@ use burn::tensor::{Device, Tensor};
 use langbias_assets::EmbeddingTable;
 use langbias_encoder::model::BertEncoder;
 use langbias_encoder::{Batching, PaddedBatch};
+use langbias_eval::debias::Side;
+use langbias_eval::{ENGLISH, LanguageMeans};
 
 use crate::layers::TrainableLayers;
 use crate::lora::TrainableLora;
@@ -126,7 +128,7 @@ pub struct Learner<'a> {
     /// data (`[H]` each, English under `en`), set by [`Self::with_document_means`] when
     /// [`LossConfig::centred`]: the losses then see each document centred on its language's
     /// mean and renormalised, as `langbias` ranks with `--debias centre`.
-    pub document_means: BTreeMap<String, Vec<f32>>,
+    pub document_means: Option<LanguageMeans>,
 }
 
 impl<'a> Learner<'a> {
@@ -148,7 +150,7 @@ impl<'a> Learner<'a> {
             loss,
             clip_norm,
             batching: Batching::default(),
-            document_means: BTreeMap::new(),
+            document_means: None,
         }
     }
 
@@ -158,38 +160,36 @@ impl<'a> Learner<'a> {
         let mut docs: BTreeSet<(&str, &[u32])> = BTreeSet::new();
         for s in samples {
             docs.insert((&s.lang, &s.doc_l));
-            docs.insert(("en", &s.doc_en));
+            docs.insert((ENGLISH, &s.doc_en));
         }
-        let docs: Vec<(&str, &[u32])> = docs.into_iter().collect();
-        let mut sums: BTreeMap<String, (Vec<f64>, usize)> = BTreeMap::new();
-        for chunk in docs.chunks(32) {
-            let ids: Vec<&[u32]> = chunk.iter().map(|(_, ids)| *ids).collect();
-            let e = self.embed_base(&ids)?;
-            let h = e.dims()[1];
-            let values = e
+        let (langs, ids): (Vec<&str>, Vec<&[u32]>) = docs.into_iter().unzip();
+        let mut rows = Vec::new();
+        for chunk in ids.chunks(32) {
+            let values = self
+                .embed_base(chunk)?
                 .into_data()
                 .try_into_vec::<f32>()
                 .map_err(|e| anyhow::anyhow!("reading embeddings back: {e:?}"))?;
-            for ((lang, _), row) in chunk.iter().zip(values.chunks_exact(h)) {
-                let (sum, n) = sums
-                    .entry((*lang).to_owned())
-                    .or_insert_with(|| (vec![0.0; h], 0));
-                sum.iter_mut()
-                    .zip(row)
-                    .for_each(|(s, &x)| *s += f64::from(x));
-                *n += 1;
-            }
+            rows.extend(values);
         }
-        if let Some((lang, _)) = sums.iter().find(|(_, (_, n))| *n < 2) {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        langs
+            .iter()
+            .for_each(|l| *counts.entry(l).or_default() += 1);
+        if let Some((lang, _)) = counts.iter().find(|(_, n)| **n < 2) {
             bail!(
                 "centred losses: the training data has a single {lang} document, which would be \
                  its own mean (nothing left after centring)"
             );
         }
-        self.document_means = sums
-            .into_iter()
-            .map(|(lang, (sum, n))| (lang, sum.iter().map(|s| (s / n as f64) as f32).collect()))
-            .collect();
+        let dim = rows.len() / langs.len().max(1);
+        let no_queries: (&[f32], &[&str]) = (&[], &[]);
+        self.document_means = Some(LanguageMeans::fit(
+            dim,
+            (&rows, &langs),
+            no_queries,
+            "frozen base model, training documents",
+        )?);
         Ok(self)
     }
 
@@ -204,14 +204,14 @@ impl<'a> Learner<'a> {
         let langs = batch
             .iter()
             .map(|s| s.lang.as_str())
-            .chain(batch.iter().map(|_| "en"));
+            .chain(batch.iter().map(|_| ENGLISH));
+        let fitted = self
+            .document_means
+            .as_ref()
+            .context("centred losses: no document means (call with_document_means)")?;
         let mut means = Vec::with_capacity(n * h);
         for lang in langs {
-            let mean = self
-                .document_means
-                .get(lang)
-                .with_context(|| format!("centred losses: no document mean for {lang}"))?;
-            means.extend_from_slice(mean);
+            means.extend_from_slice(fitted.mean(Side::Document, lang, h)?);
         }
         let means = Tensor::from_data(burn::tensor::TensorData::new(means, [n, h]), &docs.device());
         let centred = docs - means;

@@ -103,6 +103,24 @@ fn losses_logged(out: &std::path::Path) -> Vec<f64> {
         .collect()
 }
 
+/// A learner with a fresh rank-2 adapter (B = 0: the adapted model is the base model).
+fn fresh_lora_learner<'a>(
+    assets: &'a ModelAssets,
+    device: &Device,
+    config: LossConfig,
+) -> Learner<'a> {
+    let model = run::frozen_model(assets, langbias_encoder::BackendKind::Cpu, device).unwrap();
+    let lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, device).unwrap();
+    Learner::new(
+        model,
+        &assets.embeddings,
+        Trainable::Lora(lora),
+        0.0,
+        config,
+        0.0,
+    )
+}
+
 #[test]
 fn anchor_targets_come_from_the_frozen_base() {
     let assets = tiny_assets();
@@ -110,23 +128,12 @@ fn anchor_targets_come_from_the_frozen_base() {
     let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
     let batch: Vec<_> = samples.iter().take(4).collect();
     let anchor_with = |anchor_to| {
-        let model =
-            run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
-        // A fresh adapter has B = 0: the adapted model is the base model.
-        let lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, &device).unwrap();
         let config = LossConfig {
             anchor: 1.0,
             anchor_to,
             ..Default::default()
         };
-        let learner = Learner::new(
-            model,
-            &assets.embeddings,
-            Trainable::Lora(lora),
-            0.0,
-            config,
-            0.0,
-        );
+        let learner = fresh_lora_learner(&assets, &device, config);
         let v: Vec<f32> = learner
             .losses(&batch)
             .unwrap()
@@ -370,24 +377,21 @@ fn centred_losses_see_documents_centred_on_their_language_means() {
     let assets = tiny_assets();
     let device = Runtime::cpu().device.autodiff();
     let samples = run::tokenize_samples(&assets, &tiny_samples(), 64).unwrap();
-    let model = run::frozen_model(&assets, langbias_encoder::BackendKind::Cpu, &device).unwrap();
-    let lora = TrainableLora::new(2, 4.0, 2, 16, 32, &Target::ALL, 3, &device).unwrap();
     let config = LossConfig {
         centred: true,
         ..Default::default()
     };
-    let learner = Learner::new(
-        model,
-        &assets.embeddings,
-        Trainable::Lora(lora),
-        0.0,
-        config,
-        0.0,
-    )
-    .with_document_means(&samples)
-    .unwrap();
+    let learner = fresh_lora_learner(&assets, &device, config)
+        .with_document_means(&samples)
+        .unwrap();
     assert_eq!(
-        learner.document_means.keys().collect::<Vec<_>>(),
+        learner
+            .document_means
+            .as_ref()
+            .unwrap()
+            .documents
+            .keys()
+            .collect::<Vec<_>>(),
         ["en", "xx"]
     );
     // A fresh adapter (B = 0) is the base model: the means by hand from its embeddings.
@@ -408,8 +412,14 @@ fn centred_losses_see_documents_centred_on_their_language_means() {
     let mu_xx = mean_of(samples.iter().map(|s| s.doc_l.as_slice()).collect());
     let mu_en = mean_of(samples.iter().map(|s| s.doc_en.as_slice()).collect());
     for (got, want) in [
-        (&learner.document_means["xx"], &mu_xx),
-        (&learner.document_means["en"], &mu_en),
+        (
+            &learner.document_means.as_ref().unwrap().documents["xx"],
+            &mu_xx,
+        ),
+        (
+            &learner.document_means.as_ref().unwrap().documents["en"],
+            &mu_en,
+        ),
     ] {
         assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5));
     }
