@@ -6,6 +6,13 @@
 //! `alpha`, `base_model`, optionally `centring` ([`Centring`]: how the adapter is meant to be
 //! used at inference), plus free-form provenance (`data`, `command`, …). Small enough to ship
 //! with the site (rank 8 on all six linears of e5-small: 0.66 M weights, 1.3 MB in f16).
+//!
+//! Optionally, per-language **document means** for inductive centring: one f32 tensor
+//! `langbias.document_mean.<lang>` of shape `[dim]` per language ([`DOCUMENT_MEAN_PREFIX`]),
+//! the mean embedding of that language's documents under the adapted model, with their
+//! provenance under the metadata key [`DOCUMENT_MEANS_SOURCE_KEY`]. They let a document be
+//! centred without a pool of its language around it (`langbias embed`, a language with a
+//! single document in a pool); `langbias fit --into-adapter` writes them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,6 +28,12 @@ pub const MAX_LORA_SCALE: f32 = 1e3;
 
 /// Metadata key of [`Centring`].
 pub const CENTRING_KEY: &str = "centring";
+
+/// Tensor name prefix of the stored document means (`langbias.document_mean.de`, …).
+pub const DOCUMENT_MEAN_PREFIX: &str = "langbias.document_mean.";
+
+/// Metadata key saying where the stored document means come from (model, data).
+pub const DOCUMENT_MEANS_SOURCE_KEY: &str = "document_means_source";
 
 /// How an adapter's embeddings are meant to be ranked, stored under [`CENTRING_KEY`] (absent:
 /// [`Centring::None`]). The trainer writes it; `langbias eval` and `rank` apply it unless told
@@ -70,6 +83,35 @@ fn centring_of(metadata: &BTreeMap<String, String>) -> Result<Centring, String> 
     })
 }
 
+/// Checks stored document means: language codes of ASCII letters, digits, `-` and `_`
+/// (they become tensor names), one length for all, not empty, finite (checked on reading).
+fn check_means(means: &BTreeMap<String, Vec<f32>>) -> Result<(), String> {
+    let mut dim: Option<usize> = None;
+    for (lang, v) in means {
+        let valid = !lang.is_empty()
+            && lang
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(format!(
+                "document mean for language {lang:?}: a code of letters, digits, `-` or `_` expected"
+            ));
+        }
+        if v.is_empty() || dim.is_some_and(|d| d != v.len()) {
+            return Err(format!(
+                "document mean for `{lang}` has {} values, expected {}",
+                v.len(),
+                dim.map_or("at least one".to_owned(), |d| d.to_string())
+            ));
+        }
+        if !v.iter().all(|x| x.is_finite()) {
+            return Err(format!("document mean for `{lang}` has a non-finite value"));
+        }
+        dim = Some(v.len());
+    }
+    Ok(())
+}
+
 /// One adapted linear layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoraPair {
@@ -87,6 +129,10 @@ pub struct LoraAdapter {
     pub layers: BTreeMap<String, LoraPair>,
     /// Provenance and anything else worth keeping (`base_model`, `data`, `command`, …).
     pub metadata: BTreeMap<String, String>,
+    /// Per-language mean of the adapted model's document embeddings (inductive centring),
+    /// keyed by language code; every vector has the same length and finite values. Empty when
+    /// the file stores none.
+    pub document_means: BTreeMap<String, Vec<f32>>,
 }
 
 impl LoraAdapter {
@@ -110,6 +156,16 @@ impl LoraAdapter {
             .sum()
     }
 
+    /// Whether every factor is exactly an f16 value, so [`Self::to_safetensors`]`(true)`
+    /// loses nothing (an adapter read from an f16 file).
+    pub fn fits_in_half(&self) -> bool {
+        self.layers.values().all(|p| {
+            [&p.a, &p.b]
+                .iter()
+                .all(|t| t.data.iter().all(|&x| half::f16::from_f32(x).to_f32() == x))
+        })
+    }
+
     /// Serialises to safetensors; `half` stores the factors in f16.
     pub fn to_safetensors(&self, half: bool) -> Result<Vec<u8>, AssetError> {
         let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -127,9 +183,28 @@ impl LoraAdapter {
             }
         }
         let dtype = if half { Dtype::F16 } else { Dtype::F32 };
+        check_means(&self.document_means).map_err(|detail| AssetError::Safetensors {
+            what: "adapter".into(),
+            detail,
+        })?;
+        // The means stay f32 (a few KB): f16 would move them by up to 5e-4 per value.
+        let means: Vec<(String, Vec<usize>, Vec<u8>)> = self
+            .document_means
+            .iter()
+            .map(|(lang, v)| {
+                let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                (
+                    format!("{DOCUMENT_MEAN_PREFIX}{lang}"),
+                    vec![v.len()],
+                    bytes,
+                )
+            })
+            .collect();
         let views = owned
             .iter()
-            .map(|(n, s, b)| TensorView::new(dtype, s.clone(), b).map(|v| (n.clone(), v)))
+            .map(|(n, s, b)| (n, s, b, dtype))
+            .chain(means.iter().map(|(n, s, b)| (n, s, b, Dtype::F32)))
+            .map(|(n, s, b, dtype)| TensorView::new(dtype, s.clone(), b).map(|v| (n.clone(), v)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| AssetError::Safetensors {
                 what: "adapter".into(),
@@ -180,6 +255,7 @@ impl LoraAdapter {
         }
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let mut parts: BTreeMap<String, (Option<HostTensor>, Option<HostTensor>)> = BTreeMap::new();
+        let mut document_means = BTreeMap::new();
         for (key, view) in st.tensors() {
             let data: Vec<f32> = match view.dtype() {
                 Dtype::F32 => view
@@ -199,13 +275,22 @@ impl LoraAdapter {
                 shape: view.shape().to_vec(),
                 data,
             };
-            if let Some(name) = key.strip_suffix(".lora_A") {
+            if let Some(lang) = key.strip_prefix(DOCUMENT_MEAN_PREFIX) {
+                if t.shape.len() != 1 {
+                    return Err(bad(format!(
+                        "tensor `{key}` has shape {:?}, expected one vector `[dim]`",
+                        t.shape
+                    )));
+                }
+                document_means.insert(lang.to_owned(), t.data);
+            } else if let Some(name) = key.strip_suffix(".lora_A") {
                 parts.entry(name.into()).or_default().0 = Some(t);
             } else if let Some(name) = key.strip_suffix(".lora_B") {
                 parts.entry(name.into()).or_default().1 = Some(t);
             } else {
                 return Err(bad(format!(
-                    "unexpected tensor `{key}` (expected `<layer>.lora_A`/`.lora_B`)"
+                    "unexpected tensor `{key}` (expected `<layer>.lora_A`/`.lora_B` or \
+                     `{DOCUMENT_MEAN_PREFIX}<lang>`)"
                 )));
             }
         }
@@ -224,11 +309,13 @@ impl LoraAdapter {
             layers.insert(name, LoraPair { a, b });
         }
         centring_of(&meta).map_err(bad)?;
+        check_means(&document_means).map_err(bad)?;
         Ok(Self {
             rank,
             alpha,
             layers,
             metadata: meta,
+            document_means,
         })
     }
 
@@ -306,6 +393,7 @@ mod tests {
                 LoraPair { a, b },
             )]),
             metadata: BTreeMap::from([("base_model".to_owned(), "test".to_owned())]),
+            document_means: BTreeMap::new(),
         };
         let bytes = adapter.to_safetensors(false).unwrap();
         let back = LoraAdapter::from_safetensors("t", &bytes).unwrap();
@@ -323,6 +411,7 @@ mod tests {
             alpha: 1.0,
             layers: BTreeMap::new(),
             metadata: BTreeMap::new(),
+            document_means: BTreeMap::new(),
         };
         let read = |a: &LoraAdapter| LoraAdapter::from_safetensors("a", &a.to_safetensors(true)?);
         assert_eq!(read(&adapter).unwrap().centring().unwrap(), Centring::None);
@@ -340,6 +429,56 @@ mod tests {
         assert!(err.starts_with("a: "), "names the file: {err}");
         assert!(
             err.contains("\"queries\"") && err.contains("none, documents"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn document_means_round_trip_in_f32_and_bad_ones_are_refused() {
+        let mut adapter = LoraAdapter {
+            rank: 1,
+            alpha: 1.0,
+            layers: BTreeMap::new(),
+            metadata: BTreeMap::new(),
+            document_means: BTreeMap::from([
+                ("de".to_owned(), vec![0.1, -0.2, 1.0 / 3.0]),
+                ("zh".to_owned(), vec![0.0, 0.5, 0.25]),
+            ]),
+        };
+        // Stored in f32 even in a half-precision file: exactly the values given.
+        let back =
+            LoraAdapter::from_safetensors("a", &adapter.to_safetensors(true).unwrap()).unwrap();
+        assert_eq!(back.document_means, adapter.document_means);
+        adapter.document_means.insert("ar".into(), vec![1.0, 2.0]);
+        let err = adapter.to_safetensors(true).unwrap_err().to_string();
+        assert!(err.contains("`de` has 3 values, expected 2"), "{err}");
+        adapter
+            .document_means
+            .insert("ar".into(), vec![1.0, f32::NAN, 0.0]);
+        let err = adapter.to_safetensors(true).unwrap_err().to_string();
+        assert!(err.contains("`ar` has a non-finite value"), "{err}");
+        adapter.document_means.remove("ar");
+        adapter
+            .document_means
+            .insert("x y".into(), vec![1.0, 0.0, 0.0]);
+        let err = adapter.to_safetensors(true).unwrap_err().to_string();
+        assert!(err.contains("\"x y\""), "{err}");
+        // A mean that is not a vector, in a file written by hand.
+        let data = [0u8; 8];
+        let view = TensorView::new(Dtype::F32, vec![1, 2], &data).unwrap();
+        let meta = HashMap::from([
+            ("format".to_owned(), LORA_FORMAT.to_owned()),
+            ("rank".to_owned(), "1".to_owned()),
+            ("alpha".to_owned(), "1".to_owned()),
+        ]);
+        let bytes =
+            safetensors::serialize([(format!("{DOCUMENT_MEAN_PREFIX}de"), view)], Some(meta))
+                .unwrap();
+        let err = LoraAdapter::from_safetensors("m.safetensors", &bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.safetensors") && err.contains("[1, 2], expected one vector"),
             "{err}"
         );
     }

@@ -260,6 +260,7 @@ fn tiny_adapter(layer: &str, alpha: f32) -> LoraAdapter {
             },
         )]),
         metadata: BTreeMap::new(),
+        document_means: BTreeMap::new(),
     }
 }
 

@@ -38,7 +38,9 @@ pub mod test_util;
 pub mod tokenizer_skeleton;
 mod weights;
 
-pub use adapter::{CENTRING_KEY, Centring, LoraAdapter, LoraPair};
+pub use adapter::{
+    CENTRING_KEY, Centring, DOCUMENT_MEAN_PREFIX, DOCUMENT_MEANS_SOURCE_KEY, LoraAdapter, LoraPair,
+};
 pub use config::EncoderConfig;
 pub use e5s1::{
     E5s1, E5s1Tensor, E5s1Vocab, Q4_BLOCK_BYTES, Q4_BLOCK_LEN, TensorDtype, dequantize_q4_0,

@@ -1,5 +1,12 @@
 //! `langbias embed`: texts (arguments, or a file with one text per line) embedded through the
 //! embedding cache, written as JSON (with token and window counts) or as a `.npy` matrix.
+//!
+//! Passages of a model whose adapter declares document centring and stores document means
+//! (`aligned`) are centred on their language's stored mean and renormalised (inductive
+//! centring, [`langbias_eval::Debias::Centre`] with the adapter's means): the vectors that model
+//! is meant to be ranked with, one document at a time. The language is `--lang`, or guessed
+//! per text among the adapter's languages ([`langbias_eval::lang_id`]); an unsure guess is an
+//! error that asks for `--lang`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -11,6 +18,7 @@ use langbias_encoder::{BackendKind, TextKind};
 use langbias_eval::lines::{CappedLine, read_capped_line};
 
 use crate::cache::{EmbeddingCache, LongText};
+use crate::models::{Centre, LoadedModel};
 use crate::{BACKEND_HELP, TokenBar, models};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,6 +74,16 @@ pub struct EmbedArgs {
     /// Do not read or write the embedding cache.
     #[arg(long)]
     no_cache: bool,
+    /// Centre passages on their language's mean stored in the model's adapter: `auto` (the
+    /// default) when the adapter declares centring and stores means (`aligned` does), `on`
+    /// (`--centre` alone) for any adapter that stores means, `off` never. Queries are never
+    /// centred (the model card's variant centres documents only).
+    #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
+    centre: Centre,
+    /// The passages' language when centred (one code for all), or `auto`: guessed per text
+    /// among the languages the adapter stores means for.
+    #[arg(long, default_value = "auto")]
+    lang: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -150,7 +168,8 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     let mut cache = EmbeddingCache::open(dir.as_deref(), model.cache_key(long_text))?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let bar = TokenBar::new("embedding");
-    let rows = cache.embed(encoder, kind, &refs, &mut |d, t| bar.update(d, t))?;
+    let centring = centring_for(&model, &args, kind)?;
+    let mut rows = cache.embed(encoder, kind, &refs, &mut |d, t| bar.update(d, t))?;
     drop(bar);
     eprintln!(
         "embedded {} texts: {} encoded, the others from the cache",
@@ -158,6 +177,10 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         cache.encoded
     );
     let dim = encoder.dim();
+    let langs = match centring {
+        Some(means) => Some(centre_rows(&mut rows, &texts, means, &args.lang)?),
+        None => None,
+    };
     let bytes = match args.format {
         Format::Json => {
             // Per text: the tokens the model reads (all windows' when windowed) and the window count.
@@ -177,10 +200,18 @@ pub fn run(args: EmbedArgs) -> Result<()> {
                 .iter()
                 .zip(&rows)
                 .zip(&sizes)
-                .map(|((t, e), &(tokens, windows))| serde_json::json!({"text": t, "tokens": tokens, "windows": windows, "embedding": e}))
+                .enumerate()
+                .map(|(i, ((t, e), &(tokens, windows)))| {
+                    let mut row = serde_json::json!({"text": t, "tokens": tokens, "windows": windows, "embedding": e});
+                    if let Some(langs) = &langs {
+                        row["lang"] = langs[i].clone().into();
+                    }
+                    row
+                })
                 .collect();
             let mut s = serde_json::to_string_pretty(&serde_json::json!({
-                "model": args.model, "backend": args.backend, "kind": kind, "dim": dim, "embeddings": rows,
+                "model": args.model, "backend": args.backend, "kind": kind, "dim": dim,
+                "centred": langs.is_some(), "embeddings": rows,
             }))?;
             s.push('\n');
             s.into_bytes()
@@ -192,6 +223,86 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         None => crate::print_stdout(&bytes)?,
     }
     Ok(())
+}
+
+/// The stored means to centre with, after `--centre` and `--kind` (`None`: no centring).
+fn centring_for<'m>(
+    model: &'m LoadedModel,
+    args: &EmbedArgs,
+    kind: TextKind,
+) -> Result<Option<&'m langbias_eval::LanguageMeans>> {
+    let declared = model.centring == langbias_assets::Centring::Documents;
+    match (args.centre, &model.document_means) {
+        (Centre::Off, _) => Ok(None),
+        (Centre::Auto, _) if !declared || kind == TextKind::Query => Ok(None),
+        (Centre::On, _) if kind == TextKind::Query => bail!(
+            "--centre: centring applies to passages (`--kind passage`); queries are ranked as \
+             they are"
+        ),
+        (_, Some(means)) => Ok(Some(means)),
+        (Centre::Auto, None) => {
+            eprintln!(
+                "note: `{}` is meant to be ranked with its documents centred, but its adapter \
+                 stores no language means, so these vectors are not centred (centring needs a \
+                 pool: `langbias rank`/`eval`; `langbias fit --into-adapter` stores means)",
+                args.model
+            );
+            Ok(None)
+        }
+        (Centre::On, None) => bail!(
+            "--centre: `{}` stores no document means (an adapter gets them from `langbias fit \
+             --into-adapter`)",
+            args.model
+        ),
+    }
+}
+
+/// Centres `rows` in place on their languages' means: `lang` for all, or (`auto`) each text's
+/// guessed language among the means'. Returns the languages used.
+fn centre_rows(
+    rows: &mut [Vec<f32>],
+    texts: &[String],
+    means: &langbias_eval::LanguageMeans,
+    lang: &str,
+) -> Result<Vec<String>> {
+    let known: Vec<&str> = means.documents.keys().map(String::as_str).collect();
+    let langs: Vec<String> = if lang == "auto" {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| match langbias_eval::lang_id::guess(text, &known) {
+                Some(g) if g.reliable() => Ok(g.lang),
+                guess => bail!(
+                    "text {}: cannot tell its language for centring ({}); give --lang (one of: {})",
+                    i + 1,
+                    guess.map_or("no guess".to_owned(), |g| format!(
+                        "`{}` at confidence {:.2}",
+                        g.lang, g.confidence
+                    )),
+                    known.join(", ")
+                ),
+            })
+            .collect::<Result<_>>()?
+    } else {
+        vec![lang.to_owned(); texts.len()]
+    };
+    let dim = means.dim;
+    let mut flat = rows.concat();
+    langbias_eval::Debias::Centre
+        .apply(
+            dim,
+            langbias_eval::Rows::new(&mut flat, &langs),
+            langbias_eval::Rows::new(&mut [], &[] as &[String]),
+            langbias_eval::Fitted {
+                means: Some(means),
+                maps: None,
+            },
+        )
+        .context("--centre: centring on the adapter's stored document means")?;
+    for (row, centred) in rows.iter_mut().zip(flat.chunks_exact(dim)) {
+        row.copy_from_slice(centred);
+    }
+    Ok(langs)
 }
 
 /// A NumPy `.npy` (format 1.0) file holding a little-endian f32 matrix `[rows, cols]`.

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use langbias_assets::atomic::Staged;
+use langbias_assets::{DOCUMENT_MEANS_SOURCE_KEY, LoraAdapter};
 use langbias_encoder::{BackendKind, TextKind};
 use langbias_eval::xquad::{self, Split};
 use langbias_eval::{ENGLISH, LanguageMeans, ProcrustesMaps, select_languages};
@@ -57,6 +58,15 @@ pub struct FitArgs {
     /// Do not add the e5 prefixes (non-e5 Hugging Face models).
     #[arg(long)]
     no_prefix: bool,
+    /// Also write a copy of the model's adapter (`--model` must be one) that stores the fitted
+    /// document means, for inductive centring of single documents (`langbias embed`). Its
+    /// weights are the adapter's, bit for bit. May be the adapter itself.
+    #[arg(long, value_name = "ADAPTER_OUT")]
+    into_adapter: Option<PathBuf>,
+    /// Fit only the means (no Procrustes maps, so no English versions are needed: a few
+    /// documents per language will do).
+    #[arg(long)]
+    means_only: bool,
 }
 
 /// Texts of one side (passages or queries): `(language, pair key, text)`; rows with the same
@@ -110,6 +120,15 @@ pub fn run(args: FitArgs) -> Result<()> {
     }
 
     let spec = ModelSpec::parse(&args.model)?;
+    let adapter_in = match (&args.into_adapter, &spec.adapter) {
+        (Some(_), None) => bail!(
+            "--into-adapter: the model `{}` is not an adapter (use `aligned` or an adapter \
+             .safetensors file)",
+            spec.name
+        ),
+        (Some(_), Some(path)) => Some(path.clone()),
+        (None, _) => None,
+    };
     let mut models = Models::new(args.backend, args.base_model.clone(), !args.no_prefix)?;
     let model = models
         .load(&spec)
@@ -135,9 +154,71 @@ pub fn run(args: FitArgs) -> Result<()> {
         source.clone(),
     )?;
 
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let name = spec.file_name();
+    let means_path = args.out.join(format!("means.{name}.json"));
+    let mut staged = Staged::new();
+    staged.add(means_path.clone(), means.to_json_pretty())?;
+    if let (Some(out), Some(input)) = (&args.into_adapter, &adapter_in) {
+        staged.add(out.clone(), adapter_with_means(input, &means)?)?;
+    }
+    let maps = if args.means_only {
+        None
+    } else {
+        Some(fit_maps(
+            dim,
+            &passages,
+            &queries,
+            (&p_emb, &q_emb),
+            source,
+        )?)
+    };
+    let maps_path = args.out.join(format!("procrustes.{name}.json"));
+    if let Some(maps) = &maps {
+        staged.add(maps_path.clone(), maps.to_json_pretty())?;
+    }
+    staged.commit()?;
+    if let Some(out) = &args.into_adapter {
+        eprintln!(
+            "wrote {} (the adapter with document means for {})",
+            out.display(),
+            means
+                .documents
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    eprintln!(
+        "wrote {} ({} document / {} query languages; {} encoded, the others from the cache)",
+        means_path.display(),
+        means.documents.len(),
+        means.queries.len(),
+        cache.encoded
+    );
+    if let Some(maps) = &maps {
+        for (lang, m) in &maps.maps {
+            eprintln!("{lang}: Procrustes map fitted on {} pairs", m.pairs);
+        }
+        eprintln!("wrote {}", maps_path.display());
+    }
+    Ok(())
+}
+
+/// Procrustes maps to English from the parallel rows of `passages` and `queries` (their
+/// embeddings `emb`, `dim` values per row).
+fn fit_maps(
+    dim: usize,
+    passages: &Side,
+    queries: &Side,
+    emb: (&[f32], &[f32]),
+    source: String,
+) -> Result<ProcrustesMaps> {
     // X_L and Y_en row by row: every L row whose key has an English row.
     let mut pairs: BTreeMap<String, (Vec<f32>, Vec<f32>)> = BTreeMap::new();
-    for (side, emb) in [(&passages, &p_emb), (&queries, &q_emb)] {
+    for (side, emb) in [(passages, emb.0), (queries, emb.1)] {
         let english: BTreeMap<&str, usize> = side
             .rows
             .iter()
@@ -160,34 +241,25 @@ pub fn run(args: FitArgs) -> Result<()> {
     if pairs.is_empty() {
         bail!("no language other than English in the data: nothing to map to English");
     }
-    let maps = ProcrustesMaps::fit(
+    Ok(ProcrustesMaps::fit(
         dim,
         ENGLISH,
         pairs
             .iter()
             .map(|(l, (x, y))| (l.as_str(), x.as_slice(), y.as_slice())),
         source,
-    )?;
+    )?)
+}
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let name = spec.file_name();
-    let means_path = args.out.join(format!("means.{name}.json"));
-    let maps_path = args.out.join(format!("procrustes.{name}.json"));
-    let mut staged = Staged::new();
-    staged.add(means_path.clone(), means.to_json_pretty())?;
-    staged.add(maps_path.clone(), maps.to_json_pretty())?;
-    staged.commit()?;
-    for (lang, m) in &maps.maps {
-        eprintln!("{lang}: Procrustes map fitted on {} pairs", m.pairs);
-    }
-    eprintln!(
-        "wrote {} ({} document / {} query languages) and {} ({} encoded, the others from the cache)",
-        means_path.display(),
-        means.documents.len(),
-        means.queries.len(),
-        maps_path.display(),
-        cache.encoded
-    );
-    Ok(())
+/// The adapter file `input` with `means`' document means stored in it (replacing any it had),
+/// in the precision it was stored in.
+fn adapter_with_means(input: &std::path::Path, means: &LanguageMeans) -> Result<Vec<u8>> {
+    let what = input.display().to_string();
+    let bytes = std::fs::read(input).with_context(|| format!("reading {what}"))?;
+    let mut adapter = LoraAdapter::from_safetensors(&what, &bytes)?;
+    adapter.document_means = means.documents.clone();
+    adapter
+        .metadata
+        .insert(DOCUMENT_MEANS_SOURCE_KEY.to_owned(), means.source.clone());
+    Ok(adapter.to_safetensors(adapter.fits_in_half())?)
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use langbias_assets::{Centring, LoraAdapter, sha256_hex};
 use langbias_encoder::{Encoder, ModelAssets, Precision, Runtime, load};
+use langbias_eval::LanguageMeans;
 use sha2::{Digest, Sha256};
 
 use crate::cache::{CacheKey, LongText};
@@ -141,6 +142,15 @@ impl ModelSpec {
     }
 }
 
+/// `--centre` of `rank` and `embed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Centre {
+    /// As the model declares ([`langbias_assets::Centring`]).
+    Auto,
+    On,
+    Off,
+}
+
 /// Loads models once and builds encoders; keeps the base assets for adapters.
 pub struct Models {
     runtime: Runtime,
@@ -157,6 +167,9 @@ pub struct LoadedModel {
     pub key: String,
     /// How the model is meant to be ranked: its adapter's [`Centring`], else none.
     pub centring: Centring,
+    /// The document means its adapter stores (inductive centring), checked against the
+    /// encoder's dimension; `None` when it stores none.
+    pub document_means: Option<LanguageMeans>,
     prefixes: bool,
     precision: Precision,
 }
@@ -247,6 +260,7 @@ impl Models {
                 encoder: assets.encoder(&self.runtime)?,
                 key,
                 centring: Centring::None,
+                document_means: None,
                 prefixes: self.use_prefixes,
                 precision: Precision::F32,
             });
@@ -259,6 +273,7 @@ impl Models {
                 encoder: assets.encoder(&runtime)?,
                 key: base_key.clone(),
                 centring: Centring::None,
+                document_means: None,
                 prefixes,
                 precision: Precision::F32,
             }),
@@ -267,14 +282,41 @@ impl Models {
                     .with_context(|| format!("reading adapter {}", path.display()))?;
                 let adapter = LoraAdapter::from_safetensors(&path.display().to_string(), &bytes)?;
                 let key = sha256_hex(format!("{base_key}+{}", sha256_hex(&bytes)).as_bytes());
+                let encoder = assets.encoder_with_adapter(&runtime, &adapter)?;
+                let document_means = stored_means(&adapter, encoder.dim())
+                    .with_context(|| format!("adapter {}", path.display()))?;
                 Ok(LoadedModel {
-                    encoder: assets.encoder_with_adapter(&runtime, &adapter)?,
+                    encoder,
                     key,
                     centring: adapter.centring()?,
+                    document_means,
                     prefixes,
                     precision: Precision::F32,
                 })
             }
         }
     }
+}
+
+/// An adapter's stored document means as a means file's contents (queries: none), or `None`
+/// when it stores none; means of another length than the model's embeddings are an error.
+pub fn stored_means(adapter: &LoraAdapter, dim: usize) -> Result<Option<LanguageMeans>> {
+    if adapter.document_means.is_empty() {
+        return Ok(None);
+    }
+    let means = LanguageMeans {
+        format: langbias_eval::debias::MEANS_FORMAT.to_owned(),
+        dim,
+        source: adapter
+            .metadata
+            .get(langbias_assets::DOCUMENT_MEANS_SOURCE_KEY)
+            .cloned()
+            .unwrap_or_default(),
+        documents: adapter.document_means.clone(),
+        queries: Default::default(),
+    };
+    means
+        .validate()
+        .context("its stored document means do not fit the model")?;
+    Ok(Some(means))
 }

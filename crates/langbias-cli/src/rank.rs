@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use langbias_encoder::{BackendKind, TextKind};
 
 use crate::BACKEND_HELP;
-use crate::models;
+use crate::models::{self, Centre};
 
 #[derive(clap::Args)]
 pub struct RankArgs {
@@ -45,15 +45,6 @@ pub struct RankArgs {
     /// How many hits to print.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     top: u64,
-}
-
-/// `--centre`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Centre {
-    /// As the model declares ([`langbias_assets::Centring`]).
-    Auto,
-    On,
-    Off,
 }
 
 pub fn run(args: RankArgs) -> Result<()> {

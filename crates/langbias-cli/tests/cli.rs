@@ -721,3 +721,182 @@ fn an_adapter_is_ranked_as_it_declares() {
         "{err}"
     );
 }
+
+/// `langbias fit --into-adapter` stores the fitted document means in a copy of an adapter
+/// (weights bit for bit); `embed` then centres passages of a model that declares centring on
+/// their language's stored mean, `normalise(x − μ_L)`, checked here against the uncentred
+/// vector and the means file; queries stay as they are; bad requests are clear errors.
+#[test]
+fn stored_means_centre_single_documents() {
+    use langbias_assets::{CENTRING_KEY, LoraAdapter};
+    let dir = scratch("stored-means");
+    let cache = dir.join("cache");
+    let shipped = std::fs::read(repo("public/adapters/aligned.safetensors")).unwrap();
+    let mut adapter = LoraAdapter::from_safetensors("shipped", &shipped).unwrap();
+    assert_eq!(adapter.metadata[CENTRING_KEY], "documents");
+    adapter.document_means.clear();
+    let plain = dir.join("plain.safetensors");
+    std::fs::write(&plain, adapter.to_safetensors(true).unwrap()).unwrap();
+    let samples = dir.join("samples.jsonl");
+    let sample = |q_en: &str, q: &str, d_en: &str, d: &str| {
+        serde_json::json!({"lang": "de", "query_en": q_en, "query_l": q, "doc_en": d_en, "doc_l": d})
+            .to_string()
+    };
+    std::fs::write(
+        &samples,
+        [
+            sample(
+                "Where is the sun?",
+                "Wo ist die Sonne?",
+                "The sun is behind you when you see a rainbow.",
+                "Die Sonne steht hinter dir, wenn du einen Regenbogen siehst.",
+            ),
+            sample(
+                "How long does honey keep?",
+                "Wie lange hält Honig?",
+                "Honey keeps for years in a closed jar.",
+                "Honig hält sich in einem geschlossenen Glas jahrelang.",
+            ),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let with_means = dir.join("with-means.safetensors");
+    let fitted = dir.join("fitted");
+    let cache_arg = cache.to_str().unwrap();
+    let (ok, _, err) = langbias(&[
+        "fit",
+        "--samples",
+        samples.to_str().unwrap(),
+        "--model",
+        plain.to_str().unwrap(),
+        "--means-only",
+        "--out",
+        fitted.to_str().unwrap(),
+        "--into-adapter",
+        with_means.to_str().unwrap(),
+        "--cache-dir",
+        cache_arg,
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        !fitted.join("procrustes.plain.json").exists(),
+        "--means-only"
+    );
+    let means: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fitted.join("means.plain.json")).unwrap())
+            .unwrap();
+    let stored = LoraAdapter::from_safetensors("m", &std::fs::read(&with_means).unwrap()).unwrap();
+    assert_eq!(stored.layers, adapter.layers, "the weights bit for bit");
+    assert_eq!(
+        stored.document_means.keys().collect::<Vec<_>>(),
+        ["de", "en"]
+    );
+    let mean_de: Vec<f32> = serde_json::from_value(means["documents"]["de"].clone()).unwrap();
+    assert_eq!(stored.document_means["de"], mean_de);
+
+    let embed = |model: &Path, extra: &[&str]| {
+        let (ok, out, err) = langbias(
+            &[
+                &[
+                    "embed",
+                    "--model",
+                    model.to_str().unwrap(),
+                    "--cache-dir",
+                    cache_arg,
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        (
+            ok,
+            serde_json::from_str::<serde_json::Value>(&out).ok(),
+            err,
+        )
+    };
+    let text = "Ein Regenbogen erscheint, wenn die Sonne hinter dir steht.";
+    let (ok, raw, err) = embed(&with_means, &["--kind", "passage", "--centre", "off", text]);
+    assert!(ok, "{err}");
+    let raw = raw.unwrap();
+    assert_eq!(raw["centred"], false);
+    let (ok, centred, err) = embed(&with_means, &["--kind", "passage", text]);
+    assert!(ok, "{err}");
+    let centred = centred.unwrap();
+    assert_eq!(centred["centred"], true);
+    assert_eq!(centred["embeddings"][0]["lang"], "de", "guessed");
+    let x: Vec<f32> = serde_json::from_value(raw["embeddings"][0]["embedding"].clone()).unwrap();
+    let got: Vec<f32> =
+        serde_json::from_value(centred["embeddings"][0]["embedding"].clone()).unwrap();
+    let diff: Vec<f64> = x
+        .iter()
+        .zip(&mean_de)
+        .map(|(a, m)| f64::from(*a) - f64::from(*m))
+        .collect();
+    let norm = diff.iter().map(|d| d * d).sum::<f64>().sqrt();
+    for (g, d) in got.iter().zip(&diff) {
+        assert!(
+            (f64::from(*g) - d / norm).abs() < 1e-5,
+            "{g} vs {}",
+            d / norm
+        );
+    }
+    // The same with the language given.
+    let (ok, given, _) = embed(&with_means, &["--kind", "passage", "--lang", "de", text]);
+    assert!(ok);
+    assert_eq!(given.unwrap()["embeddings"], centred["embeddings"]);
+    // Queries stay as they are.
+    let (ok, query, _) = embed(&with_means, &[text]);
+    assert!(ok);
+    assert_eq!(query.unwrap()["centred"], false);
+
+    // An adapter that declares centring but stores no means: uncentred, and a note says so.
+    let (ok, out, err) = embed(&plain, &["--kind", "passage", text]);
+    assert!(ok, "{err}");
+    assert_eq!(out.unwrap()["centred"], false);
+    assert!(err.contains("stores no language means"), "{err}");
+    // Bad requests.
+    for (model, extra, want) in [
+        (
+            &with_means,
+            &["--kind", "passage", "--lang", "fr", text][..],
+            "it has: de, en",
+        ),
+        (
+            &with_means,
+            &["--kind", "passage", "12345"][..],
+            "give --lang (one of: de, en)",
+        ),
+        (
+            &with_means,
+            &["--centre", "on", text][..],
+            "centring applies to passages",
+        ),
+        (
+            &plain,
+            &["--kind", "passage", "--centre", "on", text][..],
+            "stores no document means",
+        ),
+    ] {
+        let (ok, _, err) = embed(model, extra);
+        assert!(!ok, "{extra:?}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+    let (ok, _, err) = langbias(&[
+        "fit",
+        "--samples",
+        samples.to_str().unwrap(),
+        "--model",
+        "base",
+        "--means-only",
+        "--out",
+        fitted.to_str().unwrap(),
+        "--into-adapter",
+        dir.join("x.safetensors").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("--into-adapter: the model `base` is not an adapter"),
+        "{err}"
+    );
+}

@@ -18,10 +18,20 @@ fn repo(path: &str) -> String {
 
 const POOL: &str = "pools/everyday.json";
 
-/// `langbias embed` of `texts` (no cache) under `model`.
+/// `langbias embed` of `texts` (no cache) under `model`, uncentred: the files hold the
+/// model's raw vectors, and the page centres on the pool's own means.
 fn embed(model: &str, kind: &str, texts: &[&str]) -> Vec<Vec<f32>> {
     let out = Command::new(env!("CARGO_BIN_EXE_langbias"))
-        .args(["embed", "--no-cache", "--model", model, "--kind", kind])
+        .args([
+            "embed",
+            "--no-cache",
+            "--centre",
+            "off",
+            "--model",
+            model,
+            "--kind",
+            kind,
+        ])
         .args(texts)
         .current_dir(repo(""))
         .output()

@@ -224,6 +224,7 @@ impl TrainableLora {
             alpha: self.alpha,
             layers,
             metadata,
+            document_means: BTreeMap::new(),
         })
     }
 
