@@ -42,9 +42,11 @@ const server = http.createServer((req, res) => {
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}/`;
-const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'langbias-bench-')), {
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'langbias-bench-'));
+const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ['--no-sandbox'], viewport: { width: 1280, height: 1000 },
 });
+context.on('close', () => fs.rmSync(profile, { recursive: true, force: true }));
 await context.addInitScript(() => {
   window.__longtasks = [];
   new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longtasks.push({ start: e.startTime, ms: e.duration }); }).observe({ type: 'longtask', buffered: true });

@@ -43,7 +43,10 @@ async function launch(webgpu) {
   const args = ['--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
   if (webgpu) args.push('--enable-unsafe-webgpu');
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'langbias-chromium-'));
-  return chromium.launchPersistentContext(userDataDir, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args, viewport: { width: 1280, height: 1000 } });
+  const context = await chromium.launchPersistentContext(userDataDir, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args, viewport: { width: 1280, height: 1000 } });
+  // The profile (about 180 MB with the model cached) goes with the browser.
+  context.on('close', () => fs.rmSync(userDataDir, { recursive: true, force: true }));
+  return context;
 }
 
 async function openReady(context, query = '') {
