@@ -15,9 +15,12 @@
 use crate::host_ops::for_each_chunk;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(unsafe_code)]
 mod lanes {
     use core::arch::wasm32::{
-        i16x8, i32x4_add, i32x4_dot_i16x8, i32x4_extract_lane, i32x4_splat, v128,
+        f32x4_abs, f32x4_extract_lane, f32x4_mul, f32x4_ne, f32x4_nearest, f32x4_pmax, f32x4_splat,
+        i16x8, i16x8_narrow_i32x4, i32x4_add, i32x4_dot_i16x8, i32x4_extract_lane, i32x4_splat,
+        i32x4_trunc_sat_f32x4, v128, v128_any_true, v128_load, v128_or,
     };
 
     /// Eight 16-bit integers.
@@ -45,6 +48,45 @@ mod lanes {
             + i32x4_extract_lane::<2>(acc)
             + i32x4_extract_lane::<3>(acc)
     }
+
+    /// Four values from `v[..4]`.
+    fn load(v: &[f32]) -> v128 {
+        assert!(v.len() >= 4);
+        // SAFETY: four f32 are in bounds (checked above); wasm loads need no alignment.
+        unsafe { v128_load(v.as_ptr().cast()) }
+    }
+
+    /// [`super::quantise_row`], four values per instruction: `f32x4.nearest` (ties to even)
+    /// and a saturating narrowing to 16 bits.
+    pub fn quantise_row(values: &[f32], out: &mut [Lanes]) -> f32 {
+        let (mut max, mut nan) = (f32x4_splat(0.0), i32x4_splat(0));
+        let quads = values.chunks_exact(4);
+        let (mut tail_max, mut tail_nan) = super::max_abs_scalar(quads.remainder());
+        for quad in quads {
+            let v = load(quad);
+            max = f32x4_pmax(max, f32x4_abs(v));
+            nan = v128_or(nan, f32x4_ne(v, v));
+        }
+        for m in [
+            f32x4_extract_lane::<0>(max),
+            f32x4_extract_lane::<1>(max),
+            f32x4_extract_lane::<2>(max),
+            f32x4_extract_lane::<3>(max),
+        ] {
+            tail_max = if m > tail_max { m } else { tail_max };
+        }
+        tail_nan |= v128_any_true(nan);
+        let (scale, inverse) = super::scale_of(tail_max, tail_nan);
+        // (NaN·0 and ∞·0 are NaN, which `trunc_sat` turns into 0: a NaN scale, zero lanes.)
+        let inverse_v = f32x4_splat(inverse);
+        let round = |v: v128| i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(v, inverse_v)));
+        let mut eights = values.chunks_exact(8);
+        for (lane, eight) in out.iter_mut().zip(eights.by_ref()) {
+            *lane = i16x8_narrow_i32x4(round(load(eight)), round(load(&eight[4..])));
+        }
+        super::quantise_tail(eights.remainder(), &mut out[values.len() / 8..], inverse);
+        scale
+    }
 }
 
 // SAFETY (every `unsafe` block below): SSE2 is part of the x86-64 baseline, so these
@@ -53,8 +95,10 @@ mod lanes {
 #[allow(unsafe_code)]
 mod lanes {
     use core::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_madd_epi16, _mm_set_epi16,
-        _mm_setzero_si128, _mm_shuffle_epi32,
+        __m128, __m128i, _mm_add_epi32, _mm_andnot_ps, _mm_cmpunord_ps, _mm_cvtps_epi32,
+        _mm_cvtsi128_si32, _mm_loadu_ps, _mm_madd_epi16, _mm_max_ps, _mm_movemask_ps, _mm_mul_ps,
+        _mm_or_ps, _mm_packs_epi32, _mm_set_epi16, _mm_set1_ps, _mm_setzero_ps, _mm_setzero_si128,
+        _mm_shuffle_epi32, _mm_storeu_ps,
     };
 
     /// Eight 16-bit integers.
@@ -84,6 +128,52 @@ mod lanes {
                 _mm_shuffle_epi32::<0b10_11_00_01>(pairs),
             ))
         }
+    }
+
+    /// Four values from `v[..4]`.
+    fn load(v: &[f32]) -> __m128 {
+        assert!(v.len() >= 4);
+        // SAFETY: four f32 are in bounds (checked above); `loadu` needs no alignment.
+        unsafe { _mm_loadu_ps(v.as_ptr()) }
+    }
+
+    /// [`super::quantise_row`], four values per instruction: `cvtps2dq` rounds to nearest,
+    /// ties to even (the default rounding mode), and `packssdw` narrows with saturation.
+    pub fn quantise_row(values: &[f32], out: &mut [Lanes]) -> f32 {
+        let quads = values.chunks_exact(4);
+        let (mut tail_max, mut tail_nan) = super::max_abs_scalar(quads.remainder());
+        let (max, nan) = unsafe {
+            let sign = _mm_set1_ps(-0.0);
+            let (mut max, mut nan) = (_mm_setzero_ps(), _mm_setzero_ps());
+            for quad in quads {
+                let v = load(quad);
+                max = _mm_max_ps(max, _mm_andnot_ps(sign, v));
+                nan = _mm_or_ps(nan, _mm_cmpunord_ps(v, v));
+            }
+            let mut lanes = [0.0f32; 4];
+            _mm_storeu_ps(lanes.as_mut_ptr(), max);
+            (lanes, _mm_movemask_ps(nan) != 0)
+        };
+        for m in max {
+            tail_max = if m > tail_max { m } else { tail_max };
+        }
+        tail_nan |= nan;
+        let (scale, inverse) = super::scale_of(tail_max, tail_nan);
+        let mut eights = values.chunks_exact(8);
+        if scale.is_finite() {
+            // (A NaN scale leaves every lane zero: `cvtps2dq` would give i32::MIN for NaN.)
+            let inverse_v = unsafe { _mm_set1_ps(inverse) };
+            let round = |v: __m128| unsafe { _mm_cvtps_epi32(_mm_mul_ps(v, inverse_v)) };
+            for (lane, eight) in out.iter_mut().zip(eights.by_ref()) {
+                *lane = unsafe { _mm_packs_epi32(round(load(eight)), round(load(&eight[4..]))) };
+            }
+        } else {
+            for (lane, _) in out.iter_mut().zip(eights.by_ref()) {
+                *lane = zero();
+            }
+        }
+        super::quantise_tail(eights.remainder(), &mut out[values.len() / 8..], inverse);
+        scale
     }
 }
 
@@ -118,6 +208,18 @@ mod lanes {
     pub fn sum(acc: Acc) -> i32 {
         acc.iter().sum()
     }
+
+    /// [`super::quantise_row`], one value at a time.
+    pub fn quantise_row(values: &[f32], out: &mut [Lanes]) -> f32 {
+        let (max, nan) = super::max_abs_scalar(values);
+        let (scale, inverse) = super::scale_of(max, nan);
+        let mut eights = values.chunks_exact(8);
+        for (lane, eight) in out.iter_mut().zip(eights.by_ref()) {
+            *lane = core::array::from_fn(|i| super::round_scalar(eight[i], inverse));
+        }
+        super::quantise_tail(eights.remainder(), &mut out[values.len() / 8..], inverse);
+        scale
+    }
 }
 
 use lanes::{Acc, Lanes, dot, pack, sum, zero};
@@ -136,15 +238,27 @@ fn dot4(acc: [Acc; 4], a: Lanes, b: [Lanes; 4]) -> [Acc; 4] {
 /// The largest quantised magnitude.
 const LEVELS: f32 = 127.0;
 
-/// Rounds `values` to integers in −127..=127 with the scale `max |v| / 127`, packed in lanes
-/// of eight (the last padded with zeros) into `out` (`values.len().div_ceil(8)` lanes).
-/// Returns the scale: 0 for an all-zero row (its lanes are all zero), NaN for a row with a
-/// non-finite value, so that the product is NaN as in f32 rather than a silent number.
-fn quantise(values: impl Iterator<Item = f32> + Clone, out: &mut [Lanes]) -> f32 {
-    // `f32::max` skips NaN, so NaN is tracked beside the maximum (one pass).
-    let (max, nan) = values.clone().fold((0.0f32, false), |(m, nan), v| {
-        (m.max(v.abs()), nan || v.is_nan())
-    });
+/// Rounds `values` to integers in −127..=127 with the scale `max |v| / 127` (to nearest, ties
+/// to even), packed in lanes of eight (the last padded with zeros) into `out`
+/// (`values.len().div_ceil(8)` lanes). Returns the scale: 0 for an all-zero row (its lanes are
+/// all zero), NaN for a row with a non-finite value (its lanes all zero), so that the product
+/// is NaN as in f32 rather than a silent number. Vectorised where the lanes are; every
+/// implementation gives the same integers.
+fn quantise_row(values: &[f32], out: &mut [Lanes]) -> f32 {
+    debug_assert_eq!(out.len(), values.len().div_ceil(8));
+    lanes::quantise_row(values, out)
+}
+
+/// The largest magnitude in `values` and whether one is NaN (`f32::max` would skip NaN).
+fn max_abs_scalar(values: &[f32]) -> (f32, bool) {
+    values.iter().fold((0.0f32, false), |(m, nan), &v| {
+        (if v.abs() > m { v.abs() } else { m }, nan || v.is_nan())
+    })
+}
+
+/// The scale for a row whose largest magnitude is `max`, and its inverse (0 where the scale is
+/// 0 or NaN).
+fn scale_of(max: f32, nan: bool) -> (f32, f32) {
     let scale = if !max.is_finite() || nan {
         f32::NAN
     } else if max > 0.0 {
@@ -152,19 +266,23 @@ fn quantise(values: impl Iterator<Item = f32> + Clone, out: &mut [Lanes]) -> f32
     } else {
         0.0
     };
-    let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-    // (NaN scale: `inverse` is 0, every lane 0, and the rescaled product NaN.)
-    let mut values = values;
-    for lane in out.iter_mut() {
+    (scale, if scale > 0.0 { 1.0 / scale } else { 0.0 })
+}
+
+/// `v · inverse` to the nearest integer, ties to even, within ±127 (NaN → 0).
+fn round_scalar(v: f32, inverse: f32) -> i16 {
+    (v * inverse).round_ties_even().clamp(-LEVELS, LEVELS) as i16
+}
+
+/// The last, partial lane: `rest` (fewer than eight values) into `out[0]`, padded with zeros.
+fn quantise_tail(rest: &[f32], out: &mut [Lanes], inverse: f32) {
+    if let (false, Some(lane)) = (rest.is_empty(), out.first_mut()) {
         let mut v = [0i16; 8];
-        for slot in &mut v {
-            if let Some(x) = values.next() {
-                *slot = (x * inverse).round().clamp(-LEVELS, LEVELS) as i16;
-            }
+        for (slot, &x) in v.iter_mut().zip(rest) {
+            *slot = round_scalar(x, inverse);
         }
         *lane = pack(v);
     }
-    scale
 }
 
 /// A dense layer's weights in 8 bits: `[outputs, ⌈inputs / 8⌉]` lanes and a scale per output.
@@ -183,12 +301,15 @@ impl Int8Weights {
         debug_assert_eq!(weight.len(), inputs * outputs);
         let chunks = inputs.div_ceil(8);
         let mut lanes = vec![pack([0; 8]); outputs * chunks];
+        let mut column = vec![0.0f32; inputs];
         let scales = lanes
             .chunks_exact_mut(chunks.max(1))
             .enumerate()
             .map(|(j, row)| {
-                let column = (0..inputs).map(|i| weight[i * outputs + j]);
-                quantise(column, row)
+                for (i, c) in column.iter_mut().enumerate() {
+                    *c = weight[i * outputs + j];
+                }
+                quantise_row(&column, row)
             })
             .collect();
         Self {
@@ -214,7 +335,7 @@ impl Int8Weights {
         let x_scales: Vec<f32> = xq
             .chunks_exact_mut(c)
             .zip(x.chunks_exact(self.inputs))
-            .map(|(q, row)| quantise(row.iter().copied(), q))
+            .map(|(q, row)| quantise_row(row, q))
             .collect();
         let weights = |j: usize| &self.lanes[j * c..(j + 1) * c];
         let row = |r: usize| (&xq[r * c..(r + 1) * c], x_scales[r]);
@@ -295,6 +416,42 @@ mod tests {
             "{want} ≈ −2 within the rounding"
         );
         assert_eq!(out[1], 20.0, "an all-zero column adds nothing");
+    }
+
+    /// The (vectorised) row quantiser gives the integers of its definition, value by value:
+    /// `round_ties_even(v · 127 / max |v|)`, exact ties included, for lengths that leave
+    /// partial quads and lanes.
+    #[test]
+    fn row_quantiser_matches_its_definition() {
+        // Each lane's integers, read back as dot products with unit vectors.
+        let unpack = |lanes: &[Lanes], n: usize| -> Vec<i16> {
+            let unit = |i: usize| pack(core::array::from_fn(|k| i16::from(k == i)));
+            let read = |l: Lanes| (0..8).map(move |i| sum(dot(zero(), l, unit(i))) as i16);
+            lanes.iter().flat_map(|&l| read(l)).take(n).collect()
+        };
+        // Scale 1 (max 127): the halves are exact ties, which go to the even neighbour.
+        let ties = [
+            127.0, 2.5, 3.5, -2.5, -0.5, 0.5, 1.5, -126.5, 0.25, -3.75, 7.5,
+        ];
+        let mut seed = 3u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let random: Vec<f32> = (0..29).map(|_| next() * 5.0).collect();
+        for values in [&ties[..], &random[..], &random[..4], &[0.0; 5][..]] {
+            let mut lanes = vec![pack([0; 8]); values.len().div_ceil(8)];
+            let scale = quantise_row(values, &mut lanes);
+            let (max, _) = max_abs_scalar(values);
+            let (want_scale, inverse) = scale_of(max, false);
+            assert_eq!(scale, want_scale);
+            let want: Vec<i16> = values.iter().map(|&v| round_scalar(v, inverse)).collect();
+            assert_eq!(unpack(&lanes, values.len()), want, "{values:?}");
+        }
+        assert_eq!(round_scalar(2.5, 1.0), 2, "ties to even");
+        assert_eq!(round_scalar(-126.5, 1.0), -126);
     }
 
     #[test]
