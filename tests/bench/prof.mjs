@@ -1,12 +1,28 @@
-// Local profiling aid (not committed): CDP sampling profile of the page's encoder on the main thread.
+// Where the page's encoder spends its time: a sampling profile (Chrome DevTools Protocol) of
+// the indexing of the benchmark's uploaded pool (124 passages, both models) with the encoder
+// on the page's own thread (`?workers=0`), printed as self time per function. A measurement
+// aid, not a test. Run from tests/ after `cargo xtask site`:
+//   node bench/prof.mjs            # PREC=f32 for the f32 engine (default int8)
+// It serves a copy of dist/ in which the wasm is wasm-bindgen's output before wasm-opt (in
+// $CARGO_TARGET_DIR/site/wasm-bindgen/, the same build), which keeps the functions' names.
+// The raw profile goes to $OUT (default /tmp/langbias-encoder.cpuprofile; opens in DevTools).
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-const repo = '/work/main';
-const dist = process.env.DIST || '/tmp/dist-prof';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const target = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/langbias/target');
+const named = path.join(target, 'site/wasm-bindgen');
 const precision = process.env.PREC || 'int8';
+const dist = fs.mkdtempSync(path.join(os.tmpdir(), 'langbias-prof-dist-'));
+fs.cpSync(path.join(repo, 'dist'), dist, { recursive: true });
+for (const f of fs.readdirSync(dist)) {
+  if (/^langbias-web_bg-.*\.wasm$/.test(f)) fs.copyFileSync(path.join(named, 'langbias-web_bg.wasm'), path.join(dist, f));
+  if (/^langbias-web-.*\.js$/.test(f)) fs.copyFileSync(path.join(named, 'langbias-web.js'), path.join(dist, f));
+}
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   let file = path.join(dist, decodeURIComponent(url.pathname));
@@ -44,5 +60,7 @@ const dt = prof.timeDeltas; let total = 0;
 prof.samples.forEach((id, i) => { const n = byId.get(id); const name = n.callFrame.functionName || n.callFrame.url || '(anon)'; self.set(name, (self.get(name) || 0) + (dt[i] || 0)); total += dt[i] || 0; });
 const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40);
 for (const [n, t] of top) console.log((t / 1000).toFixed(0).padStart(7), 'ms', (100 * t / total).toFixed(1).padStart(5), '%', n.slice(0, 150));
-fs.writeFileSync('/tmp/prof/profile.cpuprofile', JSON.stringify(prof));
-await context.close(); fs.rmSync(profile, { recursive: true, force: true }); server.close();
+fs.writeFileSync(process.env.OUT || '/tmp/langbias-encoder.cpuprofile', JSON.stringify(prof));
+await context.close();
+for (const d of [profile, dist]) fs.rmSync(d, { recursive: true, force: true });
+server.close();
