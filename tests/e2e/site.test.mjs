@@ -213,6 +213,28 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
     await page.waitForSelector('.alert.notice[data-place="data"]');
     assert.match(await page.textContent('.alert.notice[data-place="data"]'), /Added in de \(detected/);
     await page.screenshot({ path: path.join(artifacts, 'main-cpu.png'), fullPage: false });
+    // A pool with a single German document: centring the aligned model centres it on the
+    // adapter's stored German mean (the column says so), as `langbias rank` does; Max@R agrees.
+    if (fs.existsSync(path.join(repo, 'public/adapters/aligned.safetensors'))) {
+      const everyday = JSON.parse(fs.readFileSync(path.join(repo, 'public/pools/everyday.json'), 'utf8'));
+      const oneDe = {
+        ...everyday,
+        name: 'one-de',
+        documents: everyday.documents.filter((d) => ['t01', 't02', 't03'].includes(d.group) && (d.lang === 'en' || (d.lang === 'de' && d.group === 't01'))),
+        queries: everyday.queries.filter((q) => q.id === 't01.q1.de'),
+      };
+      const poolFile = path.join(artifacts, 'one-de.json');
+      fs.writeFileSync(poolFile, JSON.stringify(oneDe));
+      await page.setInputFiles('#upload', poolFile);
+      await page.waitForFunction(() => /Loaded “one-de”/.test(document.querySelector('.alert.notice[data-place="data"]')?.textContent || ''), null, { timeout: 60_000 });
+      await page.selectOption('#centre-on', 'aligned');
+      await page.waitForFunction(() => document.querySelector('#col-centred .stored-means') && /\d/.test(document.querySelector('#col-centred .max-r')?.textContent || '') && !document.querySelector('#col-centred').classList.contains('outdated'), null, { timeout: 300_000 });
+      assert.match(await page.textContent('#col-centred .stored-means'), /One document in de:/);
+      const native = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--centre', '--pool', poolFile, '--langs', 'en,de', '--topics', '1', '--distractors', '2', '--query-id', 't01.q1.de'], { encoding: 'utf8', cwd: repo }));
+      assert.deepEqual(native.centred_on_stored_means, ['de']);
+      assert.equal(Number(await page.textContent('#col-centred .max-r')), native.max_rank, 'stored-mean centring agrees with the native evaluator');
+      console.log(`one German document, centred on the stored mean: Max@R ${native.max_rank} (page and CLI)`);
+    }
     assert.deepEqual(errors, []);
     const modelBytes = requests.filter((r) => r.path.startsWith('/models/') || r.path.startsWith('/adapters/')).reduce((s, r) => s + r.size, 0);
     console.log(`transferred for the model: ${(modelBytes / 1e6).toFixed(1)} MB`);

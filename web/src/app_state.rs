@@ -2,7 +2,7 @@
 //! context ([`AppState::provide`], [`use_app`]), and the plain data the signals hold.
 
 use langbias_eval::lessons::Lesson;
-use langbias_eval::{Pool, Ranking, Summary};
+use langbias_eval::{LanguageMeans, Pool, Ranking, Summary};
 use leptos::prelude::*;
 
 use crate::state::Settings;
@@ -15,6 +15,9 @@ pub struct QueryResult {
     /// The base model with per-language mean-centring of the pool (no training); `Err` says
     /// why it cannot be computed for this pool.
     pub centred: Option<Result<Ranking, String>>,
+    /// The pool's single-document languages that the centred column centred on the aligned
+    /// adapter's stored means (empty when none).
+    pub centred_on_stored_means: Vec<String>,
     pub pool: Option<Pool>,
     /// The settings it was ranked with.
     pub settings: Option<Settings>,
@@ -179,6 +182,9 @@ pub struct AppState {
     pub backend_note: RwSignal<Option<String>>,
     pub backend_detail: RwSignal<Option<String>>,
     pub has_aligned: RwSignal<bool>,
+    /// The aligned adapter's stored document means, where its file has them: a language with
+    /// a single document in the pool is centred on them when the aligned model is centred.
+    pub stored_means: RwSignal<Option<LanguageMeans>>,
     pub model_name: RwSignal<String>,
     pub model_source: RwSignal<String>,
     pub cache_info: RwSignal<String>,
@@ -215,6 +221,7 @@ impl AppState {
             backend_note: RwSignal::new(None),
             backend_detail: RwSignal::new(None),
             has_aligned: RwSignal::new(false),
+            stored_means: RwSignal::new(None),
             model_name: RwSignal::new(langbias_assets::site::DEFAULT_MODEL_NAME.to_string()),
             model_source: RwSignal::new(langbias_assets::site::DEFAULT_MODEL_SOURCE.to_string()),
             cache_info: RwSignal::new(String::new()),

@@ -172,6 +172,18 @@ async fn load_embedder(
     if let Some(n) = &files.cache_note {
         app.notify(Place::Page, n.clone());
     }
+    if let Some(bytes) = &files.adapter {
+        match stored_means(bytes) {
+            Ok(means) => app.stored_means.set(means),
+            Err(e) => app.notify(
+                Place::Page,
+                Message::with_detail(
+                    "The aligned adapter's stored language means could not be read: a language with a single document in the pool cannot be centred.",
+                    e,
+                ),
+            ),
+        }
+    }
     app.perf_line(
         "download",
         format!("model files in {:.0} ms", now_ms() - t0),
@@ -249,6 +261,24 @@ async fn load_embedder(
             main_thread(files, None).await
         }
     }
+}
+
+/// The aligned adapter's stored document means ([`langbias_assets::LoraAdapter::document_means`]),
+/// or `None` when its file stores none.
+fn stored_means(adapter: &[u8]) -> Result<Option<langbias_eval::LanguageMeans>, String> {
+    let adapter = langbias_assets::LoraAdapter::from_safetensors("aligned adapter", adapter)
+        .map_err(|e| e.to_string())?;
+    let Some(dim) = adapter.document_means.values().next().map(Vec::len) else {
+        return Ok(None);
+    };
+    let source = adapter
+        .metadata
+        .get(langbias_assets::DOCUMENT_MEANS_SOURCE_KEY)
+        .cloned()
+        .unwrap_or_default();
+    langbias_eval::LanguageMeans::from_documents(dim, source, adapter.document_means)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// The encoders are loaded: check the build-time vectors against them, then "ready".
@@ -460,18 +490,25 @@ pub fn run_query(app: AppState) {
                 .collect();
             out.heat.push(heatmap(key, &pool, &docs, &picked));
             if aligned == centre_on_aligned(&s, &columns) {
-                out.centred = Some(
-                    pool.rank_query_centred(
-                        &docs,
-                        &q,
-                        &s.query_id,
-                        judged.as_deref(),
-                        &s.query_lang,
-                    )
-                    .map_err(|e| {
-                        format!("Language centring cannot be computed for this pool: {e}")
-                    }),
+                // The adapter's stored means belong to the aligned model only.
+                let stored = aligned.then(|| app.stored_means.get_untracked()).flatten();
+                let centred = pool.rank_query_centred(
+                    &docs,
+                    stored.as_ref(),
+                    &q,
+                    &s.query_id,
+                    judged.as_deref(),
+                    &s.query_lang,
                 );
+                out.centred = Some(match centred {
+                    Ok(c) => {
+                        out.centred_on_stored_means = c.on_stored_means;
+                        Ok(c.ranking)
+                    }
+                    Err(e) => Err(format!(
+                        "Language centring cannot be computed for this pool: {e}"
+                    )),
+                });
             }
             if aligned {
                 out.aligned = Some(ranking)
@@ -622,11 +659,14 @@ pub fn run_all(app: AppState) {
                     }
                 };
                 // Centred once per pool; a pool where centring is undefined (a language with
-                // one document) leaves this column empty, as in the ranking column.
+                // one document, and no stored mean for it) leaves this column empty, as in the
+                // ranking column.
                 let dim = docs.first().map_or(0, Vec::len);
+                let stored = aligned.then(|| app.stored_means.get_untracked()).flatten();
                 let centred = (aligned == centre_aligned && dim > 0)
-                    .then(|| pool.centre_documents(&docs, dim).ok())
-                    .flatten();
+                    .then(|| pool.centre_documents(&docs, dim, stored.as_ref()).ok())
+                    .flatten()
+                    .map(|c| c.values);
                 for (q, e) in pool.queries.iter().zip(&q_emb) {
                     let group = Some(q.group.as_str());
                     if let Some(m) = rank_query(&pool, &docs, e, &q.id, group, &lang)

@@ -304,19 +304,12 @@ pub fn stored_means(adapter: &LoraAdapter, dim: usize) -> Result<Option<Language
     if adapter.document_means.is_empty() {
         return Ok(None);
     }
-    let means = LanguageMeans {
-        format: langbias_eval::debias::MEANS_FORMAT.to_owned(),
-        dim,
-        source: adapter
-            .metadata
-            .get(langbias_assets::DOCUMENT_MEANS_SOURCE_KEY)
-            .cloned()
-            .unwrap_or_default(),
-        documents: adapter.document_means.clone(),
-        queries: Default::default(),
-    };
-    means
-        .validate()
+    let source = adapter
+        .metadata
+        .get(langbias_assets::DOCUMENT_MEANS_SOURCE_KEY)
+        .cloned()
+        .unwrap_or_default();
+    let means = LanguageMeans::from_documents(dim, source, adapter.document_means.clone())
         .context("its stored document means do not fit the model")?;
     Ok(Some(means))
 }

@@ -68,17 +68,27 @@ pub fn run(args: RankArgs) -> Result<()> {
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
     let group = Some(question.group.as_str());
-    let ranking = if centred {
+    // A language with a single document in the pool is centred on the adapter's stored mean.
+    let (ranking, on_stored_means) = if centred {
         let rows: Vec<Vec<f32>> = docs.rows().map(<[f32]>::to_vec).collect();
-        pool.rank_query_centred(&rows, &query.data, &question.id, group, &question.lang)?
+        let r = pool.rank_query_centred(
+            &rows,
+            model.document_means.as_ref(),
+            &query.data,
+            &question.id,
+            group,
+            &question.lang,
+        )?;
+        (r.ranking, r.on_stored_means)
     } else {
-        pool.rank_query(
+        let r = pool.rank_query(
             docs.rows(),
             &query.data,
             &question.id,
             group,
             &question.lang,
-        )?
+        )?;
+        (r, Vec::new())
     };
     let hits: Vec<serde_json::Value> = ranking
         .hits
@@ -92,7 +102,7 @@ pub fn run(args: RankArgs) -> Result<()> {
     let metrics = ranking.metrics;
     let out = serde_json::json!({
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
-        "centred": centred,
+        "centred": centred, "centred_on_stored_means": on_stored_means,
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
     });
     crate::print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;

@@ -711,6 +711,41 @@ fn an_adapter_is_ranked_as_it_declares() {
         err.contains("single document") && err.contains("--debias none ranks without it"),
         "{err}"
     );
+    // `rank` (as the page's centred column) centres that single German document on the
+    // adapter's stored German mean instead, and says so; the English ones on the pool's.
+    let rank = |model: &str| {
+        langbias(&[
+            "rank",
+            "--pool",
+            &one_path.to_string_lossy(),
+            "--langs",
+            "en,de",
+            "--topics",
+            "3",
+            "--distractors",
+            "0",
+            "--query-id",
+            "t01.q1.en",
+            "--model",
+            model,
+            "--centre",
+            "on",
+        ])
+    };
+    let (ok, out, err) = rank("aligned");
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["centred"], true);
+    assert_eq!(json["centred_on_stored_means"], serde_json::json!(["de"]));
+    assert_eq!(json["pool_size"], 4, "{json}");
+    // The shipped adapter without its stored means: the single-document error.
+    let mut bare = LoraAdapter::from_safetensors("shipped", &shipped).unwrap();
+    bare.document_means.clear();
+    let bare_path = dir.join("no-means.safetensors");
+    std::fs::write(&bare_path, bare.to_safetensors(true).unwrap()).unwrap();
+    let (ok, _, err) = rank(bare_path.to_str().unwrap());
+    assert!(!ok);
+    assert!(err.contains("\"de\" has a single document"), "{err}");
 
     let (ok, _, err) = langbias_with(&["embed", "--model", odd.to_str().unwrap(), "x"], &[], None);
     assert!(!ok);

@@ -68,8 +68,9 @@ fn every_lesson_shows_what_it_promises() {
                 .collect();
             let q = file.query(&query.text).unwrap();
             let r = if centred {
-                pool.rank_query_centred(&docs, q, &query.id, Some(&query.group), &query.lang)
+                pool.rank_query_centred(&docs, None, q, &query.id, Some(&query.group), &query.lang)
                     .unwrap()
+                    .ranking
             } else {
                 pool.rank_query(
                     docs.iter().map(Vec::as_slice),

@@ -668,6 +668,24 @@ impl LanguageMeans {
         })
     }
 
+    /// Document means only (no query means), validated: e.g. an aligned adapter's stored
+    /// means (`langbias_assets::LoraAdapter::document_means`) for a model of dimension `dim`.
+    pub fn from_documents(
+        dim: usize,
+        source: impl Into<String>,
+        documents: BTreeMap<String, Vec<f32>>,
+    ) -> Result<Self, DebiasError> {
+        let means = Self {
+            format: MEANS_FORMAT.to_owned(),
+            dim,
+            source: source.into(),
+            documents,
+            queries: BTreeMap::new(),
+        };
+        means.validate()?;
+        Ok(means)
+    }
+
     /// The mean of `side` for `lang`, checked against the embeddings' `dim`.
     pub fn mean(&self, side: Side, lang: &str, dim: usize) -> Result<&[f32], DebiasError> {
         if self.dim != dim {

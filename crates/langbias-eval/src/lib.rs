@@ -67,7 +67,7 @@ pub use metrics::{
     top_k,
 };
 pub use pool::{Document, Pool, PoolError, Query, SubsetError, select_languages};
-pub use ranking::{Hit, Ranking};
+pub use ranking::{CentredDocuments, CentredRanking, Hit, Ranking};
 pub use scenario::{Scenario, ScenarioError, ScenarioSet};
 
 /// The pivot language code used by the scenarios and the bias counts.

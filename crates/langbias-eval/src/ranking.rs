@@ -94,39 +94,117 @@ pub enum CentredRankError {
     Metrics(#[from] MetricsError),
 }
 
+/// The pool's documents after per-language mean-centring ([`Pool::centre_documents`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CentredDocuments {
+    /// `dim` values per document, flat, in the pool's order.
+    pub values: Vec<f32>,
+    /// The languages with a single document in the pool, centred on a stored mean instead
+    /// of the pool's own (empty when none was).
+    pub on_stored_means: Vec<String>,
+}
+
+/// A query's ranking over the centred documents ([`Pool::rank_query_centred`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CentredRanking {
+    /// The ranking.
+    pub ranking: Ranking,
+    /// As [`CentredDocuments::on_stored_means`].
+    pub on_stored_means: Vec<String>,
+}
+
 impl Pool {
     /// The documents' vectors (`dim` values each, one per document of the pool) after
-    /// per-language mean-centring with the pool's own language means ([`crate::Debias::Centre`]),
-    /// flat: what [`Pool::rank_query_centred`] scores. Compute it once to rank many queries.
+    /// per-language mean-centring ([`crate::Debias::Centre`]) with the pool's own language
+    /// means: what [`Pool::rank_query_centred`] scores. Compute it once to rank many queries.
+    ///
+    /// A language with a single document in the pool has no mean of its own (its mean is the
+    /// document, nothing is left after centring). It is centred on `stored`'s document mean
+    /// for that language where given (an aligned adapter's stored means: the mean of many
+    /// documents of that language under the same model), and listed in
+    /// [`CentredDocuments::on_stored_means`]; without one, the result is the error
+    /// [`crate::DebiasError::SingleRow`]. Languages with several documents always use the
+    /// pool's own means.
     pub fn centre_documents(
         &self,
         docs: &[Vec<f32>],
         dim: usize,
-    ) -> Result<Vec<f32>, crate::DebiasError> {
-        let mut flat: Vec<f32> = docs.concat();
+        stored: Option<&crate::LanguageMeans>,
+    ) -> Result<CentredDocuments, crate::DebiasError> {
+        let mut values: Vec<f32> = docs.concat();
         let langs: Vec<&str> = self.documents.iter().map(|d| d.lang.as_str()).collect();
-        crate::Debias::Centre.apply(
-            dim,
-            crate::Rows::new(&mut flat, &langs),
-            crate::Rows::new(&mut [], &[] as &[&str]),
-            crate::Fitted::default(),
-        )?;
-        Ok(flat)
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        for &l in &langs {
+            *counts.entry(l).or_default() += 1;
+        }
+        let single: Vec<&str> = counts
+            .iter()
+            .filter(|&(_, &n)| n == 1)
+            .map(|(&l, _)| l)
+            .collect();
+        let centre = |values: &mut [f32], means: Option<&crate::LanguageMeans>| {
+            crate::Debias::Centre.apply(
+                dim,
+                crate::Rows::new(values, &langs),
+                crate::Rows::new(&mut [], &[] as &[&str]),
+                crate::Fitted { means, maps: None },
+            )
+        };
+        let on_stored_means = match stored {
+            Some(stored) if !single.is_empty() => {
+                // The pool's own means, except the single-document languages' (stored).
+                let mut means = crate::LanguageMeans::fit(
+                    dim,
+                    (&values, &langs),
+                    (&[], &[] as &[&str]),
+                    "this pool, with stored means for its single-document languages",
+                )?;
+                for &lang in &single {
+                    let mean = stored.mean(crate::debias::Side::Document, lang, dim);
+                    let mean = mean.map_err(|_| crate::DebiasError::SingleRow {
+                        side: crate::debias::Side::Document,
+                        lang: lang.to_owned(),
+                    })?;
+                    means.documents.insert(lang.to_owned(), mean.to_vec());
+                }
+                centre(&mut values, Some(&means))?;
+                single.iter().map(|l| (*l).to_owned()).collect()
+            }
+            _ => {
+                centre(&mut values, None)?;
+                Vec::new()
+            }
+        };
+        Ok(CentredDocuments {
+            values,
+            on_stored_means,
+        })
     }
 
     /// [`Pool::rank_query`] after [`Pool::centre_documents`] (the query is scored as it is):
-    /// the site's "language centring" column.
+    /// the site's "language centring" column and `langbias rank`'s centred ranking.
     pub fn rank_query_centred(
         &self,
         docs: &[Vec<f32>],
+        stored: Option<&crate::LanguageMeans>,
         query: &[f32],
         query_id: &str,
         group: Option<&str>,
         query_lang: &str,
-    ) -> Result<Ranking, CentredRankError> {
+    ) -> Result<CentredRanking, CentredRankError> {
         let dim = query.len();
-        let flat = self.centre_documents(docs, dim)?;
-        Ok(self.rank_query(flat.chunks_exact(dim), query, query_id, group, query_lang)?)
+        let centred = self.centre_documents(docs, dim, stored)?;
+        let ranking = self.rank_query(
+            centred.values.chunks_exact(dim),
+            query,
+            query_id,
+            group,
+            query_lang,
+        )?;
+        Ok(CentredRanking {
+            ranking,
+            on_stored_means: centred.on_stored_means,
+        })
     }
 }
 
@@ -167,8 +245,9 @@ mod tests {
             .unwrap();
         assert_eq!(plain.metrics.unwrap().max_rank, 3);
         let centred = pool
-            .rank_query_centred(&docs, &query, "q", Some("t1"), "de")
-            .unwrap();
+            .rank_query_centred(&docs, None, &query, "q", Some("t1"), "de")
+            .unwrap()
+            .ranking;
         assert_eq!(centred.metrics.unwrap().max_rank, 2);
         for hit in &centred.hits[..2] {
             assert!((hit.score - 0.8 * h).abs() < 1e-6, "{hit:?}");
@@ -180,9 +259,63 @@ mod tests {
             {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"}]}"#,
         )
         .unwrap();
+        let err = one
+            .rank_query_centred(&docs[1..3], None, &query, "q", Some("t1"), "de")
+            .unwrap_err();
+        assert!(err.to_string().contains("single document"), "{err}");
+    }
+
+    /// A language with a single document is centred on a stored mean when one is given; the
+    /// other languages keep the pool's own means. Worked by hand: the pool has t1.de
+    /// (1, 0, 0), t1.en (0, 0.6, 0.8) and t2.en (0, 0.6, −0.8); the English mean is (0, 0.6,
+    /// 0), so t1.en → (0, 0, 1) and t2.en → (0, 0, −1). The stored German mean (0.5, 0.5, 0)
+    /// gives t1.de − μ = (0.5, −0.5, 0) → (1/√2, −1/√2, 0).
+    #[test]
+    fn a_single_document_language_uses_a_stored_mean() {
+        let pool = Pool::from_json(
+            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
+            {"id": "t1.de", "group": "t1", "lang": "de", "text": "a"},
+            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"},
+            {"id": "t2.en", "group": "t2", "lang": "en", "text": "d"}]}"#,
+        )
+        .unwrap();
+        let docs = vec![
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 0.6, 0.8],
+            vec![0.0, 0.6, -0.8],
+        ];
+        let stored = crate::LanguageMeans::from_json(
+            r#"{"format": "langbias-means/1", "dim": 3,
+                "documents": {"de": [0.5, 0.5, 0.0], "fr": [0.0, 0.0, 1.0]}}"#,
+        )
+        .unwrap();
+        let centred = pool.centre_documents(&docs, 3, Some(&stored)).unwrap();
+        assert_eq!(centred.on_stored_means, ["de"]);
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        let want = [h, -h, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0];
+        for (got, want) in centred.values.iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{:?}", centred.values);
+        }
+        // Without a single-document language the stored means are not used.
+        let two = Pool::from_json(
+            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
+            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"},
+            {"id": "t2.en", "group": "t2", "lang": "en", "text": "d"}]}"#,
+        )
+        .unwrap();
+        let plain = two.centre_documents(&docs[1..], 3, None).unwrap();
+        let with = two.centre_documents(&docs[1..], 3, Some(&stored)).unwrap();
+        assert_eq!(plain, with);
+        assert!(with.on_stored_means.is_empty());
+        // Stored means without the language: the single-document error, naming it.
+        let en_only = crate::LanguageMeans::from_json(
+            r#"{"format": "langbias-means/1", "dim": 3, "documents": {"en": [0.0, 0.6, 0.0]}}"#,
+        )
+        .unwrap();
+        let err = pool.centre_documents(&docs, 3, Some(&en_only)).unwrap_err();
         assert!(
-            one.rank_query_centred(&docs[1..3], &query, "q", Some("t1"), "de")
-                .is_err()
+            err.to_string().contains("\"de\" has a single document"),
+            "{err}"
         );
     }
 }

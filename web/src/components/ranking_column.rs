@@ -159,8 +159,18 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
             }.into_any(),
             None => view! { <p class="metrics muted">"No relevant document of the judged topic is in this pool."</p> }.into_any(),
         };
+        // Which single-document languages were centred on the adapter's stored means.
+        let stored_note = (which == 2 && !r.centred_on_stored_means.is_empty()).then(|| {
+            let langs = r.centred_on_stored_means.join(", ");
+            view! {
+                <p class="muted small stored-means" title="A language with one document in the pool has no mean of its own (the mean would be the document itself). The aligned adapter stores the mean of many documents per language under the same model.">
+                    {format!("One document in {langs}: centred on the aligned adapter's stored mean for that language.")}
+                </p>
+            }
+        });
         view! {
             {metrics}
+            {stored_note}
             <ol class="hits">{rows}</ol>
             {below}
         }
