@@ -414,7 +414,15 @@ pub async fn embed_in_slices(
     stop: &dyn Fn() -> bool,
 ) -> Result<Vec<Vec<f32>>, String> {
     const SLICE: usize = 4;
-    let ids = encoder.tokenize(kind, texts).map_err(|e| e.to_string())?;
+    // Tokenised in groups with a yield between them (a large upload on the page's thread).
+    let mut ids = Vec::with_capacity(texts.len());
+    for group in texts.chunks(64) {
+        if stop() {
+            return Err(CANCELLED.into());
+        }
+        ids.extend(encoder.tokenize(kind, group).map_err(|e| e.to_string())?);
+        TimeoutFuture::new(0).await;
+    }
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
     let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
