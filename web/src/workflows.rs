@@ -271,11 +271,7 @@ fn stored_means(adapter: &[u8]) -> Result<Option<langbias_eval::LanguageMeans>, 
     let Some(dim) = adapter.document_means.values().next().map(Vec::len) else {
         return Ok(None);
     };
-    let source = adapter
-        .metadata
-        .get(langbias_assets::DOCUMENT_MEANS_SOURCE_KEY)
-        .cloned()
-        .unwrap_or_default();
+    let source = adapter.document_means_source().to_owned();
     langbias_eval::LanguageMeans::from_documents(dim, source, adapter.document_means)
         .map(Some)
         .map_err(|e| e.to_string())

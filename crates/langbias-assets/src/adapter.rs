@@ -149,6 +149,14 @@ impl LoraAdapter {
         })
     }
 
+    /// Where the stored document means come from (metadata [`DOCUMENT_MEANS_SOURCE_KEY`];
+    /// empty when the file does not say).
+    pub fn document_means_source(&self) -> &str {
+        self.metadata
+            .get(DOCUMENT_MEANS_SOURCE_KEY)
+            .map_or("", String::as_str)
+    }
+
     pub fn num_params(&self) -> usize {
         self.layers
             .values()

@@ -304,11 +304,7 @@ pub fn stored_means(adapter: &LoraAdapter, dim: usize) -> Result<Option<Language
     if adapter.document_means.is_empty() {
         return Ok(None);
     }
-    let source = adapter
-        .metadata
-        .get(langbias_assets::DOCUMENT_MEANS_SOURCE_KEY)
-        .cloned()
-        .unwrap_or_default();
+    let source = adapter.document_means_source();
     let means = LanguageMeans::from_documents(dim, source, adapter.document_means.clone())
         .context("its stored document means do not fit the model")?;
     Ok(Some(means))
