@@ -397,6 +397,16 @@ const ROW_BLOCK: usize = 64;
 mod tests {
     use super::*;
 
+    /// A reproducible stream of values in [−0.5, 0.5) (a linear congruential generator).
+    fn uniform(mut seed: u64) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        }
+    }
+
     /// Worked by hand: weights `[in 3, out 2]` = columns (1, −2, 0.5) and (0, 0, 0); the input
     /// row (2, 1, −4). Column 0's scale is 2/127, so it quantises to (64, −127, 32) (63.5 and
     /// 31.75 round to 64 and 32); x's scale is 4/127: (64, 32, −127). The dot product is
@@ -433,13 +443,7 @@ mod tests {
         let ties = [
             127.0, 2.5, 3.5, -2.5, -0.5, 0.5, 1.5, -126.5, 0.25, -3.75, 7.5,
         ];
-        let mut seed = 3u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut next = uniform(3);
         let random: Vec<f32> = (0..29).map(|_| next() * 5.0).collect();
         for values in [&ties[..], &random[..], &random[..4], &[0.0; 5][..]] {
             let mut lanes = vec![pack([0; 8]); values.len().div_ceil(8)];
@@ -469,13 +473,7 @@ mod tests {
     #[test]
     fn close_to_the_f32_product() {
         let (rows, inputs, outputs) = (5, 37, 11);
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut next = uniform(7);
         let weight: Vec<f32> = (0..inputs * outputs).map(|_| next()).collect();
         let x: Vec<f32> = (0..rows * inputs).map(|_| next() * 3.0).collect();
         let q = Int8Weights::quantise(&weight, inputs, outputs);

@@ -160,10 +160,15 @@ impl Pool {
                     "this pool, with stored means for its single-document languages",
                 )?;
                 for &lang in &single {
-                    let mean = stored.mean(crate::debias::Side::Document, lang, dim);
-                    let mean = mean.map_err(|_| crate::DebiasError::SingleRow {
-                        side: crate::debias::Side::Document,
-                        lang: lang.to_owned(),
+                    // No stored mean for it: the single-document error; any other
+                    // (another dimension, a bad value) as it is.
+                    let side = crate::debias::Side::Document;
+                    let mean = stored.mean(side, lang, dim).map_err(|e| match e {
+                        crate::DebiasError::NoMean { .. } => crate::DebiasError::SingleRow {
+                            side,
+                            lang: lang.to_owned(),
+                        },
+                        other => other,
                     })?;
                     means.documents.insert(lang.to_owned(), mean.to_vec());
                 }
@@ -317,5 +322,14 @@ mod tests {
             err.to_string().contains("\"de\" has a single document"),
             "{err}"
         );
+        // Stored means of another dimension: said as such, not as a missing mean.
+        let other_dim = crate::LanguageMeans::from_json(
+            r#"{"format": "langbias-means/1", "dim": 2, "documents": {"de": [1.0, 0.0]}}"#,
+        )
+        .unwrap();
+        let err = pool
+            .centre_documents(&docs, 3, Some(&other_dim))
+            .unwrap_err();
+        assert!(err.to_string().contains("has dimension 2"), "{err}");
     }
 }
