@@ -47,11 +47,15 @@ pub enum Centring {
     /// Each document centred on the mean of its language's documents in the pool and
     /// renormalised (`langbias_eval::Debias::Centre`); queries as they are.
     Documents,
+    /// The embeddings as they are; each query's scores standardised per document language
+    /// before the languages' lists are merged (`langbias_eval::Debias::ZScore`).
+    #[serde(rename = "zscore")]
+    ZScore,
 }
 
 impl Centring {
     /// The metadata values, in the order of the variants.
-    pub const VALUES: [&str; 2] = ["none", "documents"];
+    pub const VALUES: [&str; 3] = ["none", "documents", "zscore"];
 }
 
 impl std::fmt::Display for Centring {
@@ -67,6 +71,7 @@ impl std::str::FromStr for Centring {
         match s {
             "none" => Ok(Self::None),
             "documents" => Ok(Self::Documents),
+            "zscore" => Ok(Self::ZScore),
             _ => Err(format!(
                 "unknown centring {s:?} (expected one of: {})",
                 Self::VALUES.join(", ")
@@ -436,7 +441,7 @@ mod tests {
         let err = read(&adapter).unwrap_err().to_string();
         assert!(err.starts_with("a: "), "names the file: {err}");
         assert!(
-            err.contains("\"queries\"") && err.contains("none, documents"),
+            err.contains("\"queries\"") && err.contains("none, documents, zscore"),
             "{err}"
         );
     }

@@ -231,6 +231,17 @@ fn centring_for<'m>(
     args: &EmbedArgs,
     kind: TextKind,
 ) -> Result<Option<&'m langbias_eval::LanguageMeans>> {
+    if model.centring == langbias_assets::Centring::ZScore
+        && args.centre == Centre::Auto
+        && kind == TextKind::Passage
+    {
+        eprintln!(
+            "note: `{}` is meant to be ranked with each query's scores standardised per \
+             document language (`langbias rank`/`eval` do it); these vectors are as the model \
+             gives them",
+            args.model
+        );
+    }
     let declared = model.centring == langbias_assets::Centring::Documents;
     match (args.centre, &model.document_means) {
         (Centre::Off, _) => Ok(None),

@@ -83,7 +83,8 @@ pub struct EvalArgs {
     /// Training-free baselines applied to every model, each reported as its own model
     /// (`base+centre`, …), comma list: `none`, `centre` (per-language mean-centring of the
     /// documents), `centre-q` (documents and queries), `procrustes` (orthogonal maps to
-    /// English; needs --procrustes). `auto`: each model as it is meant to be used, i.e. the
+    /// English; needs --procrustes), `zscore` (each query's scores standardised per
+    /// document language; needs two documents per language). `auto`: each model as it is meant to be used, i.e. the
     /// centring its adapter declares (`aligned` → `aligned+centre`), else none.
     #[arg(long, default_value = "auto")]
     debias: String,
@@ -103,6 +104,7 @@ fn default_debias(centring: Centring) -> Debias {
     match centring {
         Centring::None => Debias::None,
         Centring::Documents => Debias::Centre,
+        Centring::ZScore => Debias::ZScore,
     }
 }
 
@@ -423,8 +425,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
                     .query_ids
                     .iter()
                     .zip(queries.chunks_exact(dim))
-                    .map(|(qid, q)| (qid.clone(), ranking::scores(docs.chunks_exact(dim), q)))
-                    .collect();
+                    .map(|(qid, q)| {
+                        let mut scores = ranking::scores(docs.chunks_exact(dim), q);
+                        method.rescore(&mut scores, &doc_langs).with_context(|| {
+                            format!("{name} on {}, query {qid}", set.scenario.id())
+                        })?;
+                        Ok((qid.clone(), scores))
+                    })
+                    .collect::<Result<_>>()?;
                 let eval = set.evaluate(config.clone(), runs.iter().map(|(q, s)| (q, s)))?;
                 let file = args
                     .out

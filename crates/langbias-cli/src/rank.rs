@@ -1,12 +1,14 @@
 //! `langbias rank`: one query ranked over a pool built like the web app's pool builder
 //! ([`langbias_eval::Pool::subset_for_query`], [`langbias_eval::Pool::rank_query`], or
-//! [`langbias_eval::Pool::rank_query_centred`] when centred, as the page's centred column and
-//! by default for a model whose adapter declares centring);
+//! [`langbias_eval::Pool::rank_query_centred`] when centred, as the page's centred column,
+//! or [`langbias_eval::Pool::rank_query_zscore`] when standardised; by default as the model's
+//! adapter declares);
 //! prints the hits and the query's metrics as JSON.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use langbias_assets::Centring;
 use langbias_encoder::{BackendKind, TextKind};
 
 use crate::BACKEND_HELP;
@@ -42,6 +44,11 @@ pub struct RankArgs {
     /// it (`aligned` does), `on` for any model (`--centre` alone), `off` never.
     #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
     centre: Centre,
+    /// Standardise the query's scores per document language (`--debias zscore` of `eval`):
+    /// `auto` (the default) when the model's adapter declares it, `on` for any model
+    /// (`--zscore` alone), `off` never. Not together with `--centre on`.
+    #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
+    zscore: Centre,
     /// How many hits to print.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     top: u64,
@@ -57,11 +64,22 @@ pub fn run(args: RankArgs) -> Result<()> {
         .with_context(|| args.pool.display().to_string())?;
     let mut models = models::Models::new(args.backend, None, true)?;
     let model = models.load(&models::ModelSpec::parse(&args.model)?)?;
+    let declared = model.centring;
     let centred = match args.centre {
-        Centre::Auto => model.centring == langbias_assets::Centring::Documents,
+        Centre::Auto => declared == Centring::Documents && args.zscore != Centre::On,
         Centre::On => true,
         Centre::Off => false,
     };
+    let zscore = match args.zscore {
+        Centre::Auto => declared == Centring::ZScore && args.centre != Centre::On,
+        Centre::On => true,
+        Centre::Off => false,
+    };
+    if centred && zscore {
+        bail!(
+            "--centre on and --zscore on: choose one (the scores of centred documents are not standardised)"
+        );
+    }
     let encoder = model.encoder;
     let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
     let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
@@ -80,6 +98,15 @@ pub fn run(args: RankArgs) -> Result<()> {
             &question.lang,
         )?;
         (r.ranking, r.on_stored_means)
+    } else if zscore {
+        let r = pool.rank_query_zscore(
+            docs.rows(),
+            &query.data,
+            &question.id,
+            group,
+            &question.lang,
+        )?;
+        (r, Vec::new())
     } else {
         let r = pool.rank_query(
             docs.rows(),
@@ -102,7 +129,7 @@ pub fn run(args: RankArgs) -> Result<()> {
     let metrics = ranking.metrics;
     let out = serde_json::json!({
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
-        "centred": centred, "centred_on_stored_means": on_stored_means,
+        "centred": centred, "centred_on_stored_means": on_stored_means, "zscore": zscore,
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
     });
     crate::print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;

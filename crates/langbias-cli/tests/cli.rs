@@ -752,9 +752,78 @@ fn an_adapter_is_ranked_as_it_declares() {
     assert!(
         err.contains("odd.safetensors")
             && err.contains("\"queries\"")
-            && err.contains("none, documents"),
+            && err.contains("none, documents, zscore"),
         "{err}"
     );
+
+    // An adapter that declares per-language score standardisation: `eval` reports it as
+    // `+zscore`, `rank` standardises (the plain adapter with `--zscore` ranks the same), and
+    // `--centre on` ranks it centred instead; both at once is refused.
+    adapter
+        .metadata
+        .insert(CENTRING_KEY.into(), "zscore".into());
+    let zs = dir.join("zs.safetensors");
+    std::fs::write(&zs, adapter.to_safetensors(true).unwrap()).unwrap();
+    let declared = eval("zscore", &["--model", zs.to_str().unwrap()]);
+    assert!(
+        declared.contains_key("report.zs+zscore.json"),
+        "{:?}",
+        declared.keys()
+    );
+    let by_hand = eval(
+        "by-hand",
+        &["--model", plain.to_str().unwrap(), "--debias", "zscore"],
+    );
+    assert_eq!(
+        ranking(&declared["mix.de.zs+zscore.run"]),
+        ranking(&by_hand["mix.de.plain+zscore.run"])
+    );
+    assert_ne!(
+        ranking(&declared["mix.de.zs+zscore.run"]),
+        ranking(&none["mix.de.aligned.run"])
+    );
+    let rank_on = |model: &Path, extra: &[&str]| {
+        let args = [
+            &[
+                "rank",
+                "--pool",
+                pool.as_str(),
+                "--query-id",
+                "t01.q1.de",
+                "--topics",
+                "3",
+                "--distractors",
+                "0",
+                "--model",
+                model.to_str().unwrap(),
+            ][..],
+            extra,
+        ]
+        .concat();
+        let (ok, out, err) = langbias(&args);
+        (
+            ok,
+            serde_json::from_str::<serde_json::Value>(&out).ok(),
+            err,
+        )
+    };
+    let (ok, z, err) = rank_on(&zs, &[]);
+    assert!(ok, "{err}");
+    let z = z.unwrap();
+    assert_eq!(
+        (z["zscore"].clone(), z["centred"].clone()),
+        (true.into(), false.into())
+    );
+    let (_, by_flag, _) = rank_on(&plain, &["--zscore"]);
+    assert_eq!(by_flag.unwrap()["hits"], z["hits"]);
+    let (_, c, _) = rank_on(&zs, &["--centre"]);
+    let c = c.unwrap();
+    assert_eq!(
+        (c["zscore"].clone(), c["centred"].clone()),
+        (false.into(), true.into())
+    );
+    let (ok, _, err) = rank_on(&zs, &["--centre", "on", "--zscore", "on"]);
+    assert!(!ok && err.contains("choose one"), "{err}");
 }
 
 /// `langbias fit --into-adapter` stores the fitted document means in a copy of an adapter

@@ -18,6 +18,10 @@
 //!   reflection). Documents and queries of language `L` become `x' = normalise(x W_L)`;
 //!   English rows are unchanged. Maps are stored as `langbias-procrustes/1`
 //!   ([`ProcrustesMaps`]).
+//! * **Score standardisation** (`zscore`): the embeddings are left as they are; after
+//!   scoring, [`Debias::rescore`] maps each query's score of a document of language `L` to
+//!   `(s − m_L) / σ_L`, the mean and standard deviation of that query's scores over the
+//!   documents of `L` ([`crate::zscore`]).
 //!
 //! # Use
 //!
@@ -133,7 +137,7 @@ impl fmt::Display for Side {
 pub enum DebiasError {
     /// A method name that is not one of [`Debias::ALL`].
     #[error(
-        "unknown debiasing method {given:?} (expected one of: none, centre, centre-q, procrustes)"
+        "unknown debiasing method {given:?} (expected one of: none, centre, centre-q, procrustes, zscore)"
     )]
     UnknownMethod {
         /// The name given.
@@ -194,6 +198,32 @@ pub enum DebiasError {
         side: Side,
         /// The language.
         lang: String,
+    },
+    /// `zscore` with a language that has a single document.
+    #[error(
+        "language {lang:?} has a single document: its scores have no spread to standardise \
+         by (zscore needs at least two documents per language)"
+    )]
+    SingleScore {
+        /// The language.
+        lang: String,
+    },
+    /// `zscore` with a language whose documents all score alike for a query.
+    #[error(
+        "the {documents} documents in {lang:?} all have the same score for this query \
+         (e.g. duplicates): zscore cannot standardise them"
+    )]
+    FlatScores {
+        /// The language.
+        lang: String,
+        /// Its documents.
+        documents: usize,
+    },
+    /// A NaN or infinite score.
+    #[error("document {row}: non-finite score")]
+    NonFiniteScore {
+        /// 0-based document.
+        row: usize,
     },
     /// A row equal to its language's mean.
     #[error("{side} {row} ({lang}): equal to its language's mean, nothing left to normalise")]
@@ -358,19 +388,30 @@ pub enum Debias {
     /// Orthogonal Procrustes map of every non-English language to English.
     #[serde(rename = "procrustes")]
     Procrustes,
+    /// Per-language standardisation of each query's scores ([`crate::zscore`]); the
+    /// embeddings are unchanged.
+    #[serde(rename = "zscore")]
+    ZScore,
 }
 
 impl Debias {
     /// Every method, in the order of the `--debias` help.
-    pub const ALL: [Self; 4] = [Self::None, Self::Centre, Self::CentreQ, Self::Procrustes];
+    pub const ALL: [Self; 5] = [
+        Self::None,
+        Self::Centre,
+        Self::CentreQ,
+        Self::Procrustes,
+        Self::ZScore,
+    ];
 
-    /// The method's name (`none`, `centre`, `centre-q`, `procrustes`).
+    /// The method's name (`none`, `centre`, `centre-q`, `procrustes`, `zscore`).
     pub fn name(self) -> &'static str {
         match self {
             Self::None => "none",
             Self::Centre => "centre",
             Self::CentreQ => "centre-q",
             Self::Procrustes => "procrustes",
+            Self::ZScore => "zscore",
         }
     }
 
@@ -416,7 +457,7 @@ impl Debias {
         check(dim, Side::Query, queries.values, queries.langs)?;
         // Both results are computed before either matrix is changed.
         let (d, q) = match self {
-            Self::None => return Ok(()),
+            Self::None | Self::ZScore => return Ok(()),
             Self::Centre => (centred(dim, Side::Document, &docs, fitted.means)?, None),
             Self::CentreQ => (
                 centred(dim, Side::Document, &docs, fitted.means)?,
@@ -432,6 +473,21 @@ impl Debias {
             queries.values.copy_from_slice(&q);
         }
         Ok(())
+    }
+
+    /// The method's step after scoring, on one query's `scores` (one per document,
+    /// `doc_langs[i]` the language of document `i`): [`Debias::ZScore`] standardises them by
+    /// language ([`crate::zscore::standardise_by_language`]); every other method leaves
+    /// them as they are. On error nothing is changed.
+    pub fn rescore<L: AsRef<str>>(
+        self,
+        scores: &mut [f32],
+        doc_langs: &[L],
+    ) -> Result<(), DebiasError> {
+        match self {
+            Self::ZScore => crate::zscore::standardise_by_language(scores, doc_langs),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -1171,6 +1227,37 @@ mod tests {
     }
 
     #[test]
+    fn zscore_changes_scores_only() {
+        let mut docs = vec![1.0, 0.0, 0.6, 0.8, 0.8, 0.6];
+        let mut queries = vec![0.6, 0.8];
+        let (d0, q0) = (docs.clone(), queries.clone());
+        let langs = ["en", "de", "de"];
+        apply(
+            Debias::ZScore,
+            2,
+            &mut docs,
+            &langs,
+            &mut queries,
+            &["de"],
+            Fitted::default(),
+        )
+        .unwrap();
+        assert_eq!((docs, queries), (d0, q0));
+        let raw = vec![0.6_f32, 1.0, 0.96, 0.5];
+        let langs = ["en", "de", "de", "en"];
+        for m in Debias::ALL {
+            let mut s = raw.clone();
+            m.rescore(&mut s, &langs).unwrap();
+            if m == Debias::ZScore {
+                // en 0.6, 0.5 → ±1; de 1.0, 0.96 → ±1.
+                assert!(close(&s, &[1.0, 1.0, -1.0, -1.0], 1e-4), "{s:?}");
+            } else {
+                assert_eq!(s, raw, "{m}");
+            }
+        }
+    }
+
+    #[test]
     fn names_parse_and_model_names() {
         for m in Debias::ALL {
             assert_eq!(m.name().parse::<Debias>().unwrap(), m);
@@ -1186,8 +1273,9 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown debiasing method \"center\" (expected one of: none, centre, centre-q, \
-             procrustes)"
+             procrustes, zscore)"
         );
+        assert_eq!(Debias::ZScore.model_name("aligned"), "aligned+zscore");
         assert!(matches!(
             Debias::parse_list("none,,centre"),
             Err(DebiasError::EmptyMethod { .. })

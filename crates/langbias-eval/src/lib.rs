@@ -18,7 +18,8 @@
 //!    preference, per query and aggregated in an [`Evaluation`]. For one query over a pool
 //!    (the CLI's `rank`, the site) use [`Pool::rank_query`] ([`ranking`]), for ad-hoc
 //!    rankings [`rank`] / [`top_k`]. Training-free baselines ([`Debias`]: per-language centring,
-//!    Procrustes maps to English) transform the embeddings before scoring ([`debias`]);
+//!    Procrustes maps to English) transform the embeddings before scoring ([`debias`]), or
+//!    the scores after it (per-language standardisation, [`zscore`]);
 //!    centring needs each document's language, which [`lang_id`] guesses when a user has
 //!    not given it.
 //! 4. Write results with [`report`]: TREC run/qrels, JSON (MTEB-like), CSV and a
@@ -59,6 +60,7 @@ pub mod ranking;
 pub mod report;
 pub mod scenario;
 pub mod xquad;
+pub mod zscore;
 
 pub use debias::{Debias, DebiasError, Fitted, LanguageMeans, ProcrustesMaps, Rows};
 pub use metrics::{

@@ -64,7 +64,34 @@ impl Pool {
         group: Option<&str>,
         query_lang: &str,
     ) -> Result<Ranking, MetricsError> {
-        let scores = scores(docs, query);
+        self.rank_scores(scores(docs, query), query_id, group, query_lang)
+    }
+
+    /// [`Pool::rank_query`] with each document's score standardised among its language's
+    /// documents ([`crate::Debias::ZScore`], [`crate::zscore`]); the hits carry the
+    /// standardised scores. Needs two documents per language with differing scores.
+    pub fn rank_query_zscore<'a>(
+        &self,
+        docs: impl IntoIterator<Item = &'a [f32]>,
+        query: &[f32],
+        query_id: &str,
+        group: Option<&str>,
+        query_lang: &str,
+    ) -> Result<Ranking, CentredRankError> {
+        let mut scores = scores(docs, query);
+        let langs: Vec<&str> = self.documents.iter().map(|d| d.lang.as_str()).collect();
+        crate::zscore::standardise_by_language(&mut scores, &langs)?;
+        Ok(self.rank_scores(scores, query_id, group, query_lang)?)
+    }
+
+    /// The ranking and metrics of one score per document of the pool.
+    fn rank_scores(
+        &self,
+        scores: Vec<f32>,
+        query_id: &str,
+        group: Option<&str>,
+        query_lang: &str,
+    ) -> Result<Ranking, MetricsError> {
         let ids: Vec<&str> = self.documents.iter().map(|d| d.id.as_str()).collect();
         let hits = rank(&scores, &ids)
             .into_iter()
@@ -83,10 +110,10 @@ impl Pool {
     }
 }
 
-/// Why a centred ranking could not be computed.
+/// Why a centred or standardised ranking could not be computed.
 #[derive(Debug, thiserror::Error)]
 pub enum CentredRankError {
-    /// Centring failed (e.g. a language with a single document has no direction left).
+    /// Centring or standardising failed (e.g. a language with a single document).
     #[error(transparent)]
     Debias(#[from] crate::DebiasError),
     /// Judging the query failed.
@@ -268,6 +295,49 @@ mod tests {
             .rank_query_centred(&docs[1..3], None, &query, "q", Some("t1"), "de")
             .unwrap_err();
         assert!(err.to_string().contains("single document"), "{err}");
+    }
+
+    /// The same pool standardised per language: the query scores de 1.4h (t1), 0.6h (t2) and
+    /// en 0.2h (t1), −0.6h (t2); within each language the two scores become +1 and −1, so
+    /// both t1 passages lead (Max@R 2). A language with one document has no spread: an error.
+    #[test]
+    fn zscore_ranks_each_language_by_its_own_spread() {
+        let pool = Pool::from_json(
+            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
+            {"id": "t1.de", "group": "t1", "lang": "de", "text": "a"},
+            {"id": "t2.de", "group": "t2", "lang": "de", "text": "b"},
+            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"},
+            {"id": "t2.en", "group": "t2", "lang": "en", "text": "d"}]}"#,
+        )
+        .unwrap();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        let docs = [[h, 0.0, h], [0.0, h, h], [h, 0.0, -h], [0.0, h, -h]];
+        let query = [0.8, 0.0, 0.6];
+        let rows = || docs.iter().map(|d| &d[..]);
+        let z = pool
+            .rank_query_zscore(rows(), &query, "q", Some("t1"), "de")
+            .unwrap();
+        assert_eq!(z.metrics.unwrap().max_rank, 2);
+        let by_doc: Vec<(usize, f32)> = z.hits.iter().map(|h| (h.doc, h.score)).collect();
+        let mut sorted = by_doc.clone();
+        sorted.sort_by_key(|&(d, _)| d);
+        for ((_, got), want) in sorted.iter().zip([1.0, -1.0, 1.0, -1.0]) {
+            assert!((got - want).abs() < 1e-5, "{by_doc:?}");
+        }
+        let one = Pool::from_json(
+            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
+            {"id": "t1.de", "group": "t1", "lang": "de", "text": "a"},
+            {"id": "t2.de", "group": "t2", "lang": "de", "text": "b"},
+            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"}]}"#,
+        )
+        .unwrap();
+        let err = one
+            .rank_query_zscore(rows().take(3), &query, "q", Some("t1"), "de")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("\"en\" has a single document"),
+            "{err}"
+        );
     }
 
     /// A language with a single document is centred on a stored mean when one is given; the

@@ -9,6 +9,14 @@
 //! | `mix`     | `L`     | `{en, L}` (the paper's) | `MIX de→{en,de}`   |
 //! | `mix-en`  | `en`    | `{en, L}`            | `MIX en→{en,de}`      |
 //! | `multi`   | `L`     | `{en, L, L1..Lk}`    | `MULTI de→{en,de,es}` |
+//! | `unpaired`| `L`     | `{en, L}`, one version per group | `UNPAIRED de→{en,de}` |
+//!
+//! `unpaired` is `mix` without parallel versions: the groups of the document set, sorted by
+//! id, keep their `L` documents at even positions (0, 2, …) and their English documents at
+//! odd ones (a group with documents in only one of the two languages keeps them). Every query
+//! then has its relevant documents in one language only, half of them in each, and a method
+//! that lifts one language as a whole shows its cost there (the top of a language with
+//! nothing relevant to the query).
 //!
 //! A built [`ScenarioSet`] holds the queries and documents (pool indices and ids) and
 //! binary qrels: a query is relevant to every parallel version (same `group`) that is in
@@ -107,11 +115,16 @@ pub enum Scenario {
         /// Document languages, `en` and `L` first.
         docs: Vec<String>,
     },
+    /// Queries in `lang`, documents in `{en, lang}` with one language per group (module docs).
+    Unpaired {
+        /// `L`.
+        lang: String,
+    },
 }
 
 impl Scenario {
     /// All kinds accepted by [`Scenario::parse`].
-    pub const KINDS: [&'static str; 5] = ["mono", "xl", "mix", "mix-en", "multi"];
+    pub const KINDS: [&'static str; 6] = ["mono", "xl", "mix", "mix-en", "multi", "unpaired"];
 
     /// Parses a scenario kind with a target language `L` (case-insensitive kind):
     ///
@@ -121,9 +134,10 @@ impl Scenario {
     /// * `mix-en` (also `mixen`, `mix_en`) → `en→{en,L}`
     /// * `multi` → `L→{en, L, every other language of pool_languages (sorted)}`;
     ///   `multi:es,zh` → `L→{en, L, es, zh}`
+    /// * `unpaired` → `L→{en,L}`, each group in one of the two languages only
     ///
     /// `pool_languages` is only used by `multi` without an explicit list.
-    /// `xl`, `mix` and `mix-en` with `L = en` are rejected as degenerate.
+    /// `xl`, `mix`, `mix-en` and `unpaired` with `L = en` are rejected as degenerate.
     pub fn parse(
         spec: &str,
         target: &str,
@@ -170,6 +184,8 @@ impl Scenario {
             }
             ("mix", None) if l == ENGLISH => return Err(degenerate()),
             ("mix", None) => Scenario::Mix { lang: l.clone() },
+            ("unpaired", None) if l == ENGLISH => return Err(degenerate()),
+            ("unpaired", None) => Scenario::Unpaired { lang: l.clone() },
             ("mix-en" | "mixen" | "mix_en", None) if l == ENGLISH => return Err(degenerate()),
             ("mix-en" | "mixen" | "mix_en", None) => Scenario::MixEnglish { lang: l.clone() },
             ("multi", arg) => {
@@ -204,7 +220,7 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// The short kind: `mono`, `xl`, `mix`, `mix-en` or `multi`.
+    /// The short kind: `mono`, `xl`, `mix`, `mix-en`, `multi` or `unpaired`.
     pub fn kind(&self) -> &'static str {
         match self {
             Scenario::Mono { .. } => "mono",
@@ -212,15 +228,17 @@ impl Scenario {
             Scenario::Mix { .. } => "mix",
             Scenario::MixEnglish { .. } => "mix-en",
             Scenario::Multi { .. } => "multi",
+            Scenario::Unpaired { .. } => "unpaired",
         }
     }
 
     /// The target language `L` (for `xl`, the query language).
     pub fn target(&self) -> &str {
         match self {
-            Scenario::Mono { lang } | Scenario::Mix { lang } | Scenario::MixEnglish { lang } => {
-                lang
-            }
+            Scenario::Mono { lang }
+            | Scenario::Mix { lang }
+            | Scenario::MixEnglish { lang }
+            | Scenario::Unpaired { lang } => lang,
             Scenario::CrossLingual { query, .. } | Scenario::Multi { query, .. } => query,
         }
     }
@@ -238,7 +256,11 @@ impl Scenario {
         match self {
             Scenario::Mono { lang } => vec![lang],
             Scenario::CrossLingual { docs, .. } => vec![docs],
-            Scenario::Mix { lang } | Scenario::MixEnglish { lang } => vec![ENGLISH, lang],
+            Scenario::Mix { lang }
+            | Scenario::MixEnglish { lang }
+            | Scenario::Unpaired { lang } => {
+                vec![ENGLISH, lang]
+            }
             Scenario::Multi { docs, .. } => docs.iter().map(String::as_str).collect(),
         }
     }
@@ -354,9 +376,12 @@ impl Scenario {
                 });
             }
         }
-        let docs = (0..pool.documents.len())
+        let mut docs: Vec<usize> = (0..pool.documents.len())
             .filter(|&i| doc_langs.contains(&pool.documents[i].lang.as_str()))
             .collect();
+        if let Scenario::Unpaired { lang } = self {
+            docs = unpaired(pool, docs, lang);
+        }
         let qlang = self.query_language();
         let queries = (0..pool.queries.len())
             .filter(|&i| pool.queries[i].lang == qlang)
@@ -399,6 +424,36 @@ impl Scenario {
     }
 }
 
+/// `docs` (in `{en, lang}`) with one language per group: the groups, sorted by id, keep
+/// their `lang` documents at even positions and their English ones at odd positions; a group
+/// with documents in only one of the two languages keeps them.
+fn unpaired(pool: &Pool, docs: Vec<usize>, lang: &str) -> Vec<usize> {
+    let mut langs_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for &i in &docs {
+        let d = &pool.documents[i];
+        langs_of.entry(&d.group).or_default().insert(&d.lang);
+    }
+    let keep: BTreeMap<&str, &str> = langs_of
+        .iter()
+        .enumerate()
+        .map(|(pos, (group, langs))| {
+            let wanted = if pos % 2 == 0 { lang } else { ENGLISH };
+            let kept = if langs.contains(wanted) {
+                wanted
+            } else {
+                langs.first().copied().unwrap_or(wanted)
+            };
+            (*group, kept)
+        })
+        .collect();
+    docs.into_iter()
+        .filter(|&i| {
+            let d = &pool.documents[i];
+            keep.get(d.group.as_str()) == Some(&d.lang.as_str())
+        })
+        .collect()
+}
+
 impl fmt::Display for Scenario {
     /// `MIX de→{en,de}` style.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -407,6 +462,7 @@ impl fmt::Display for Scenario {
             Scenario::CrossLingual { .. } => "XL",
             Scenario::Mix { .. } | Scenario::MixEnglish { .. } => "MIX",
             Scenario::Multi { .. } => "MULTI",
+            Scenario::Unpaired { .. } => "UNPAIRED",
         };
         write!(
             f,
@@ -537,6 +593,7 @@ mod tests {
             ("mix-en", "MIX en→{en,de}", "mix-en.de"),
             ("multi", "MULTI de→{en,de,es}", "multi.de"),
             ("multi:es", "MULTI de→{en,de,es}", "multi.de"),
+            ("unpaired", "UNPAIRED de→{en,de}", "unpaired.de"),
         ];
         for (spec, name, id) in cases {
             let s = Scenario::parse(spec, "de", &langs()).unwrap();
@@ -564,6 +621,10 @@ mod tests {
             Err(ScenarioError::Degenerate { .. })
         ));
         assert!(matches!(
+            Scenario::parse("unpaired", "en", &[]),
+            Err(ScenarioError::Degenerate { .. })
+        ));
+        assert!(matches!(
             Scenario::parse("mono", " ", &[]),
             Err(ScenarioError::EmptyLanguage { .. })
         ));
@@ -581,6 +642,38 @@ mod tests {
         assert_eq!(p("mix"), Some(BiasSpec::english_vs("de")));
         assert_eq!(p("mix-en"), Some(BiasSpec::english_vs("de")));
         assert_eq!(p("multi"), Some(BiasSpec::english_vs("de")));
+        assert_eq!(p("unpaired"), Some(BiasSpec::english_vs("de")));
+    }
+
+    #[test]
+    fn unpaired_keeps_one_language_per_group() {
+        // {en, de} groups by id: t1 (en, de) keeps de, t2 (en only: t2.de is missing) keeps
+        // en, t3 (en, de) keeps de; a group lacking the language its position asks for
+        // keeps the one it has.
+        let pool = pool();
+        let set = Scenario::parse("unpaired", "de", &langs())
+            .unwrap()
+            .build(&pool)
+            .unwrap();
+        assert_eq!(set.doc_ids, ["t1.de", "t2.en", "t3.de"]);
+        assert_eq!(set.doc_langs, ["de", "en", "de"]);
+        assert_eq!(set.query_ids, ["t1.q.de", "t2.q.de"]);
+        let rel = |q: &str| {
+            set.qrels
+                .get(q)
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rel("t1.q.de"), ["t1.de"]);
+        assert_eq!(rel("t2.q.de"), ["t2.en"]);
+        // Every group of `mix` is kept, in one language.
+        let mix = Scenario::parse("mix", "de", &langs())
+            .unwrap()
+            .build(&pool)
+            .unwrap();
+        assert_eq!(mix.doc_ids.len(), 5);
     }
 
     #[test]

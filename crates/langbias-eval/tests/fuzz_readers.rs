@@ -127,13 +127,13 @@ fn check_set(set: &ScenarioSet, group_based: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `mono`, `mix` and `xl` for every query language of a valid pool.
+/// Runs `mono`, `mix`, `xl` and `unpaired` for every query language of a valid pool.
 fn run_scenarios(pool: &Pool, qrels: Option<&Qrels>) -> Result<(), String> {
     pool.validate()
         .map_err(|e| format!("accepted pool is invalid: {e}"))?;
     let langs = pool.languages();
     for lang in pool.query_languages() {
-        for kind in ["mono", "mix", "xl"] {
+        for kind in ["mono", "mix", "xl", "unpaired"] {
             let Ok(scenario) = Scenario::parse(kind, &lang, &langs) else {
                 continue;
             };
