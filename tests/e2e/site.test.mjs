@@ -163,7 +163,7 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
     if (fs.existsSync(path.join(repo, 'public/adapters/aligned.safetensors'))) {
       await page.waitForFunction(() => /\d/.test(document.querySelector('#col-aligned .max-r')?.textContent || ''), null, { timeout: 300_000 });
       const alignedMaxR = Number(await page.textContent('#col-aligned .max-r'));
-      const native = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--centre', 'off', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));
+      const native = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--centre', 'off', '--zscore', 'off', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));
       assert.equal(alignedMaxR, native.max_rank, 'aligned column and native evaluator agree on Max@R');
       // The centred column on the aligned model (the best shipped variant) agrees with `rank --centre`.
       await page.selectOption('#centre-on', 'aligned');
@@ -171,6 +171,15 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
       const centred = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--centre', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));
       assert.equal(Number(await page.textContent('#col-centred .max-r')), centred.max_rank, 'aligned + centring agrees with the native evaluator');
       assert.match(page.url(), /centre=aligned/);
+      // Per-language z-scores of the aligned model's scores agree with `rank --zscore`.
+      await page.selectOption('#debias-method', 'zscore');
+      await page.waitForFunction(() => /Aligned \+ per-language z-scores/.test(document.querySelector('#col-centred h2')?.textContent || '') && !document.querySelector('#col-centred').classList.contains('outdated') && /\d/.test(document.querySelector('#col-centred .max-r')?.textContent || ''), null, { timeout: 120_000 });
+      const zscored = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--zscore', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));
+      assert.equal(zscored.zscore, true);
+      assert.equal(Number(await page.textContent('#col-centred .max-r')), zscored.max_rank, 'aligned + z-scores agrees with the native evaluator');
+      assert.match(page.url(), /method=zscore/);
+      console.log(`aligned: Max@R centred ${centred.max_rank}, z-scores ${zscored.max_rank}`);
+      await page.selectOption('#debias-method', 'centre');
       await page.selectOption('#centre-on', 'base');
       // Run all: a table and a chart with the three columns' models.
       await page.click('details.runall summary');

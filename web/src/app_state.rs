@@ -12,8 +12,9 @@ use crate::state::Settings;
 pub struct QueryResult {
     pub base: Option<Ranking>,
     pub aligned: Option<Ranking>,
-    /// The base model with per-language mean-centring of the pool (no training); `Err` says
-    /// why it cannot be computed for this pool.
+    /// The third column: the base or the aligned model with per-language mean-centring of the
+    /// pool or per-language z-scores of the query's scores; `Err` says why it cannot be
+    /// computed for this pool.
     pub centred: Option<Result<Ranking, String>>,
     /// The pool's single-document languages that the centred column centred on the aligned
     /// adapter's stored means (empty when none).
@@ -47,8 +48,8 @@ pub struct Heatmap {
 /// "Run all" output: per query language, per model.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunAll {
-    /// The three models' names: base, aligned, and the centred one (`base+centre` or
-    /// `aligned+centre`).
+    /// The three models' names: base, aligned, and the third column's (`base+centre`,
+    /// `aligned+zscore`, …).
     pub names: [String; 3],
     /// `(query language, [base, aligned, centred])`.
     pub rows: Vec<(String, [Option<Summary>; 3])>,

@@ -22,6 +22,9 @@ pub struct Settings {
     /// Which model the centred column centres: the base model (the training-free baseline)
     /// or the aligned one (the best shipped variant).
     pub centre_aligned: bool,
+    /// How that column removes the language bias: per-language z-scores of the query's scores
+    /// (`true`, `langbias_eval::Debias::ZScore`) or mean-centring of the documents (`false`).
+    pub zscore: bool,
 }
 
 impl Default for Settings {
@@ -37,6 +40,7 @@ impl Default for Settings {
             answer: None,
             pool: None,
             centre_aligned: false,
+            zscore: false,
         }
     }
 }
@@ -74,6 +78,9 @@ impl Settings {
         if self.centre_aligned {
             out.push_str("&centre=aligned");
         }
+        if self.zscore {
+            out.push_str("&method=zscore");
+        }
         out
     }
 
@@ -101,6 +108,7 @@ impl Settings {
                 "answer" if !v.is_empty() => s.answer = Some(v),
                 "pool" if !v.is_empty() => s.pool = Some(v),
                 "centre" => s.centre_aligned = v == "aligned",
+                "method" => s.zscore = v == "zscore",
                 "model" if ["both", "base", "aligned"].contains(&v.as_str()) => s.model = v,
                 _ => {}
             }

@@ -488,22 +488,35 @@ pub fn run_query(app: AppState) {
             if aligned == centre_on_aligned(&s, &columns) {
                 // The adapter's stored means belong to the aligned model only.
                 let stored = aligned.then(|| app.stored_means.get_untracked()).flatten();
-                let centred = pool.rank_query_centred(
-                    &docs,
-                    stored.as_ref(),
-                    &q,
-                    &s.query_id,
-                    judged.as_deref(),
-                    &s.query_lang,
-                );
-                out.centred = Some(match centred {
-                    Ok(c) => {
-                        out.centred_on_stored_means = c.on_stored_means;
-                        Ok(c.ranking)
+                out.centred = Some(if s.zscore {
+                    pool.rank_query_zscore(
+                        docs.iter().map(Vec::as_slice),
+                        &q,
+                        &s.query_id,
+                        judged.as_deref(),
+                        &s.query_lang,
+                    )
+                    .map_err(|e| {
+                        format!("Per-language z-scores cannot be computed for this pool: {e}")
+                    })
+                } else {
+                    let centred = pool.rank_query_centred(
+                        &docs,
+                        stored.as_ref(),
+                        &q,
+                        &s.query_id,
+                        judged.as_deref(),
+                        &s.query_lang,
+                    );
+                    match centred {
+                        Ok(c) => {
+                            out.centred_on_stored_means = c.on_stored_means;
+                            Ok(c.ranking)
+                        }
+                        Err(e) => Err(format!(
+                            "Language centring cannot be computed for this pool: {e}"
+                        )),
                     }
-                    Err(e) => Err(format!(
-                        "Language centring cannot be computed for this pool: {e}"
-                    )),
                 });
             }
             if aligned {
@@ -566,8 +579,9 @@ pub fn apply_lesson(app: AppState, l: &Lesson) {
         model: l.model.clone(),
         answer: None,
         pool: app.settings.get_untracked().pool,
-        // The lessons' promises are about the training-free baseline.
+        // The lessons' promises are about the training-free baseline, centring.
         centre_aligned: false,
+        zscore: false,
     });
     app.show_all.set(false);
     if let Some(all) = app.collection.get_untracked()
@@ -589,10 +603,11 @@ pub fn run_all(app: AppState) {
         let mut rows = Vec::new();
         let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
         let centre_aligned = centre_on_aligned(&s, &columns);
-        let centred_name = if centre_aligned {
-            "aligned+centre"
-        } else {
-            "base+centre"
+        let centred_name = match (centre_aligned, s.zscore) {
+            (true, false) => "aligned+centre",
+            (false, false) => "base+centre",
+            (true, true) => "aligned+zscore",
+            (false, true) => "base+zscore",
         };
         // Base, aligned, centred: as the three ranking columns.
         let names = ["base", "aligned", centred_name];
@@ -659,7 +674,8 @@ pub fn run_all(app: AppState) {
                 // ranking column.
                 let dim = docs.first().map_or(0, Vec::len);
                 let stored = aligned.then(|| app.stored_means.get_untracked()).flatten();
-                let centred = (aligned == centre_aligned && dim > 0)
+                let third = aligned == centre_aligned && dim > 0;
+                let centred = (third && !s.zscore)
                     .then(|| pool.centre_documents(&docs, dim, stored.as_ref()).ok())
                     .flatten()
                     .map(|c| c.values);
@@ -671,11 +687,22 @@ pub fn run_all(app: AppState) {
                     {
                         evaluated[usize::from(aligned)].push(m);
                     }
-                    if let Some(m) = centred.as_ref().and_then(|flat| {
-                        pool.rank_query(flat.chunks_exact(dim), e, &q.id, group, &lang)
-                            .ok()
-                            .and_then(|r| r.metrics)
-                    }) {
+                    let debiased = if third && s.zscore {
+                        pool.rank_query_zscore(
+                            docs.iter().map(Vec::as_slice),
+                            e,
+                            &q.id,
+                            group,
+                            &lang,
+                        )
+                        .ok()
+                    } else {
+                        centred.as_ref().and_then(|flat| {
+                            pool.rank_query(flat.chunks_exact(dim), e, &q.id, group, &lang)
+                                .ok()
+                        })
+                    };
+                    if let Some(m) = debiased.and_then(|r| r.metrics) {
                         evaluated[2].push(m);
                     }
                 }

@@ -1,5 +1,6 @@
-//! One ranking column: the base model (0), the aligned model (1) or a model with
-//! per-language centring (2: the base model, or the aligned one when chosen). Shows the
+//! One ranking column: the base model (0), the aligned model (1) or a model with a
+//! training-free debiasing (2: language centring or per-language z-scores, of the base model
+//! or of the aligned one, as chosen). Shows the
 //! metrics of the query shown (never another topic's), the top hits with their movement
 //! against the base column, and where the relevant documents below the list landed.
 
@@ -21,10 +22,16 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
     let title = move || match which {
         0 => format!("Base: {}", app.model_name.get()),
         1 => "Aligned (JSD + InfoNCE adapter)".to_string(),
-        _ if app.settings.get().centre_aligned && app.has_aligned.get() => {
-            "Aligned + language centring (the best shipped variant)".to_string()
+        _ => {
+            let s = app.settings.get();
+            match (s.centre_aligned && app.has_aligned.get(), s.zscore) {
+                (true, true) => "Aligned + per-language z-scores (the best shipped variant)",
+                (true, false) => "Aligned + language centring",
+                (false, true) => "Base + per-language z-scores (no training)",
+                (false, false) => "Base + language centring (no training)",
+            }
+            .to_string()
         }
-        _ => "Base + language centring (no training)".to_string(),
     };
     // The shown ranking belongs to another query or pool while the new one is computed.
     let outdated = move || {
@@ -180,8 +187,22 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
         <div class="col" id=IDS[which] class:outdated=outdated aria-busy=move || outdated().to_string()>
             <h2>{title}</h2>
             {(which == 2).then(|| view! {
-                <p class="muted small">"Each document minus the mean of its language's documents in this pool: much of language identity is one direction per language."</p>
-                <label class="small" class:hidden=move || !app.has_aligned.get()>"Centre the "
+                <p class="muted small">{move || if app.settings.get().zscore {
+                    "Each language's scores for the query, standardised among that language's documents (minus their mean, over their spread): a passage counts by how far it stands out in its own language."
+                } else {
+                    "Each document minus the mean of its language's documents in this pool: much of language identity is one direction per language."
+                }}</p>
+                <label class="small">"Method "
+                    <select id="debias-method" on:change=move |ev| {
+                        let zscore = event_target_value(&ev) == "zscore";
+                        app.settings.update(|s| s.zscore = zscore);
+                    }>
+                        <option value="centre" selected=move || !app.settings.get().zscore>"language centring"</option>
+                        <option value="zscore" selected=move || app.settings.get().zscore>"per-language z-scores"</option>
+                    </select>
+                </label>
+                " "
+                <label class="small" class:hidden=move || !app.has_aligned.get()>"on the "
                     <select id="centre-on" on:change=move |ev| {
                         let aligned = event_target_value(&ev) == "aligned";
                         app.settings.update(|s| s.centre_aligned = aligned);

@@ -36,7 +36,7 @@ pub fn RunAllPanel() -> impl IntoView {
     };
     let has_rows = move || !app.run_all.get().rows.is_empty();
     view! {
-        <p class="muted small">"Ranks every question of the current pool with each model and with language centring (of the model the centred column uses), one query language at a time (the pool languages but English), and averages the metrics."</p>
+        <p class="muted small">"Ranks every question of the current pool with each model and with the third column's method (language centring or per-language z-scores, on the model it uses), one query language at a time (the pool languages but English), and averages the metrics."</p>
         <div class="buttons">
             <button id="run-all" on:click=move |_| workflows::run_all(app)>"Run all queries"</button>
             <button on:click=move |_| app.cancel.set(true)>"Cancel"</button>
