@@ -2,9 +2,10 @@
 //! embedding cache, written as JSON (with token and window counts) or as a `.npy` matrix.
 //!
 //! Passages of a model whose adapter declares document centring and stores document means
-//! (`aligned`) are centred on their language's stored mean and renormalised (inductive
-//! centring, [`langbias_eval::Debias::Centre`] with the adapter's means): the vectors that model
-//! is meant to be ranked with, one document at a time. The language is `--lang`, or guessed
+//! are centred on their language's stored mean and renormalised (inductive centring,
+//! [`langbias_eval::Debias::Centre`] with the adapter's means): the vectors that model is meant
+//! to be ranked with, one document at a time; `--centre` does it for any adapter with means
+//! (`aligned`, which declares z-scores, a ranking step: its vectors are written as they are). The language is `--lang`, or guessed
 //! per text among the adapter's languages ([`langbias_eval::lang_id`]); an unsure guess is an
 //! error that asks for `--lang`.
 
@@ -75,7 +76,7 @@ pub struct EmbedArgs {
     #[arg(long)]
     no_cache: bool,
     /// Centre passages on their language's mean stored in the model's adapter: `auto` (the
-    /// default) when the adapter declares centring and stores means (`aligned` does), `on`
+    /// default) when the adapter declares document centring and stores means, `on`
     /// (`--centre` alone) for any adapter that stores means, `off` never. Queries are never
     /// centred (the model card's variant centres documents only).
     #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]

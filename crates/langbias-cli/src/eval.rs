@@ -84,8 +84,9 @@ pub struct EvalArgs {
     /// (`base+centre`, …), comma list: `none`, `centre` (per-language mean-centring of the
     /// documents), `centre-q` (documents and queries), `procrustes` (orthogonal maps to
     /// English; needs --procrustes), `zscore` (each query's scores standardised per
-    /// document language; needs two documents per language). `auto`: each model as it is meant to be used, i.e. the
-    /// centring its adapter declares (`aligned` → `aligned+centre`), else none.
+    /// document language; needs two documents per language). `auto`: each model as it is
+    /// meant to be used, i.e. what its adapter declares (`aligned` → `aligned+zscore`), else
+    /// none.
     #[arg(long, default_value = "auto")]
     debias: String,
     /// Per-language means (`langbias-means/1`, from `langbias fit`) for inductive centring,
@@ -403,6 +404,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
                     .iter()
                     .map(|&i| pool.queries[i].lang.as_str())
                     .collect();
+                // When the method is the one the model declares, say how to rank without it.
+                let why = if listed.is_none() && method != Debias::None {
+                    format!(
+                        " (`{}` declares {method}; --debias none ranks without it)",
+                        spec.name
+                    )
+                } else {
+                    String::new()
+                };
                 method
                     .apply(
                         dim,
@@ -410,17 +420,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         Rows::new(&mut queries, &q_langs),
                         fitted,
                     )
-                    .with_context(|| {
-                        let why = if listed.is_none() && method != Debias::None {
-                            format!(
-                                " (the centring `{}` declares; --debias none ranks without it)",
-                                spec.name
-                            )
-                        } else {
-                            String::new()
-                        };
-                        format!("{name} on {}{why}", set.scenario.id())
-                    })?;
+                    .with_context(|| format!("{name} on {}{why}", set.scenario.id()))?;
                 let runs: Vec<(String, Vec<f32>)> = set
                     .query_ids
                     .iter()
@@ -428,7 +428,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                     .map(|(qid, q)| {
                         let mut scores = ranking::scores(docs.chunks_exact(dim), q);
                         method.rescore(&mut scores, &doc_langs).with_context(|| {
-                            format!("{name} on {}, query {qid}", set.scenario.id())
+                            format!("{name} on {}, query {qid}{why}", set.scenario.id())
                         })?;
                         Ok((qid.clone(), scores))
                     })

@@ -622,8 +622,8 @@ fn each_baseline_is_its_own_model_in_the_outputs() {
 }
 
 /// `--model aligned` is the variant the model card reports: the shipped adapter declares
-/// document centring, which `--debias auto` (the default) applies and names
-/// (`aligned+centre`); `--debias none` ranks the adapter alone; an adapter that declares
+/// per-language score standardisation, which `--debias auto` (the default) applies and names
+/// (`aligned+zscore`); `--debias none` ranks the adapter alone; an adapter that declares
 /// nothing is ranked as it is, and one that declares an unknown centring is refused.
 #[test]
 fn an_adapter_is_ranked_as_it_declares() {
@@ -633,7 +633,7 @@ fn an_adapter_is_ranked_as_it_declares() {
     let cache = dir.join("cache");
     let shipped = std::fs::read(repo("public/adapters/aligned.safetensors")).unwrap();
     let mut adapter = LoraAdapter::from_safetensors("shipped", &shipped).unwrap();
-    assert_eq!(adapter.metadata[CENTRING_KEY], "documents");
+    assert_eq!(adapter.metadata[CENTRING_KEY], "zscore");
     adapter.metadata.remove(CENTRING_KEY);
     let plain = dir.join("plain.safetensors");
     std::fs::write(&plain, adapter.to_safetensors(true).unwrap()).unwrap();
@@ -663,13 +663,13 @@ fn an_adapter_is_ranked_as_it_declares() {
         .collect();
     assert_eq!(
         reports,
-        ["report.aligned+centre.json", "report.plain.json"],
+        ["report.aligned+zscore.json", "report.plain.json"],
         "{reports:?}"
     );
     let none = eval("none", &["--model", "aligned", "--debias", "none"]);
     assert!(none.contains_key("report.aligned.json"));
     // The plain adapter is the shipped one without the declaration: the same ranking as
-    // `aligned --debias none`, and centring changes it.
+    // `aligned --debias none`, and the declared standardisation changes it.
     // (TREC run lines without their last column, the run's name.)
     let ranking = |run: &[u8]| -> Vec<String> {
         String::from_utf8_lossy(run)
@@ -682,11 +682,11 @@ fn an_adapter_is_ranked_as_it_declares() {
         ranking(&none["mix.de.aligned.run"])
     );
     assert_ne!(
-        auto["mix.de.aligned+centre.run"],
+        auto["mix.de.aligned+zscore.run"],
         none["mix.de.aligned.run"]
     );
 
-    // A pool with a single German document: the declared centring cannot apply there.
+    // A pool with a single German document: the declared standardisation cannot apply there.
     let mut one: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&pool).unwrap()).unwrap();
     let mut seen_de = false;
@@ -837,7 +837,10 @@ fn stored_means_centre_single_documents() {
     let cache = dir.join("cache");
     let shipped = std::fs::read(repo("public/adapters/aligned.safetensors")).unwrap();
     let mut adapter = LoraAdapter::from_safetensors("shipped", &shipped).unwrap();
-    assert_eq!(adapter.metadata[CENTRING_KEY], "documents");
+    // This test is about an adapter that declares document centring.
+    adapter
+        .metadata
+        .insert(CENTRING_KEY.into(), "documents".into());
     adapter.document_means.clear();
     let plain = dir.join("plain.safetensors");
     std::fs::write(&plain, adapter.to_safetensors(true).unwrap()).unwrap();

@@ -117,9 +117,10 @@ pub struct TrainOptions {
     /// [default: false].
     #[arg(long)]
     pub centred_loss: Option<bool>,
-    /// How the adapter is meant to be ranked, stored in its file: `none` or `documents` (each
-    /// document centred on its language's mean in the pool); `langbias eval` and `rank`
-    /// apply it by default [default: none].
+    /// How the adapter is meant to be ranked, stored in its file: `none`, `documents` (each
+    /// document centred on its language's mean in the pool) or `zscore` (each query's scores
+    /// standardised per document language); `langbias eval` and `rank` apply it by default
+    /// [default: none].
     #[arg(long)]
     pub centring: Option<Centring>,
 }
@@ -337,7 +338,8 @@ mod tests {
         assert!(bad.resolve().is_err());
         let odd = toml::from_str::<TrainOptions>("centring = \"queries\"").unwrap_err();
         assert!(
-            odd.to_string().contains("expected `none` or `documents`"),
+            odd.to_string()
+                .contains("expected one of `none`, `documents`, `zscore`"),
             "{odd}"
         );
         let full = TrainOptions {
