@@ -4,10 +4,10 @@
 //! Passages of a model whose adapter declares document centring and stores document means
 //! are centred on their language's stored mean and renormalised (inductive centring,
 //! [`langbias_eval::Debias::Centre`] with the adapter's means): the vectors that model is meant
-//! to be ranked with, one document at a time; `--centre` does it for any adapter with means
-//! (`aligned`, which declares z-scores, a ranking step: its vectors are written as they are). The language is `--lang`, or guessed
-//! per text among the adapter's languages ([`langbias_eval::lang_id`]); an unsure guess is an
-//! error that asks for `--lang`.
+//! to be ranked with, one document at a time. `--centre` does it for any adapter with means,
+//! such as `aligned`, which declares z-scores (a ranking step: by default its vectors are
+//! written as they are). The language is `--lang`, or guessed per text among the adapter's
+//! languages ([`langbias_eval::lang_id`]); an unsure guess is an error that asks for `--lang`.
 
 use std::io::BufRead;
 use std::path::PathBuf;

@@ -25,7 +25,7 @@ pub fn Header() -> impl IntoView {
     view! {
         <header>
             <h1>"langbias"<span class="tagline">" · language bias in multilingual retrieval"</span></h1>
-            <p class="lede">"Multilingual embedding models misrank mixed-language pools: a question finds its own-language passage first and the English translation far below, or the other way round. Type a query and watch the base encoder, the cross-lingually aligned one and language centring (no training; of the base or the aligned model) rank the same pool."</p>
+            <p class="lede">"Multilingual embedding models misrank mixed-language pools: a question finds its own-language passage first and the English translation far below, or the other way round. Type a query and watch the base encoder, the cross-lingually aligned one and a training-free fix (language centring or per-language z-scores, of the base or the aligned model) rank the same pool."</p>
             <div class="badges">
                 <span class="badge" id="backend" title="Where the encoder runs">{move || if app.backend.get().is_empty() { "backend: …".to_string() } else { app.backend.get() }}</span>
                 <span class="badge" id="stage" data-stage=move || app.stage.get() title="Loading stage">{move || app.stage.get()}</span>

@@ -96,6 +96,11 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
             SHOWN
         };
         let is_relevant = |doc: usize| group.as_deref() == Some(pool.documents[doc].group.as_str());
+        let score_title = if which == 2 && r.settings.as_ref().is_some_and(|s| s.zscore) {
+            "z-score: the cosine similarity minus the mean of its language's documents, over their standard deviation"
+        } else {
+            "cosine similarity"
+        };
         let rows = ranking.hits.iter().take(shown).map(|h| {
             let d = &pool.documents[h.doc];
             let relevant = is_relevant(h.doc);
@@ -131,7 +136,7 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
                 <li class:relevant=relevant data-doc=d.id.clone() data-group=d.group.clone()>
                     <span class="rank" title="rank">{h.rank}</span>
                     <span class="lang" style=format!("background:{}", lang_color(&d.lang))>{d.lang.clone()}</span>
-                    <span class="score" title="cosine similarity">{format!("{:.4}", h.score)}</span>
+                    <span class="score" title=score_title>{format!("{:.4}", h.score)}</span>
                     <span class="moved" class:worse=!good title=moved_title>{moved}</span>
                     <span class="tag">{tag}</span>
                     {answer_button}
