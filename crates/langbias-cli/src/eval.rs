@@ -32,7 +32,8 @@ pub struct EvalArgs {
     #[arg(long, default_value = "all")]
     langs: String,
     /// Scenarios, comma-separated: mix (L→{en,L}), mix-en (en→{en,L}), mono (L→L), xl (L→en),
-    /// multi (L→{en, L, all other languages}), or `all`.
+    /// multi (L→{en, L, all other languages}), unpaired (L→{en,L} with one version per
+    /// paragraph: each question's answer in one language only), or `all`.
     #[arg(long, default_value = "mix,mono")]
     scenarios: String,
     /// Model(s), repeatable: `base`, `aligned`, an adapter `.safetensors`, an E5S1 `.bin` or a

@@ -8,7 +8,7 @@
 //! 1. Load a [`Pool`] (documents + queries, relevance by shared `group`) from the
 //!    `langbias-pool/1` JSON format ([`pool`]), from XQuAD files ([`xquad`]) or from a
 //!    BEIR directory ([`beir`], which also yields graded [`Qrels`]).
-//! 2. Pick a [`Scenario`] (`mono`, `xl`, `mix`, `mix-en`, `multi`) and
+//! 2. Pick a [`Scenario`] (`mono`, `xl`, `mix`, `mix-en`, `multi`, `unpaired`) and
 //!    [`build`](Scenario::build) a [`ScenarioSet`]: the query and document subsets plus
 //!    qrels and the bias languages.
 //! 3. Score every document for every query with your encoder, then evaluate with

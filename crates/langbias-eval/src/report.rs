@@ -102,7 +102,7 @@ pub struct ReportEntry {
     pub scenario: String,
     /// Display name, e.g. `MIX de→{en,de}`.
     pub name: String,
-    /// Scenario kind (`mono`, `xl`, `mix`, `mix-en`, `multi`).
+    /// Scenario kind (`mono`, `xl`, `mix`, `mix-en`, `multi`, `unpaired`).
     pub kind: String,
     /// Target language `L`.
     pub language: String,

@@ -38,8 +38,8 @@ use crate::pool::Pool;
 /// Errors from parsing or building a scenario.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScenarioError {
-    /// The scenario kind is not one of `mono`, `xl`, `mix`, `mix-en`, `multi`.
-    #[error("unknown scenario {kind:?} (expected mono, xl, mix, mix-en or multi)")]
+    /// The scenario kind is not one of `mono`, `xl`, `mix`, `mix-en`, `multi`, `unpaired`.
+    #[error("unknown scenario {kind:?} (expected mono, xl, mix, mix-en, multi or unpaired)")]
     UnknownKind {
         /// What was given.
         kind: String,
