@@ -98,23 +98,13 @@ pub fn run(args: RankArgs) -> Result<()> {
             &question.lang,
         )?;
         (r.ranking, r.on_stored_means)
-    } else if zscore {
-        let r = pool.rank_query_zscore(
-            docs.rows(),
-            &query.data,
-            &question.id,
-            group,
-            &question.lang,
-        )?;
-        (r, Vec::new())
     } else {
-        let r = pool.rank_query(
-            docs.rows(),
-            &query.data,
-            &question.id,
-            group,
-            &question.lang,
-        )?;
+        let (q, id, lang) = (&query.data, &question.id, &question.lang);
+        let r = if zscore {
+            pool.rank_query_zscore(docs.rows(), q, id, group, lang)?
+        } else {
+            pool.rank_query(docs.rows(), q, id, group, lang)?
+        };
         (r, Vec::new())
     };
     let hits: Vec<serde_json::Value> = ranking

@@ -77,11 +77,15 @@ impl Pool {
         query_id: &str,
         group: Option<&str>,
         query_lang: &str,
-    ) -> Result<Ranking, CentredRankError> {
+    ) -> Result<Ranking, DebiasedRankError> {
         let mut scores = scores(docs, query);
-        let langs: Vec<&str> = self.documents.iter().map(|d| d.lang.as_str()).collect();
-        crate::zscore::standardise_by_language(&mut scores, &langs)?;
+        crate::zscore::standardise_by_language(&mut scores, &self.document_langs())?;
         Ok(self.rank_scores(scores, query_id, group, query_lang)?)
+    }
+
+    /// Each document's language, in the pool's order.
+    fn document_langs(&self) -> Vec<&str> {
+        self.documents.iter().map(|d| d.lang.as_str()).collect()
     }
 
     /// The ranking and metrics of one score per document of the pool.
@@ -112,7 +116,7 @@ impl Pool {
 
 /// Why a centred or standardised ranking could not be computed.
 #[derive(Debug, thiserror::Error)]
-pub enum CentredRankError {
+pub enum DebiasedRankError {
     /// Centring or standardising failed (e.g. a language with a single document).
     #[error(transparent)]
     Debias(#[from] crate::DebiasError),
@@ -159,7 +163,7 @@ impl Pool {
         stored: Option<&crate::LanguageMeans>,
     ) -> Result<CentredDocuments, crate::DebiasError> {
         let mut values: Vec<f32> = docs.concat();
-        let langs: Vec<&str> = self.documents.iter().map(|d| d.lang.as_str()).collect();
+        let langs = self.document_langs();
         let mut counts = std::collections::BTreeMap::<&str, usize>::new();
         for &l in &langs {
             *counts.entry(l).or_default() += 1;
@@ -223,7 +227,7 @@ impl Pool {
         query_id: &str,
         group: Option<&str>,
         query_lang: &str,
-    ) -> Result<CentredRanking, CentredRankError> {
+    ) -> Result<CentredRanking, DebiasedRankError> {
         let dim = query.len();
         let centred = self.centre_documents(docs, dim, stored)?;
         let ranking = self.rank_query(
@@ -244,20 +248,25 @@ impl Pool {
 mod tests {
     use super::*;
 
-    /// Two topics in German and English; the third axis is the language (+ de, − en). Worked
-    /// by hand: the German query about t1 scores t1.de 0.99, t2.de 0.42, t1.en 0.14 (Max@R 3);
-    /// after centring each language on its mean, the language axis is gone and both t1
-    /// passages score 0.8/√2 = 0.566 (Max@R 2).
-    #[test]
-    fn centring_removes_the_language_axis() {
-        let pool = Pool::from_json(
-            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
-            {"id": "t1.de", "group": "t1", "lang": "de", "text": "a"},
-            {"id": "t2.de", "group": "t2", "lang": "de", "text": "b"},
-            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"},
-            {"id": "t2.en", "group": "t2", "lang": "en", "text": "d"}]}"#,
-        )
-        .unwrap();
+    /// A pool of the documents `ids` (`group.lang`), without queries.
+    fn toy(ids: &[&str]) -> Pool {
+        let docs: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let (group, lang) = id.split_once('.').unwrap();
+                format!(r#"{{"id": "{id}", "group": "{group}", "lang": "{lang}", "text": "x"}}"#)
+            })
+            .collect();
+        Pool::from_json(&format!(
+            r#"{{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [{}]}}"#,
+            docs.join(",")
+        ))
+        .unwrap()
+    }
+
+    /// Two topics in German and English, the third axis the language (+ de, − en), and a
+    /// German query about t1: the pool of the next two tests.
+    fn two_topics() -> (Pool, Vec<Vec<f32>>, [f32; 3]) {
         let h = std::f32::consts::FRAC_1_SQRT_2;
         let docs = vec![
             vec![h, 0.0, h],
@@ -265,7 +274,21 @@ mod tests {
             vec![h, 0.0, -h],
             vec![0.0, h, -h],
         ];
-        let query = [0.8, 0.0, 0.6];
+        (
+            toy(&["t1.de", "t2.de", "t1.en", "t2.en"]),
+            docs,
+            [0.8, 0.0, 0.6],
+        )
+    }
+
+    /// Two topics in German and English; the third axis is the language (+ de, − en). Worked
+    /// by hand: the German query about t1 scores t1.de 0.99, t2.de 0.42, t1.en 0.14 (Max@R 3);
+    /// after centring each language on its mean, the language axis is gone and both t1
+    /// passages score 0.8/√2 = 0.566 (Max@R 2).
+    #[test]
+    fn centring_removes_the_language_axis() {
+        let (pool, docs, query) = two_topics();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
         let plain = pool
             .rank_query(
                 docs.iter().map(Vec::as_slice),
@@ -285,12 +308,7 @@ mod tests {
             assert!((hit.score - 0.8 * h).abs() < 1e-6, "{hit:?}");
         }
         // A language with a single document has nothing left after centring: an error.
-        let one = Pool::from_json(
-            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
-            {"id": "t1.de", "group": "t1", "lang": "de", "text": "a"},
-            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"}]}"#,
-        )
-        .unwrap();
+        let one = toy(&["t1.de", "t1.en"]);
         let err = one
             .rank_query_centred(&docs[1..3], None, &query, "q", Some("t1"), "de")
             .unwrap_err();
@@ -302,18 +320,8 @@ mod tests {
     /// both t1 passages lead (Max@R 2). A language with one document has no spread: an error.
     #[test]
     fn zscore_ranks_each_language_by_its_own_spread() {
-        let pool = Pool::from_json(
-            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
-            {"id": "t1.de", "group": "t1", "lang": "de", "text": "a"},
-            {"id": "t2.de", "group": "t2", "lang": "de", "text": "b"},
-            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"},
-            {"id": "t2.en", "group": "t2", "lang": "en", "text": "d"}]}"#,
-        )
-        .unwrap();
-        let h = std::f32::consts::FRAC_1_SQRT_2;
-        let docs = [[h, 0.0, h], [0.0, h, h], [h, 0.0, -h], [0.0, h, -h]];
-        let query = [0.8, 0.0, 0.6];
-        let rows = || docs.iter().map(|d| &d[..]);
+        let (pool, docs, query) = two_topics();
+        let rows = || docs.iter().map(Vec::as_slice);
         let z = pool
             .rank_query_zscore(rows(), &query, "q", Some("t1"), "de")
             .unwrap();
@@ -324,13 +332,7 @@ mod tests {
         for ((_, got), want) in sorted.iter().zip([1.0, -1.0, 1.0, -1.0]) {
             assert!((got - want).abs() < 1e-5, "{by_doc:?}");
         }
-        let one = Pool::from_json(
-            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
-            {"id": "t1.de", "group": "t1", "lang": "de", "text": "a"},
-            {"id": "t2.de", "group": "t2", "lang": "de", "text": "b"},
-            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"}]}"#,
-        )
-        .unwrap();
+        let one = toy(&["t1.de", "t2.de", "t1.en"]);
         let err = one
             .rank_query_zscore(rows().take(3), &query, "q", Some("t1"), "de")
             .unwrap_err();
@@ -347,13 +349,7 @@ mod tests {
     /// gives t1.de − μ = (0.5, −0.5, 0) → (1/√2, −1/√2, 0).
     #[test]
     fn a_single_document_language_uses_a_stored_mean() {
-        let pool = Pool::from_json(
-            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
-            {"id": "t1.de", "group": "t1", "lang": "de", "text": "a"},
-            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"},
-            {"id": "t2.en", "group": "t2", "lang": "en", "text": "d"}]}"#,
-        )
-        .unwrap();
+        let pool = toy(&["t1.de", "t1.en", "t2.en"]);
         let docs = vec![
             vec![1.0, 0.0, 0.0],
             vec![0.0, 0.6, 0.8],
@@ -372,12 +368,7 @@ mod tests {
             assert!((got - want).abs() < 1e-6, "{:?}", centred.values);
         }
         // Without a single-document language the stored means are not used.
-        let two = Pool::from_json(
-            r#"{"format": "langbias-pool/1", "name": "toy", "queries": [], "documents": [
-            {"id": "t1.en", "group": "t1", "lang": "en", "text": "c"},
-            {"id": "t2.en", "group": "t2", "lang": "en", "text": "d"}]}"#,
-        )
-        .unwrap();
+        let two = toy(&["t1.en", "t2.en"]);
         let plain = two.centre_documents(&docs[1..], 3, None).unwrap();
         let with = two.centre_documents(&docs[1..], 3, Some(&stored)).unwrap();
         assert_eq!(plain, with);
