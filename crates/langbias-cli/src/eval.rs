@@ -78,7 +78,9 @@ pub struct EvalArgs {
     #[arg(long)]
     no_prefix: bool,
     /// XQuAD articles to evaluate: `all`, `dev` (the even-numbered articles, for choosing
-    /// settings) or `test` (the odd-numbered ones, the reported half).
+    /// settings), `test` (the odd-numbered ones, the reported half), or the development
+    /// half's quarters `dev-train` (articles 0, 4, 8, …) and `dev-val` (2, 6, 10, …: for
+    /// choosing between models trained on `dev-train`).
     #[arg(long, default_value = "all")]
     split: Split,
     /// Training-free baselines applied to every model, each reported as its own model

@@ -98,8 +98,10 @@ pub struct PrepareArgs {
     /// xquad: fraction of the articles used for training (the rest is held out).
     #[arg(long, default_value_t = 0.5, conflicts_with = "articles")]
     pub train_fraction: f64,
-    /// xquad: train on one half of `langbias eval`'s fixed split instead of a random
-    /// fraction: `dev` (even articles; then report with `eval --split test`) or `test`.
+    /// xquad: train on one part of `langbias eval`'s fixed split instead of a random
+    /// fraction: `dev` (even articles; then report with `eval --split test`), `test`, or
+    /// `dev-train` (articles 0, 4, 8, …; choose with `eval --split dev-val`, report with
+    /// `--split test`).
     #[arg(long)]
     pub articles: Option<Split>,
     /// xquad: at most this many questions per paragraph [default: all].
