@@ -70,6 +70,28 @@ pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
+/// Like [`epoch_order`], but the samples of one group stay together: `groups[i]` is sample
+/// `i`'s group (e.g. one question in every language it was translated into), the groups are
+/// visited in a seeded random order, and each group's samples follow each other in their
+/// input order. Cut into batches, a batch holds whole groups (a group can straddle two
+/// batches when the batch size is not a multiple of the group sizes).
+pub fn grouped_epoch_order(groups: &[usize], seed: u64, epoch: u64) -> Vec<usize> {
+    let mut members: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut slot = std::collections::HashMap::new();
+    for (i, &g) in groups.iter().enumerate() {
+        let k = *slot.entry(g).or_insert_with(|| {
+            members.push((g, Vec::new()));
+            members.len() - 1
+        });
+        members[k].1.push(i);
+    }
+    let visit = epoch_order(members.len(), seed, epoch);
+    visit
+        .into_iter()
+        .flat_map(|k| members[k].1.iter().copied())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +117,31 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, (0..100).collect::<Vec<_>>());
         assert_ne!(v, sorted);
+    }
+
+    #[test]
+    fn grouped_order_keeps_groups_together() {
+        // Groups 7 (samples 0, 3, 5), 1 (samples 1, 4) and 9 (sample 2).
+        let groups = [7, 1, 9, 7, 1, 7];
+        let order = grouped_epoch_order(&groups, 3, 0);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..6).collect::<Vec<_>>());
+        // Every group is one contiguous run, its members in input order.
+        let runs: Vec<Vec<usize>> = order
+            .chunk_by(|&a, &b| groups[a] == groups[b])
+            .map(<[usize]>::to_vec)
+            .collect();
+        assert_eq!(runs.len(), 3, "{order:?}");
+        for run in &runs {
+            assert!(run.is_sorted(), "{order:?}");
+        }
+        assert_eq!(order, grouped_epoch_order(&groups, 3, 0));
+        // The group order changes between epochs for some epoch (6 possible orders).
+        assert!((1..20).any(|e| grouped_epoch_order(&groups, 3, e) != order));
+        // One sample per group is the plain order of the groups.
+        let singles: Vec<usize> = (0..50).collect();
+        assert_eq!(grouped_epoch_order(&singles, 3, 2), epoch_order(50, 3, 2));
     }
 
     #[test]

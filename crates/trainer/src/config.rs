@@ -23,6 +23,18 @@ pub enum Method {
     Full,
 }
 
+/// How an epoch's samples are cut into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Batches {
+    /// A seeded shuffle of all samples.
+    #[default]
+    Random,
+    /// Multi-way: the samples of one English question (one per language) stay in one batch,
+    /// the questions in a seeded random order, so JSD and the masks see every translation.
+    Multiway,
+}
+
 /// Options as given (file or flags); `None` means "not given here".
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -85,6 +97,10 @@ pub struct TrainOptions {
     /// Samples per batch (in-batch negatives: 2·batch documents) [default: 16].
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Batch order: `random` or `multiway` (every language of a question in one batch)
+    /// [default: random].
+    #[arg(long, value_enum)]
+    pub batches: Option<Batches>,
     /// Passes over the data [default: 1].
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -139,7 +155,7 @@ impl TrainOptions {
     /// `other`'s given values win.
     pub fn merge(mut self, other: TrainOptions) -> Self {
         merge_fields!(self, other; data, base_model, out, backend, loss, lambda, tau, jsd_tau,
-            nce_directions, jsd_on, anchor, anchor_to, method, rank, alpha, targets, devices, batch_size, epochs, max_steps, lr,
+            nce_directions, jsd_on, anchor, anchor_to, method, rank, alpha, targets, devices, batch_size, batches, epochs, max_steps, lr,
             warmup, weight_decay, clip_norm, max_tokens, seed, checkpoint_every, centring,
             centred_loss);
         self
@@ -171,6 +187,7 @@ impl TrainOptions {
             targets: self.targets.unwrap_or_else(|| Target::ALL.to_vec()),
             devices: self.devices.unwrap_or(1),
             batch_size: self.batch_size.unwrap_or(16),
+            batches: self.batches.unwrap_or_default(),
             epochs: self.epochs.unwrap_or(1),
             max_steps: self.max_steps,
             lr: self.lr.unwrap_or(3e-4),
@@ -202,6 +219,9 @@ pub struct TrainConfig {
     /// Devices for data parallelism (0 = every discrete GPU found).
     pub devices: usize,
     pub batch_size: usize,
+    /// Absent from runs before 2026-12-07 (random).
+    #[serde(default)]
+    pub batches: Batches,
     pub epochs: usize,
     pub max_steps: Option<usize>,
     pub lr: f64,

@@ -3,8 +3,9 @@
 //! in L and in English (row `i` of each belongs to sample `i`).
 //!
 //! * InfoNCE: cosine / τ over the `2B` in-batch documents `[dl; de]`. For each query direction
-//!   the positive is one version of the sample's own document; its *other* (parallel) version
-//!   is removed from the denominator so the two translations never compete with each other.
+//!   the positive is one version of the sample's own document; its *other* (parallel) version,
+//!   and any other in-batch copy or translation of that paragraph, is removed from the
+//!   denominator so translations never compete with each other.
 //! * Jensen–Shannon divergence (natural log, bounded by ln 2) between the softmax similarity
 //!   distributions of the parallel pair over the in-batch candidates: by default the English
 //!   query and its L query over the `2B` documents; optionally the two document versions over
@@ -184,9 +185,10 @@ pub fn jsd_from_logits(logits_p: Tensor<2>, logits_q: Tensor<2>) -> Tensor<1> {
 ///
 /// `same_text[j]` names the text of document column `j` of `[dl; de]` (`2B` entries, equal
 /// values for identical texts). InfoNCE leaves out of a query's denominator every copy of its
-/// two parallel positives: several samples may share a document (XQuAD's questions of one
-/// paragraph, the English side shared by every language of a question), and a duplicate of
-/// the positive is not a negative.
+/// two parallel positives and every translation of them: several samples may share a document
+/// (XQuAD's questions of one paragraph), and samples that share their English document hold
+/// that paragraph in their languages (XQuAD's languages of one question, or of two questions
+/// on one paragraph). Neither a duplicate nor a translation of the positive is a negative.
 pub fn losses(
     config: &LossConfig,
     ql: Tensor<2>,
@@ -201,8 +203,12 @@ pub fn losses(
     let documents = Tensor::cat(vec![dl.clone(), de.clone()], 0);
     let l_doc = |i: usize| i;
     let en_doc = |i: usize| b + i;
+    // The paragraph of column `j`: the text of its sample's English document.
+    let paragraph = |j: usize| same_text[en_doc(j % b)];
     let parallel = |i: usize, j: usize| {
-        same_text[j] == same_text[l_doc(i)] || same_text[j] == same_text[en_doc(i)]
+        same_text[j] == same_text[l_doc(i)]
+            || same_text[j] == same_text[en_doc(i)]
+            || paragraph(j) == paragraph(i)
     };
 
     let nce = if config.kind == LossKind::Jsd {
@@ -333,27 +339,45 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_of_the_positive_is_no_negative() {
-        // Samples 0 and 1 share their English document (de0 = de1, one text id): for query 0
-        // the copy de1 is left out like its own de0, so only dl1 remains as a negative.
-        let queries = t2(&[&[1.0], &[0.5]]);
-        let docs = [[1.0f32], [0.0], [1.0], [1.0]];
-        let dl = t2(&[&docs[0], &docs[1]]);
-        let de = t2(&[&docs[2], &docs[3]]);
+    fn copies_and_translations_of_the_positive_are_no_negatives() {
+        // Samples 0 and 1 hold one paragraph in two languages (they share their English
+        // document: de0 = de1, one text id); sample 2 is another paragraph. 1-D embeddings,
+        // τ = 0.5, so a logit is 2·q·d. Columns [dl0, dl1, dl2, de0, de1, de2] = [1, 0, ½, 1, 1, −1].
+        let queries = t2(&[&[1.0], &[0.5], &[-0.5]]);
+        let dl = t2(&[&[1.0], &[0.0], &[0.5]]);
+        let de = t2(&[&[1.0], &[1.0], &[-1.0]]);
         let config = LossConfig {
             kind: LossKind::Nce,
             nce_directions: NceDirections::Target,
             tau: 0.5,
             ..LossConfig::default()
         };
-        let got = scalar(losses(&config, queries.clone(), queries, dl, de, &[0, 1, 2, 2]).nce);
-        // Query 0 (logits dl0 2, dl1 0, de0 2, de1 2): → dl0 over {dl0, dl1}, → de0 over {de0, dl1}.
-        let two = -(2f64.exp() / (2f64.exp() + 1.0)).ln();
-        // Query 1 (logits 1, 0, 1, 1): → dl1 over {dl1, dl0}, → de1 over {de1, dl0}: de0 is
-        // the same text as de1, so it is left out too.
-        let one = -(1.0 / (1.0 + 1f64.exp())).ln();
-        let zero_one = -(1f64.exp() / (1f64.exp() + 1f64.exp())).ln();
-        let want = ((two + two) / 2.0 + (one + zero_one) / 2.0) / 2.0;
+        let got = scalar(
+            losses(
+                &config,
+                queries.clone(),
+                queries,
+                dl,
+                de,
+                &[0, 1, 2, 3, 3, 4],
+            )
+            .nce,
+        );
+        let e = f64::exp;
+        let nll = |pos: f64, others: &[f64]| {
+            -(e(pos) / (e(pos) + others.iter().map(|&x| e(x)).sum::<f64>())).ln()
+        };
+        // Query 0 (logits 2, 0, 1, 2, 2, −2): dl1, de0 and de1 are its paragraph, left out;
+        // only dl2 and de2 compete, for either positive.
+        let q0 = [nll(2.0, &[1.0, -2.0]), nll(2.0, &[1.0, -2.0])];
+        // Query 1 (logits 1, 0, ½, 1, 1, −1): → dl1 and → de1, against dl2 and de2.
+        let q1 = [nll(0.0, &[0.5, -1.0]), nll(1.0, &[0.5, -1.0])];
+        // Query 2 (logits −1, 0, −½, −1, −1, 1): every version of the other paragraph competes.
+        let q2 = [
+            nll(-0.5, &[-1.0, 0.0, -1.0, -1.0]),
+            nll(1.0, &[-1.0, 0.0, -1.0, -1.0]),
+        ];
+        let want = ((q0[0] + q1[0] + q2[0]) / 3.0 + (q0[1] + q1[1] + q2[1]) / 3.0) / 2.0;
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
     }
 

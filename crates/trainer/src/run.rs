@@ -19,11 +19,11 @@ use langbias_assets::atomic::write_atomic;
 use langbias_assets::{EncoderWeights, hf_dir};
 use langbias_encoder::model::BertEncoderConfig;
 use langbias_encoder::{BackendKind, Batching, ModelAssets, Runtime, TextKind, Workload};
-use langbias_train_data::{Sample, epoch_order};
+use langbias_train_data::{Sample, epoch_order, grouped_epoch_order};
 use serde::Serialize;
 
 use crate::checkpoint;
-use crate::config::{Method, TrainConfig};
+use crate::config::{Batches, Method, TrainConfig};
 use crate::layers::TrainableLayers;
 use crate::lora::TrainableLora;
 use crate::step::{Learner, TokenizedSample, Trainable};
@@ -96,6 +96,21 @@ pub fn training_devices(backend: BackendKind, count: usize) -> Result<Vec<Device
         bail!("--devices 0: no discrete GPU found (train on the default device with --devices 1)");
     }
     Ok(devices)
+}
+
+/// One group per English question (its text and its paragraph's), numbered in first-seen
+/// order: the samples of one question in its several languages share a group.
+pub fn question_groups(samples: &[TokenizedSample]) -> Vec<usize> {
+    let mut seen: std::collections::HashMap<(&[u32], &[u32]), usize> = Default::default();
+    samples
+        .iter()
+        .map(|s| {
+            let next = seen.len();
+            *seen
+                .entry((s.query_en.as_slice(), s.doc_en.as_slice()))
+                .or_insert(next)
+        })
+        .collect()
 }
 
 /// The base encoder on `device`, every parameter frozen.
@@ -220,6 +235,16 @@ pub fn train(
         samples,
         config.max_tokens.min(model.max_positions()),
     )?;
+    let groups = (config.batches == Batches::Multiway).then(|| {
+        let groups = question_groups(&tokenized);
+        let questions = groups.iter().max().map_or(0, |&g| g + 1);
+        eprintln!(
+            "multi-way batches: {} samples of {questions} English questions ({:.1} languages each)",
+            groups.len(),
+            groups.len() as f64 / questions.max(1) as f64
+        );
+        groups
+    });
     let replicas = devices
         .map(|d| Ok((frozen_model(assets, config.backend, &d)?, d)))
         .collect::<Result<Vec<_>>>()?;
@@ -330,7 +355,10 @@ pub fn train(
         }
         let epoch = state.step / steps_per_epoch;
         if epoch != order_epoch {
-            order = epoch_order(n, config.seed, epoch as u64);
+            order = match &groups {
+                Some(groups) => grouped_epoch_order(groups, config.seed, epoch as u64),
+                None => epoch_order(n, config.seed, epoch as u64),
+            };
             order_epoch = epoch;
         }
         let start = (state.step % steps_per_epoch) * config.batch_size;

@@ -670,3 +670,23 @@ fn bad_runs_fail_clearly() {
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_file(file);
 }
+
+#[test]
+fn multiway_groups_are_the_languages_of_one_english_question() {
+    let sample = |lang: &str, q: u32, d: u32, own: u32| TokenizedSample {
+        lang: lang.into(),
+        query_l: vec![own],
+        query_en: vec![q],
+        doc_l: vec![own + 1],
+        doc_en: vec![d],
+    };
+    // Question 1 on paragraph 10 in de and es; question 2 on the same paragraph in de;
+    // question 1's English text on another paragraph is another question.
+    let samples = [
+        sample("de", 1, 10, 100),
+        sample("de", 2, 10, 200),
+        sample("es", 1, 10, 300),
+        sample("es", 1, 11, 400),
+    ];
+    assert_eq!(run::question_groups(&samples), [0, 1, 0, 2]);
+}
