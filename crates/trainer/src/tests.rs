@@ -690,3 +690,20 @@ fn multiway_groups_are_the_languages_of_one_english_question() {
     ];
     assert_eq!(run::question_groups(&samples), [0, 1, 0, 2]);
 }
+
+#[test]
+fn every_shipped_configuration_parses_and_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let options = TrainOptions::from_toml_file(&path).unwrap();
+            options
+                .resolve()
+                .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "{seen} configurations in {}", dir.display());
+}
