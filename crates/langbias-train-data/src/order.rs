@@ -76,19 +76,19 @@ pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
 /// input order. Cut into batches, a batch holds whole groups (a group can straddle two
 /// batches when the batch size is not a multiple of the group sizes).
 pub fn grouped_epoch_order(groups: &[usize], seed: u64, epoch: u64) -> Vec<usize> {
-    let mut members: Vec<(usize, Vec<usize>)> = Vec::new();
+    // The members of each group, the groups in first-seen order.
+    let mut members: Vec<Vec<usize>> = Vec::new();
     let mut slot = std::collections::HashMap::new();
     for (i, &g) in groups.iter().enumerate() {
         let k = *slot.entry(g).or_insert_with(|| {
-            members.push((g, Vec::new()));
+            members.push(Vec::new());
             members.len() - 1
         });
-        members[k].1.push(i);
+        members[k].push(i);
     }
-    let visit = epoch_order(members.len(), seed, epoch);
-    visit
+    epoch_order(members.len(), seed, epoch)
         .into_iter()
-        .flat_map(|k| members[k].1.iter().copied())
+        .flat_map(|k| members[k].iter().copied())
         .collect()
 }
 

@@ -82,8 +82,7 @@ impl XquadSplit {
 
     /// The articles of one part of the evaluator's fixed split ([`Split`]: `dev` = even,
     /// `test` = odd articles, `dev-train` = articles 0 mod 4) for training; the rest is held
-    /// out. `all` is an error: it
-    /// would leave nothing to evaluate on.
+    /// out. `all` is an error: it would leave nothing to evaluate on.
     pub fn half(num_articles: usize, half: Split) -> Result<Self, DataError> {
         if half == Split::All {
             return Err(DataError::InvalidOption(

@@ -26,7 +26,7 @@ use crate::checkpoint;
 use crate::config::{Batches, Method, TrainConfig};
 use crate::layers::TrainableLayers;
 use crate::lora::TrainableLora;
-use crate::step::{Learner, TokenizedSample, Trainable};
+use crate::step::{Learner, TokenizedSample, Trainable, first_seen_ids};
 
 /// Token ids of every sample, truncated to `max_tokens` with the final `</s>` kept.
 pub fn tokenize_samples(
@@ -101,16 +101,11 @@ pub fn training_devices(backend: BackendKind, count: usize) -> Result<Vec<Device
 /// One group per English question (its text and its paragraph's), numbered in first-seen
 /// order: the samples of one question in its several languages share a group.
 pub fn question_groups(samples: &[TokenizedSample]) -> Vec<usize> {
-    let mut seen: std::collections::HashMap<(&[u32], &[u32]), usize> = Default::default();
-    samples
-        .iter()
-        .map(|s| {
-            let next = seen.len();
-            *seen
-                .entry((s.query_en.as_slice(), s.doc_en.as_slice()))
-                .or_insert(next)
-        })
-        .collect()
+    first_seen_ids(
+        samples
+            .iter()
+            .map(|s| (s.query_en.as_slice(), s.doc_en.as_slice())),
+    )
 }
 
 /// The base encoder on `device`, every parameter frozen.

@@ -341,7 +341,7 @@ impl<'a> Learner<'a> {
             half(&q, 1),
             half(&d_seen, 0),
             half(&d_seen, 1),
-            &text_ids(&docs),
+            &first_seen_ids(docs.iter().copied()),
         );
         if self.loss.anchor <= 0.0 {
             return Ok(l);
@@ -417,14 +417,14 @@ pub fn adamw_state(time: usize, moment_1: Tensor<2>, moment_2: Tensor<2>) -> Ada
     AdamWState::new(AdaptiveMomentumState::new(time, moment_1, moment_2))
 }
 
-/// One id per text, equal for identical token sequences (in first-seen order).
-fn text_ids(texts: &[&[u32]]) -> Vec<usize> {
-    let mut seen: std::collections::HashMap<&[u32], usize> = std::collections::HashMap::new();
-    texts
-        .iter()
-        .map(|t| {
+/// One id per key, equal for equal keys, numbered in first-seen order (identical token
+/// sequences, or one English question in several languages).
+pub fn first_seen_ids<K: Eq + std::hash::Hash>(keys: impl IntoIterator<Item = K>) -> Vec<usize> {
+    let mut seen: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    keys.into_iter()
+        .map(|k| {
             let next = seen.len();
-            *seen.entry(t).or_insert(next)
+            *seen.entry(k).or_insert(next)
         })
         .collect()
 }

@@ -692,7 +692,7 @@ fn multiway_groups_are_the_languages_of_one_english_question() {
 }
 
 #[test]
-fn every_shipped_configuration_parses_and_validates() {
+fn every_configuration_file_parses_and_validates() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
