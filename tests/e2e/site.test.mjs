@@ -186,7 +186,17 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
       assert.equal(zscored.zscore, true);
       assert.equal(Number(await page.textContent('#col-centred .max-r')), zscored.max_rank, 'aligned + z-scores agrees with the native evaluator');
       assert.match(page.url(), /method=zscore/);
-      console.log(`aligned: Max@R centred ${centred.max_rank}, z-scores ${zscored.max_rank}`);
+      // Routing, the declared ranking of `rank --model aligned` (base model for the query's
+      // language, aligned for English, then z-scores): the same Max@R and the same top five.
+      await page.selectOption('#debias-method', 'routed');
+      await page.waitForFunction(() => /Routed/.test(document.querySelector('#col-centred h2')?.textContent || '') && !document.querySelector('#col-centred').classList.contains('outdated') && /\d/.test(document.querySelector('#col-centred .max-r')?.textContent || ''), null, { timeout: 120_000 });
+      const routed = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));
+      assert.equal(routed.routed, true, 'the shipped adapter declares routing');
+      assert.equal(Number(await page.textContent('#col-centred .max-r')), routed.max_rank, 'routing agrees with the native evaluator');
+      const top = await page.$$eval('#col-centred ol.hits li', (lis) => lis.slice(0, 5).map((li) => li.dataset.doc));
+      assert.deepEqual(top, routed.hits.slice(0, 5).map((h) => h.id), 'routing: the same top five as `rank --model aligned`');
+      assert.match(page.url(), /method=routed/);
+      console.log(`aligned: Max@R centred ${centred.max_rank}, z-scores ${zscored.max_rank}, routed ${routed.max_rank}`);
       await page.selectOption('#debias-method', 'centre');
       await page.selectOption('#centre-on', 'base');
       // Run all: a table and a chart with the three columns' models.

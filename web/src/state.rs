@@ -2,7 +2,7 @@
 //! building the current pool, ranking, metrics (the evaluator's own code), PCA.
 
 pub use langbias_eval::ranking::dot;
-use langbias_eval::{Pool, QueryMetrics, Ranking, Summary};
+use langbias_eval::{Debias, Pool, QueryMetrics, Ranking, Summary};
 
 /// Everything a shared link restores.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,11 +20,13 @@ pub struct Settings {
     /// cannot carry the upload itself: opened elsewhere, the page says so.
     pub pool: Option<String>,
     /// Which model the centred column centres: the base model (the training-free baseline)
-    /// or the aligned one (the best shipped variant).
+    /// or the aligned one.
     pub centre_aligned: bool,
-    /// How that column removes the language bias: per-language z-scores of the query's scores
-    /// (`true`, `langbias_eval::Debias::ZScore`) or mean-centring of the documents (`false`).
-    pub zscore: bool,
+    /// How that column removes the language bias: [`Debias::Centre`] (mean-centring of the
+    /// documents), [`Debias::ZScore`] (per-language z-scores of the query's scores) or
+    /// [`Debias::Routed`] (the best shipped variant: the query's own language ranked by the
+    /// base model, the others by the aligned one, then z-scores; `centre_aligned` unused).
+    pub method: Debias,
 }
 
 impl Default for Settings {
@@ -40,7 +42,7 @@ impl Default for Settings {
             answer: None,
             pool: None,
             centre_aligned: false,
-            zscore: false,
+            method: Debias::Centre,
         }
     }
 }
@@ -78,8 +80,8 @@ impl Settings {
         if self.centre_aligned {
             out.push_str("&centre=aligned");
         }
-        if self.zscore {
-            out.push_str("&method=zscore");
+        if self.method != Debias::Centre {
+            out.push_str(&format!("&method={}", self.method));
         }
         out
     }
@@ -108,7 +110,12 @@ impl Settings {
                 "answer" if !v.is_empty() => s.answer = Some(v),
                 "pool" if !v.is_empty() => s.pool = Some(v),
                 "centre" => s.centre_aligned = v == "aligned",
-                "method" => s.zscore = v == "zscore",
+                "method" => {
+                    s.method = match v.parse() {
+                        Ok(m @ (Debias::ZScore | Debias::Routed)) => m,
+                        _ => Debias::Centre,
+                    }
+                }
                 "model" if ["both", "base", "aligned"].contains(&v.as_str()) => s.model = v,
                 _ => {}
             }

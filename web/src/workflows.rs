@@ -8,7 +8,7 @@ use gloo::timers::future::TimeoutFuture;
 use langbias_encoder::TextKind;
 use langbias_eval::lessons::{Lesson, LessonsFile};
 use langbias_eval::report::{TableModel, models_table};
-use langbias_eval::{ENGLISH, Pool, Query, QueryMetrics, Ranking, xquad};
+use langbias_eval::{Debias, ENGLISH, Pool, Query, QueryMetrics, Ranking, xquad};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -405,6 +405,15 @@ pub fn run_query(app: AppState) {
         };
         let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
         let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+        // Routing ranks the query's own language with the base model's vectors (kept here)
+        // and the other languages with the aligned model's.
+        let routed = s.method == Debias::Routed;
+        let mut base_vectors: Option<(Vec<Vec<f32>>, Vec<f32>)> = None;
+        if routed && !columns.contains(&true) {
+            out.centred = Some(Err(
+                "Routing needs the aligned model, and this page has none.".to_owned(),
+            ));
+        }
         for &aligned in &columns {
             let key = model_key(aligned);
             let t_index = now_ms();
@@ -485,10 +494,25 @@ pub fn run_query(app: AppState) {
                 .map(|h| h.doc)
                 .collect();
             out.heat.push(heatmap(key, &pool, &docs, &picked));
-            if aligned == centre_on_aligned(&s, &columns) {
+            if routed && !aligned {
+                base_vectors = Some((docs.clone(), q.clone()));
+            } else if routed && let Some((own_docs, own_q)) = &base_vectors {
+                out.centred = Some(
+                    pool.rank_query_routed(
+                        own_docs.iter().map(Vec::as_slice),
+                        own_q,
+                        docs.iter().map(Vec::as_slice),
+                        &q,
+                        &s.query_id,
+                        judged.as_deref(),
+                        &s.query_lang,
+                    )
+                    .map_err(|e| format!("Routing cannot be computed for this pool: {e}")),
+                );
+            } else if !routed && aligned == centre_on_aligned(&s, &columns) {
                 // The adapter's stored means belong to the aligned model only.
                 let stored = aligned.then(|| app.stored_means.get_untracked()).flatten();
-                out.centred = Some(if s.zscore {
+                out.centred = Some(if s.method == Debias::ZScore {
                     pool.rank_query_zscore(
                         docs.iter().map(Vec::as_slice),
                         &q,
@@ -581,7 +605,7 @@ pub fn apply_lesson(app: AppState, l: &Lesson) {
         pool: app.settings.get_untracked().pool,
         // The lessons' promises are about the training-free baseline, centring.
         centre_aligned: false,
-        zscore: false,
+        method: Debias::Centre,
     });
     app.show_all.set(false);
     if let Some(all) = app.collection.get_untracked()
@@ -603,14 +627,20 @@ pub fn run_all(app: AppState) {
         let mut rows = Vec::new();
         let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
         let centre_aligned = centre_on_aligned(&s, &columns);
-        let centred_name = match (centre_aligned, s.zscore) {
-            (true, false) => "aligned+centre",
-            (false, false) => "base+centre",
-            (true, true) => "aligned+zscore",
-            (false, true) => "base+zscore",
+        let routed = s.method == Debias::Routed && columns.contains(&true);
+        let centred_name = if routed {
+            "aligned+routed".to_owned()
+        } else {
+            let model = if centre_aligned { "aligned" } else { "base" };
+            let method = if s.method == Debias::ZScore {
+                Debias::ZScore
+            } else {
+                Debias::Centre
+            };
+            method.model_name(model)
         };
         // Base, aligned, centred: as the three ranking columns.
-        let names = ["base", "aligned", centred_name];
+        let names = ["base", "aligned", centred_name.as_str()];
         let mut reports =
             names.map(|name| langbias_eval::report::Report::new(name, all.name.clone()));
         let langs: Vec<String> = s
@@ -627,6 +657,8 @@ pub fn run_all(app: AppState) {
             };
             let pool = current_pool(&all, &ls);
             let mut evaluated: [Vec<QueryMetrics>; 3] = Default::default();
+            // Routing: the base model's vectors of this pool, for the aligned pass.
+            let mut base_vectors: Option<(Vec<Vec<f32>>, Vec<Vec<f32>>)> = None;
             for &aligned in &columns {
                 let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
                 let q_texts: Vec<&str> = pool.queries.iter().map(|q| q.text.as_str()).collect();
@@ -674,12 +706,13 @@ pub fn run_all(app: AppState) {
                 // ranking column.
                 let dim = docs.first().map_or(0, Vec::len);
                 let stored = aligned.then(|| app.stored_means.get_untracked()).flatten();
-                let third = aligned == centre_aligned && dim > 0;
-                let centred = (third && !s.zscore)
+                let zscore = s.method == Debias::ZScore;
+                let third = !routed && aligned == centre_aligned && dim > 0;
+                let centred = (third && !zscore)
                     .then(|| pool.centre_documents(&docs, dim, stored.as_ref()).ok())
                     .flatten()
                     .map(|c| c.values);
-                for (q, e) in pool.queries.iter().zip(&q_emb) {
+                for (i, (q, e)) in pool.queries.iter().zip(&q_emb).enumerate() {
                     let group = Some(q.group.as_str());
                     if let Some(m) = rank_query(&pool, &docs, e, &q.id, group, &lang)
                         .ok()
@@ -687,7 +720,19 @@ pub fn run_all(app: AppState) {
                     {
                         evaluated[usize::from(aligned)].push(m);
                     }
-                    let debiased = if third && s.zscore {
+                    let own = base_vectors.as_ref().filter(|_| routed && aligned);
+                    let debiased = if let Some((own_docs, own_q)) = own {
+                        pool.rank_query_routed(
+                            own_docs.iter().map(Vec::as_slice),
+                            &own_q[i],
+                            docs.iter().map(Vec::as_slice),
+                            e,
+                            &q.id,
+                            group,
+                            &lang,
+                        )
+                        .ok()
+                    } else if third && zscore {
                         pool.rank_query_zscore(
                             docs.iter().map(Vec::as_slice),
                             e,
@@ -705,6 +750,9 @@ pub fn run_all(app: AppState) {
                     if let Some(m) = debiased.and_then(|r| r.metrics) {
                         evaluated[2].push(m);
                     }
+                }
+                if routed && !aligned {
+                    base_vectors = Some((docs, q_emb));
                 }
             }
             let scenario = langbias_eval::Scenario::Multi {

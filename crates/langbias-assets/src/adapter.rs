@@ -51,11 +51,14 @@ pub enum Centring {
     /// before the languages' lists are merged (`langbias_eval::Debias::ZScore`).
     #[serde(rename = "zscore")]
     ZScore,
+    /// Documents in the query's language scored by the base model, the others by the
+    /// adapter; then z-scores as [`Centring::ZScore`] (`langbias_eval::Debias::Routed`).
+    Routed,
 }
 
 impl Centring {
     /// The metadata values, in the order of the variants.
-    pub const VALUES: [&str; 3] = ["none", "documents", "zscore"];
+    pub const VALUES: [&str; 4] = ["none", "documents", "zscore", "routed"];
 }
 
 impl std::fmt::Display for Centring {
@@ -72,6 +75,7 @@ impl std::str::FromStr for Centring {
             "none" => Ok(Self::None),
             "documents" => Ok(Self::Documents),
             "zscore" => Ok(Self::ZScore),
+            "routed" => Ok(Self::Routed),
             _ => Err(format!(
                 "unknown centring {s:?} (expected one of: {})",
                 Self::VALUES.join(", ")

@@ -232,15 +232,21 @@ fn centring_for<'m>(
     args: &EmbedArgs,
     kind: TextKind,
 ) -> Result<Option<&'m langbias_eval::LanguageMeans>> {
-    if model.centring == langbias_assets::Centring::ZScore
-        && args.centre == Centre::Auto
-        && kind == TextKind::Passage
-    {
+    let ranking_step = matches!(
+        model.centring,
+        langbias_assets::Centring::ZScore | langbias_assets::Centring::Routed
+    );
+    if ranking_step && args.centre == Centre::Auto && kind == TextKind::Passage {
         eprintln!(
             "note: `{}` is meant to be ranked with each query's scores standardised per \
-             document language (`langbias rank`/`eval` do it); these vectors are as the model \
-             gives them",
-            args.model
+             document language ({}; `langbias rank`/`eval` do it); these vectors are as the \
+             model gives them",
+            args.model,
+            if model.centring == langbias_assets::Centring::Routed {
+                "the query's own language scored by the base model"
+            } else {
+                "z-scores"
+            }
         );
     }
     let declared = model.centring == langbias_assets::Centring::Documents;

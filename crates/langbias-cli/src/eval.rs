@@ -12,11 +12,11 @@ use langbias_eval::report::{self, Report, TableModel};
 use langbias_eval::xquad::Split;
 use langbias_eval::{
     Debias, ENGLISH, Fitted, LanguageMeans, MetricsConfig, Pool, ProcrustesMaps, Rows, Scenario,
-    Summary, beir, ranking, select_languages, xquad,
+    Summary, beir, ranking, routing, select_languages, xquad,
 };
 
 use crate::cache::{EmbeddingCache, LongText};
-use crate::models::{ModelSpec, Models};
+use crate::models::{LoadedModel, ModelSpec, Models};
 use crate::{BACKEND_HELP, TokenBar};
 
 /// Per scenario kind, `(target language, summary)` rows of one model.
@@ -87,9 +87,10 @@ pub struct EvalArgs {
     /// (`base+centre`, …), comma list: `none`, `centre` (per-language mean-centring of the
     /// documents), `centre-q` (documents and queries), `procrustes` (orthogonal maps to
     /// English; needs --procrustes), `zscore` (each query's scores standardised per
-    /// document language; needs two documents per language). `auto`: each model as it is
-    /// meant to be used, i.e. what its adapter declares (`aligned` → `aligned+zscore`), else
-    /// none.
+    /// document language; needs two documents per language), `routed` (adapters only: the
+    /// documents in the query's language scored by the base model, the others by the
+    /// adapter, then z-scores). `auto`: each model as it is meant to be used, i.e. what its
+    /// adapter declares (`aligned` → `aligned+routed`), else none.
     #[arg(long, default_value = "auto")]
     debias: String,
     /// Per-language means (`langbias-means/1`, from `langbias fit`) for inductive centring,
@@ -109,6 +110,7 @@ fn default_debias(centring: Centring) -> Debias {
         Centring::None => Debias::None,
         Centring::Documents => Debias::Centre,
         Centring::ZScore => Debias::ZScore,
+        Centring::Routed => Debias::Routed,
     }
 }
 
@@ -337,40 +339,18 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let model = models
             .load(spec)
             .with_context(|| format!("loading model `{}`", spec.name))?;
-        let mut cache =
-            EmbeddingCache::open(cache_dir.as_deref(), model.cache_key(LongText::Truncate))?;
-        let doc_idx: Vec<usize> = needed_docs.iter().copied().collect();
-        let doc_texts: Vec<&str> = doc_idx
-            .iter()
-            .map(|&i| pool.documents[i].text.as_str())
-            .collect();
-        let bar = TokenBar::new(&format!("{}: passages", spec.name));
-        let doc_emb = cache.embed(
-            &model.encoder,
-            TextKind::Passage,
-            &doc_texts,
-            &mut |d, t| bar.update(d, t),
+        let (doc_row, q_row) = embed_needed(
+            &model,
+            &spec.name,
+            cache_dir.as_deref(),
+            &pool,
+            &needed_docs,
+            &needed_queries,
         )?;
-        drop(bar);
-        let q_idx: Vec<usize> = needed_queries.iter().copied().collect();
-        let q_texts: Vec<&str> = q_idx
-            .iter()
-            .map(|&i| pool.queries[i].text.as_str())
-            .collect();
-        let bar = TokenBar::new(&format!("{}: queries", spec.name));
-        let q_emb = cache.embed(&model.encoder, TextKind::Query, &q_texts, &mut |d, t| {
-            bar.update(d, t)
-        })?;
-        drop(bar);
-        let encode_s = t0.elapsed().as_secs_f64();
-        let doc_row: BTreeMap<usize, &Vec<f32>> = doc_idx.iter().copied().zip(&doc_emb).collect();
-        let q_row: BTreeMap<usize, &Vec<f32>> = q_idx.iter().copied().zip(&q_emb).collect();
         eprintln!(
-            "{}: {} passages + {} queries, {} encoded (the others from the cache) in {encode_s:.1} s ({})",
+            "{}: encoded in {:.1} s ({})",
             spec.name,
-            doc_texts.len(),
-            q_texts.len(),
-            cache.encoded,
+            t0.elapsed().as_secs_f64(),
             models.runtime().kind
         );
         let dim = model.encoder.dim();
@@ -378,9 +358,34 @@ pub fn run(args: EvalArgs) -> Result<()> {
             means: means.get(&spec.name),
             maps: maps.get(&spec.name),
         };
-        let methods = listed
+        let mut methods = listed
             .clone()
             .unwrap_or_else(|| vec![default_debias(model.centring)]);
+        // Routing scores the query's own language with the adapter's base model.
+        let own = if methods.contains(&Debias::Routed) {
+            if spec.adapter.is_none() {
+                eprintln!(
+                    "{}: `routed` skipped: it needs an adapter (its base model ranks the \
+                     query's own language); for a model without one it would be `zscore`",
+                    spec.name
+                );
+                methods.retain(|&m| m != Debias::Routed);
+                None
+            } else {
+                let base = models.load(&ModelSpec::parse("base")?)?;
+                let name = format!("{} (its base model, for routing)", spec.name);
+                Some(embed_needed(
+                    &base,
+                    &name,
+                    cache_dir.as_deref(),
+                    &pool,
+                    &needed_docs,
+                    &needed_queries,
+                )?)
+            }
+        } else {
+            None
+        };
         for &method in &methods {
             let name = method.model_name(&spec.name);
             let file_name = method.model_name(&spec.file_name());
@@ -428,11 +433,29 @@ pub fn run(args: EvalArgs) -> Result<()> {
                     .query_ids
                     .iter()
                     .zip(queries.chunks_exact(dim))
-                    .map(|(qid, q)| {
+                    .enumerate()
+                    .map(|(i, (qid, q))| {
+                        let context =
+                            || format!("{name} on {}, query {qid}{why}", set.scenario.id());
                         let mut scores = ranking::scores(docs.chunks_exact(dim), q);
-                        method.rescore(&mut scores, &doc_langs).with_context(|| {
-                            format!("{name} on {}, query {qid}{why}", set.scenario.id())
-                        })?;
+                        match (&own, method) {
+                            (Some((own_docs, own_queries)), Debias::Routed) => {
+                                let own_scores = ranking::scores(
+                                    set.doc_indices.iter().map(|d| own_docs[d].as_slice()),
+                                    &own_queries[&set.query_indices[i]],
+                                );
+                                scores = routing::route_and_standardise(
+                                    &own_scores,
+                                    &scores,
+                                    &doc_langs,
+                                    q_langs[i],
+                                )
+                                .with_context(context)?;
+                            }
+                            _ => method
+                                .rescore(&mut scores, &doc_langs)
+                                .with_context(context)?,
+                        }
                         Ok((qid.clone(), scores))
                     })
                     .collect::<Result<_>>()?;
@@ -502,6 +525,52 @@ pub fn run(args: EvalArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Embedding rows by pool index: the documents and the queries.
+type EmbeddedRows = (BTreeMap<usize, Vec<f32>>, BTreeMap<usize, Vec<f32>>);
+
+/// `model`'s embeddings of the pool's `docs` and `queries` (through the cache), by index.
+fn embed_needed(
+    model: &LoadedModel,
+    name: &str,
+    cache_dir: Option<&std::path::Path>,
+    pool: &Pool,
+    docs: &BTreeSet<usize>,
+    queries: &BTreeSet<usize>,
+) -> Result<EmbeddedRows> {
+    let mut cache = EmbeddingCache::open(cache_dir, model.cache_key(LongText::Truncate))?;
+    let doc_texts: Vec<&str> = docs
+        .iter()
+        .map(|&i| pool.documents[i].text.as_str())
+        .collect();
+    let bar = TokenBar::new(&format!("{name}: passages"));
+    let doc_emb = cache.embed(
+        &model.encoder,
+        TextKind::Passage,
+        &doc_texts,
+        &mut |d, t| bar.update(d, t),
+    )?;
+    drop(bar);
+    let q_texts: Vec<&str> = queries
+        .iter()
+        .map(|&i| pool.queries[i].text.as_str())
+        .collect();
+    let bar = TokenBar::new(&format!("{name}: queries"));
+    let q_emb = cache.embed(&model.encoder, TextKind::Query, &q_texts, &mut |d, t| {
+        bar.update(d, t)
+    })?;
+    drop(bar);
+    eprintln!(
+        "{name}: {} passages + {} queries, {} encoded (the others from the cache)",
+        doc_texts.len(),
+        q_texts.len(),
+        cache.encoded
+    );
+    Ok((
+        docs.iter().copied().zip(doc_emb).collect(),
+        queries.iter().copied().zip(q_emb).collect(),
+    ))
 }
 
 fn scenario_title(s: &Scenario) -> String {

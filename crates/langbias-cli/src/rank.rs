@@ -1,8 +1,9 @@
 //! `langbias rank`: one query ranked over a pool built like the web app's pool builder
 //! ([`langbias_eval::Pool::subset_for_query`], [`langbias_eval::Pool::rank_query`], or
 //! [`langbias_eval::Pool::rank_query_centred`] when centred, as the page's centred column,
-//! or [`langbias_eval::Pool::rank_query_zscore`] when standardised; by default as the model's
-//! adapter declares);
+//! or [`langbias_eval::Pool::rank_query_zscore`] when standardised, or
+//! [`langbias_eval::Pool::rank_query_routed`] when routed; by default as the model's adapter
+//! declares);
 //! prints the hits and the query's metrics as JSON.
 
 use std::path::PathBuf;
@@ -49,6 +50,13 @@ pub struct RankArgs {
     /// (`--zscore` alone), `off` never. Not together with `--centre on`.
     #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
     zscore: Centre,
+    /// Route by language pair (`--debias routed` of `eval`): the documents in the query's
+    /// language scored by the base model, the others by the adapter, then z-scores. `auto`
+    /// (the default) when the model's adapter declares it (`aligned` does) and `--zscore` is
+    /// not `off`, `on` for any adapter model (`--routed` alone), `off` never. Not together
+    /// with `--centre on` or `--zscore on`.
+    #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
+    routed: Centre,
     /// How many hits to print.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     top: u64,
@@ -63,21 +71,34 @@ pub fn run(args: RankArgs) -> Result<()> {
         .subset_for_query(&args.query_id, &langs, args.topics, args.distractors)
         .with_context(|| args.pool.display().to_string())?;
     let mut models = models::Models::new(args.backend, None, true)?;
-    let model = models.load(&models::ModelSpec::parse(&args.model)?)?;
+    let spec = models::ModelSpec::parse(&args.model)?;
+    let model = models.load(&spec)?;
     let declared = model.centring;
-    let centred = match args.centre {
-        Centre::Auto => declared == Centring::Documents && args.zscore != Centre::On,
-        Centre::On => true,
-        Centre::Off => false,
-    };
-    let zscore = match args.zscore {
-        Centre::Auto => declared == Centring::ZScore && args.centre != Centre::On,
-        Centre::On => true,
-        Centre::Off => false,
-    };
-    if centred && zscore {
+    let on = [args.centre, args.zscore, args.routed]
+        .iter()
+        .filter(|&&c| c == Centre::On)
+        .count();
+    if on > 1 {
         bail!(
-            "--centre on and --zscore on: choose one (the scores of centred documents are not standardised)"
+            "--centre on, --zscore on and --routed on: choose one (each is a way of ranking \
+             the languages of the pool together)"
+        );
+    }
+    let pick = |flag: Centre, declares: Centring| match flag {
+        Centre::Auto => declared == declares && on == 0,
+        Centre::On => true,
+        Centre::Off => false,
+    };
+    let centred = pick(args.centre, Centring::Documents);
+    let zscore = pick(args.zscore, Centring::ZScore);
+    // Routing merges by z-scores: `--zscore off` ranks without either.
+    let routed = pick(args.routed, Centring::Routed)
+        && !(args.routed == Centre::Auto && args.zscore == Centre::Off);
+    if routed && spec.adapter.is_none() {
+        bail!(
+            "--routed: `{}` has no adapter; routing scores the query's own language with an \
+             adapter's base model and the other languages with the adapter",
+            args.model
         );
     }
     let encoder = model.encoder;
@@ -85,6 +106,16 @@ pub fn run(args: RankArgs) -> Result<()> {
     let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
+    // Routing: the base model's embeddings too.
+    let own = if routed {
+        let base = models.load(&models::ModelSpec::parse("base")?)?.encoder;
+        Some((
+            base.embed_blocking(TextKind::Passage, &texts)?,
+            base.embed_blocking(TextKind::Query, &[text.as_str()])?,
+        ))
+    } else {
+        None
+    };
     let group = Some(question.group.as_str());
     // A language with a single document in the pool is centred on the adapter's stored mean.
     let (ranking, on_stored_means) = if centred {
@@ -100,7 +131,17 @@ pub fn run(args: RankArgs) -> Result<()> {
         (r.ranking, r.on_stored_means)
     } else {
         let (q, id, lang) = (&query.data, &question.id, &question.lang);
-        let r = if zscore {
+        let r = if let Some((own_docs, own_query)) = &own {
+            pool.rank_query_routed(
+                own_docs.rows(),
+                &own_query.data,
+                docs.rows(),
+                q,
+                id,
+                group,
+                lang,
+            )?
+        } else if zscore {
             pool.rank_query_zscore(docs.rows(), q, id, group, lang)?
         } else {
             pool.rank_query(docs.rows(), q, id, group, lang)?
@@ -119,7 +160,7 @@ pub fn run(args: RankArgs) -> Result<()> {
     let metrics = ranking.metrics;
     let out = serde_json::json!({
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
-        "centred": centred, "centred_on_stored_means": on_stored_means, "zscore": zscore,
+        "centred": centred, "centred_on_stored_means": on_stored_means, "zscore": zscore, "routed": routed,
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
     });
     crate::print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;

@@ -622,8 +622,8 @@ fn each_baseline_is_its_own_model_in_the_outputs() {
 }
 
 /// `--model aligned` is the variant the model card reports: the shipped adapter declares
-/// per-language score standardisation, which `--debias auto` (the default) applies and names
-/// (`aligned+zscore`); `--debias none` ranks the adapter alone; an adapter that declares
+/// routing by language pair, which `--debias auto` (the default) applies and names
+/// (`aligned+routed`); `--debias none` ranks the adapter alone; an adapter that declares
 /// nothing is ranked as it is, and one that declares an unknown centring is refused.
 #[test]
 fn an_adapter_is_ranked_as_it_declares() {
@@ -633,7 +633,7 @@ fn an_adapter_is_ranked_as_it_declares() {
     let cache = dir.join("cache");
     let shipped = std::fs::read(repo("public/adapters/aligned.safetensors")).unwrap();
     let mut adapter = LoraAdapter::from_safetensors("shipped", &shipped).unwrap();
-    assert_eq!(adapter.metadata[CENTRING_KEY], "zscore");
+    assert_eq!(adapter.metadata[CENTRING_KEY], "routed");
     adapter.metadata.remove(CENTRING_KEY);
     let plain = dir.join("plain.safetensors");
     std::fs::write(&plain, adapter.to_safetensors(true).unwrap()).unwrap();
@@ -663,7 +663,7 @@ fn an_adapter_is_ranked_as_it_declares() {
         .collect();
     assert_eq!(
         reports,
-        ["report.aligned+zscore.json", "report.plain.json"],
+        ["report.aligned+routed.json", "report.plain.json"],
         "{reports:?}"
     );
     let none = eval("none", &["--model", "aligned", "--debias", "none"]);
@@ -682,9 +682,64 @@ fn an_adapter_is_ranked_as_it_declares() {
         ranking(&none["mix.de.aligned.run"])
     );
     assert_ne!(
-        auto["mix.de.aligned+zscore.run"],
+        auto["mix.de.aligned+routed.run"],
         none["mix.de.aligned.run"]
     );
+    // Routing: a German query's German documents come in the base model's order (MONO is
+    // the base model's ranking), the English ones of MIX in the adapter's.
+    let base = eval("base", &["--model", "base"]);
+    let order = |run: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(run)
+            .lines()
+            .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(
+        order(&auto["mono.de.aligned+routed.run"]),
+        order(&base["mono.de.base.run"])
+    );
+    assert_ne!(
+        order(&none["mono.de.aligned.run"]),
+        order(&base["mono.de.base.run"]),
+        "the adapter alone ranks German differently, or this test shows nothing"
+    );
+    let in_lang = |run: &[u8], lang: &str| -> Vec<String> {
+        order(run)
+            .into_iter()
+            .filter(|l| l.ends_with(&format!(".{lang}")))
+            .collect()
+    };
+    assert_eq!(
+        in_lang(&auto["mix.de.aligned+routed.run"], "en"),
+        in_lang(&none["mix.de.aligned.run"], "en")
+    );
+    assert_eq!(
+        in_lang(&auto["mix.de.aligned+routed.run"], "de"),
+        in_lang(&base["mix.de.base.run"], "de")
+    );
+    // `routed` asks for an adapter: a model without one is skipped, and says so.
+    let out = dir.join("routed-base");
+    let (ok, _, err) = langbias_with(
+        &[
+            &eval_args(&pool, &out, &cache)[..],
+            &[
+                "--model",
+                "base",
+                "--model",
+                "aligned",
+                "--debias",
+                "none,routed",
+            ],
+        ]
+        .concat(),
+        &[],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("`routed` skipped"), "{err}");
+    let files = snapshot(&out);
+    assert!(files.contains_key("report.aligned+routed.json"));
+    assert!(!files.contains_key("report.base+routed.json"));
 
     // A pool with a single German document: the declared standardisation cannot apply there.
     let mut one: serde_json::Value =
@@ -823,6 +878,28 @@ fn an_adapter_is_ranked_as_it_declares() {
         (false.into(), true.into())
     );
     let (ok, _, err) = rank_on(&zs, &["--centre", "on", "--zscore", "on"]);
+    assert!(!ok && err.contains("choose one"), "{err}");
+
+    // The shipped adapter declares routing; the plain one routes with `--routed`; the base
+    // model has no adapter to route with.
+    let aligned = std::path::PathBuf::from(repo("public/adapters/aligned.safetensors"));
+    let (ok, r, err) = rank_on(&aligned, &[]);
+    assert!(ok, "{err}");
+    let r = r.unwrap();
+    assert_eq!(
+        (
+            r["routed"].clone(),
+            r["zscore"].clone(),
+            r["centred"].clone()
+        ),
+        (true.into(), false.into(), false.into())
+    );
+    let (_, by_flag, _) = rank_on(&plain, &["--routed"]);
+    assert_eq!(by_flag.unwrap()["hits"], r["hits"]);
+    assert_ne!(r["hits"], z["hits"]);
+    let (ok, _, err) = rank_on(Path::new("base"), &["--routed"]);
+    assert!(!ok && err.contains("has no adapter"), "{err}");
+    let (ok, _, err) = rank_on(&aligned, &["--routed", "on", "--zscore", "on"]);
     assert!(!ok && err.contains("choose one"), "{err}");
 }
 

@@ -137,7 +137,7 @@ impl fmt::Display for Side {
 pub enum DebiasError {
     /// A method name that is not one of [`Debias::ALL`].
     #[error(
-        "unknown debiasing method {given:?} (expected one of: none, centre, centre-q, procrustes, zscore)"
+        "unknown debiasing method {given:?} (expected one of: none, centre, centre-q, procrustes, zscore, routed)"
     )]
     UnknownMethod {
         /// The name given.
@@ -219,6 +219,23 @@ pub enum DebiasError {
         /// Its documents.
         documents: usize,
     },
+    /// `routed` with two score lists of different lengths.
+    #[error(
+        "routing: the own-language model gave {own} scores and the cross-lingual model {cross}; \
+         both must score every document"
+    )]
+    ScoreCount {
+        /// Scores of the model for the query's own language.
+        own: usize,
+        /// Scores of the cross-lingual model.
+        cross: usize,
+    },
+    /// `routed` asked of one model's scores alone.
+    #[error(
+        "`routed` ranks with two models (the base model for the query's own language, the \
+         adapter for the others): use crate::routing with both models' scores"
+    )]
+    RoutingNeedsTwoModels,
     /// A NaN or infinite score.
     #[error("document {row}: non-finite score")]
     NonFiniteScore {
@@ -392,19 +409,24 @@ pub enum Debias {
     /// embeddings are unchanged.
     #[serde(rename = "zscore")]
     ZScore,
+    /// Documents in the query's language scored by the base model, the others by the
+    /// adapter, then per-language z-scores ([`crate::routing`]); the embeddings are unchanged.
+    #[serde(rename = "routed")]
+    Routed,
 }
 
 impl Debias {
     /// Every method, in the order of the `--debias` help.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::None,
         Self::Centre,
         Self::CentreQ,
         Self::Procrustes,
         Self::ZScore,
+        Self::Routed,
     ];
 
-    /// The method's name (`none`, `centre`, `centre-q`, `procrustes`, `zscore`).
+    /// The method's name (`none`, `centre`, `centre-q`, `procrustes`, `zscore`, `routed`).
     pub fn name(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -412,6 +434,7 @@ impl Debias {
             Self::CentreQ => "centre-q",
             Self::Procrustes => "procrustes",
             Self::ZScore => "zscore",
+            Self::Routed => "routed",
         }
     }
 
@@ -457,7 +480,7 @@ impl Debias {
         check(dim, Side::Query, queries.values, queries.langs)?;
         // Both results are computed before either matrix is changed.
         let (d, q) = match self {
-            Self::None | Self::ZScore => return Ok(()),
+            Self::None | Self::ZScore | Self::Routed => return Ok(()),
             Self::Centre => (centred(dim, Side::Document, &docs, fitted.means)?, None),
             Self::CentreQ => (
                 centred(dim, Side::Document, &docs, fitted.means)?,
@@ -477,8 +500,9 @@ impl Debias {
 
     /// The method's step after scoring, on one query's `scores` (one per document,
     /// `doc_langs[i]` the language of document `i`): [`Debias::ZScore`] standardises them by
-    /// language ([`crate::zscore::standardise_by_language`]); every other method leaves
-    /// them as they are. On error nothing is changed.
+    /// language ([`crate::zscore::standardise_by_language`]); [`Debias::Routed`] needs a
+    /// second model's scores ([`crate::routing`]) and is an error here; every other method
+    /// leaves them as they are. On error nothing is changed.
     pub fn rescore<L: AsRef<str>>(
         self,
         scores: &mut [f32],
@@ -486,6 +510,7 @@ impl Debias {
     ) -> Result<(), DebiasError> {
         match self {
             Self::ZScore => crate::zscore::standardise_by_language(scores, doc_langs),
+            Self::Routed => Err(DebiasError::RoutingNeedsTwoModels),
             _ => Ok(()),
         }
     }
@@ -1247,6 +1272,12 @@ mod tests {
         let langs = ["en", "de", "de", "en"];
         for m in Debias::ALL {
             let mut s = raw.clone();
+            if m == Debias::Routed {
+                let err = m.rescore(&mut s, &langs).unwrap_err();
+                assert_eq!(err, DebiasError::RoutingNeedsTwoModels);
+                assert_eq!(s, raw, "unchanged on error");
+                continue;
+            }
             m.rescore(&mut s, &langs).unwrap();
             if m == Debias::ZScore {
                 // en 0.6, 0.5 → ±1; de 1.0, 0.96 → ±1.
@@ -1273,7 +1304,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown debiasing method \"center\" (expected one of: none, centre, centre-q, \
-             procrustes, zscore)"
+             procrustes, zscore, routed)"
         );
         assert_eq!(Debias::ZScore.model_name("aligned"), "aligned+zscore");
         assert!(matches!(

@@ -19,7 +19,8 @@
 //!    (the CLI's `rank`, the site) use [`Pool::rank_query`] ([`ranking`]), for ad-hoc
 //!    rankings [`rank`] / [`top_k`]. Training-free baselines ([`Debias`]: per-language centring,
 //!    Procrustes maps to English) transform the embeddings before scoring ([`debias`]), or
-//!    the scores after it (per-language standardisation, [`zscore`]);
+//!    the scores after it (per-language standardisation, [`zscore`]; [`routing`] takes the
+//!    documents in the query's language from one model and the others from another);
 //!    centring needs each document's language, which [`lang_id`] guesses when a user has
 //!    not given it.
 //! 4. Write results with [`report`]: TREC run/qrels, JSON (MTEB-like), CSV and a
@@ -58,6 +59,7 @@ pub mod metrics;
 pub mod pool;
 pub mod ranking;
 pub mod report;
+pub mod routing;
 pub mod scenario;
 pub mod xquad;
 pub mod zscore;

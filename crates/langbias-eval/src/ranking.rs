@@ -83,6 +83,30 @@ impl Pool {
         Ok(self.rank_scores(scores, query_id, group, query_lang)?)
     }
 
+    /// [`Pool::rank_query_zscore`] over routed scores ([`crate::Debias::Routed`],
+    /// [`crate::routing`]): the documents in `query_lang` scored by the own-language model
+    /// (`own_docs`, `own_query`: the base model), the others by the cross-lingual one
+    /// (`cross_docs`, `cross_query`: the adapter); the hits carry the standardised scores.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rank_query_routed<'a, 'b>(
+        &self,
+        own_docs: impl IntoIterator<Item = &'a [f32]>,
+        own_query: &[f32],
+        cross_docs: impl IntoIterator<Item = &'b [f32]>,
+        cross_query: &[f32],
+        query_id: &str,
+        group: Option<&str>,
+        query_lang: &str,
+    ) -> Result<Ranking, DebiasedRankError> {
+        let scores = crate::routing::route_and_standardise(
+            &scores(own_docs, own_query),
+            &scores(cross_docs, cross_query),
+            &self.document_langs(),
+            query_lang,
+        )?;
+        Ok(self.rank_scores(scores, query_id, group, query_lang)?)
+    }
+
     /// Each document's language, in the pool's order.
     fn document_langs(&self) -> Vec<&str> {
         self.documents.iter().map(|d| d.lang.as_str()).collect()

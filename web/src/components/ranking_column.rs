@@ -1,9 +1,10 @@
 //! One ranking column: the base model (0), the aligned model (1) or a model with a
 //! training-free debiasing (2: language centring or per-language z-scores, of the base model
-//! or of the aligned one, as chosen). Shows the
+//! or of the aligned one, as chosen; or routing, both models together). Shows the
 //! metrics of the query shown (never another topic's), the top hits with their movement
 //! against the base column, and where the relevant documents below the list landed.
 
+use langbias_eval::Debias;
 use leptos::prelude::*;
 
 use super::{fmt_opt, lang_color};
@@ -24,11 +25,15 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
         1 => "Aligned (JSD + InfoNCE adapter)".to_string(),
         _ => {
             let s = app.settings.get();
-            match (s.centre_aligned && app.has_aligned.get(), s.zscore) {
-                (true, true) => "Aligned + per-language z-scores (the best shipped variant)",
-                (true, false) => "Aligned + language centring",
-                (false, true) => "Base + per-language z-scores (no training)",
-                (false, false) => "Base + language centring (no training)",
+            let aligned = s.centre_aligned && app.has_aligned.get();
+            match (s.method, aligned) {
+                (Debias::Routed, _) => {
+                    "Routed: own language by base, others by aligned (the best shipped variant)"
+                }
+                (Debias::ZScore, true) => "Aligned + per-language z-scores",
+                (Debias::ZScore, false) => "Base + per-language z-scores (no training)",
+                (_, true) => "Aligned + language centring",
+                (_, false) => "Base + language centring (no training)",
             }
             .to_string()
         }
@@ -96,7 +101,8 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
             SHOWN
         };
         let is_relevant = |doc: usize| group.as_deref() == Some(pool.documents[doc].group.as_str());
-        let score_title = if which == 2 && r.settings.as_ref().is_some_and(|s| s.zscore) {
+        let standardised = |s: &crate::state::Settings| s.method != Debias::Centre;
+        let score_title = if which == 2 && r.settings.as_ref().is_some_and(standardised) {
             "z-score: the cosine similarity minus the mean of its language's documents, over their standard deviation"
         } else {
             "cosine similarity"
@@ -192,22 +198,23 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
         <div class="col" id=IDS[which] class:outdated=outdated aria-busy=move || outdated().to_string()>
             <h2>{title}</h2>
             {(which == 2).then(|| view! {
-                <p class="muted small">{move || if app.settings.get().zscore {
-                    "Each language's scores for the query, standardised among that language's documents (minus their mean, over their spread): a passage counts by how far it stands out in its own language."
-                } else {
-                    "Each document minus the mean of its language's documents in this pool: much of language identity is one direction per language."
+                <p class="muted small">{move || match app.settings.get().method {
+                    Debias::ZScore => "Each language's scores for the query, standardised among that language's documents (minus their mean, over their spread): a passage counts by how far it stands out in its own language.",
+                    Debias::Routed => "Passages in the query's language ranked by the base model, passages in other languages by the aligned one (which was trained for that), then each language's scores standardised among its documents: monolingual ranking stays the base model's.",
+                    _ => "Each document minus the mean of its language's documents in this pool: much of language identity is one direction per language.",
                 }}</p>
                 <label class="small">"Method "
                     <select id="debias-method" on:change=move |ev| {
-                        let zscore = event_target_value(&ev) == "zscore";
-                        app.settings.update(|s| s.zscore = zscore);
+                        let method = event_target_value(&ev).parse().unwrap_or(Debias::Centre);
+                        app.settings.update(|s| s.method = method);
                     }>
-                        <option value="centre" selected=move || !app.settings.get().zscore>"language centring"</option>
-                        <option value="zscore" selected=move || app.settings.get().zscore>"per-language z-scores"</option>
+                        <option value="centre" selected=move || app.settings.get().method == Debias::Centre>"language centring"</option>
+                        <option value="zscore" selected=move || app.settings.get().method == Debias::ZScore>"per-language z-scores"</option>
+                        <option value="routed" class:hidden=move || !app.has_aligned.get() selected=move || app.settings.get().method == Debias::Routed>"routing: base for the query's language, aligned for the others"</option>
                     </select>
                 </label>
                 " "
-                <label class="small" class:hidden=move || !app.has_aligned.get()>"on the "
+                <label class="small" class:hidden=move || !app.has_aligned.get() || app.settings.get().method == Debias::Routed>"on the "
                     <select id="centre-on" on:change=move |ev| {
                         let aligned = event_target_value(&ev) == "aligned";
                         app.settings.update(|s| s.centre_aligned = aligned);
