@@ -134,9 +134,10 @@ pub struct TrainOptions {
     #[arg(long)]
     pub centred_loss: Option<bool>,
     /// How the adapter is meant to be ranked, stored in its file: `none`, `documents` (each
-    /// document centred on its language's mean in the pool) or `zscore` (each query's scores
-    /// standardised per document language); `langbias eval` and `rank` apply it by default
-    /// [default: none].
+    /// document centred on its language's mean in the pool), `zscore` (each query's scores
+    /// standardised per document language) or `routed` (the query's own language scored by
+    /// the base model, the others by the adapter, then `zscore`); `langbias eval` and `rank`
+    /// apply it by default [default: none].
     #[arg(long)]
     pub centring: Option<Centring>,
 }
