@@ -408,7 +408,7 @@ pub fn run_query(app: AppState) {
         // Routing ranks the query's own language with the base model's vectors (kept here)
         // and the other languages with the aligned model's.
         let routed = s.method == Debias::Routed;
-        let mut base_vectors: Option<(Vec<Vec<f32>>, Vec<f32>)> = None;
+        let mut base_vectors: Option<(Vectors, Vec<f32>)> = None;
         if routed && !columns.contains(&true) {
             out.centred = Some(Err(
                 "Routing needs the aligned model, and this page has none.".to_owned(),
@@ -591,6 +591,9 @@ pub fn pick_question(app: AppState, id: String) {
     }
 }
 
+/// One embedding per text.
+type Vectors = Vec<Vec<f32>>;
+
 /// Applies a lesson's view of the pool.
 pub fn apply_lesson(app: AppState, l: &Lesson) {
     app.settings.set(Settings {
@@ -658,7 +661,7 @@ pub fn run_all(app: AppState) {
             let pool = current_pool(&all, &ls);
             let mut evaluated: [Vec<QueryMetrics>; 3] = Default::default();
             // Routing: the base model's vectors of this pool, for the aligned pass.
-            let mut base_vectors: Option<(Vec<Vec<f32>>, Vec<Vec<f32>>)> = None;
+            let mut base_vectors: Option<(Vectors, Vectors)> = None;
             for &aligned in &columns {
                 let doc_texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
                 let q_texts: Vec<&str> = pool.queries.iter().map(|q| q.text.as_str()).collect();
