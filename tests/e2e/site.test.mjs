@@ -173,7 +173,7 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
       const alignedMaxR = Number(await page.textContent('#col-aligned .max-r'));
       const native = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--centre', 'off', '--zscore', 'off', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));
       assert.equal(alignedMaxR, native.max_rank, 'aligned column and native evaluator agree on Max@R');
-      // The centred column on the aligned model (the best shipped variant) agrees with `rank --centre`.
+      // The centred column on the aligned model agrees with `rank --centre`.
       await page.selectOption('#centre-on', 'aligned');
       await page.waitForFunction(() => /Aligned \+ language centring/.test(document.querySelector('#col-centred h2')?.textContent || '') && !document.querySelector('#col-centred').classList.contains('outdated') && /\d/.test(document.querySelector('#col-centred .max-r')?.textContent || ''), null, { timeout: 120_000 });
       const centred = JSON.parse(execFileSync(cli, ['rank', '--model', 'aligned', '--centre', '--pool', path.join(repo, 'public/pools/everyday.json'), '--langs', 'en,de', '--topics', '40', '--distractors', '22', '--query-id', 't05.q1.de', '--text', 'Wie entsteht ein Regenbogen am Himmel?'], { encoding: 'utf8', cwd: repo }));

@@ -18,7 +18,7 @@
 //! It assumes what mixed-pool evaluation assumes: every language of the pool is a
 //! collection worth merging. In a pool where one language holds nothing relevant to a
 //! query, its best documents are still lifted to the level of the other language's best
-//! (docs/models.md measures that cost).
+//! (the model card, `public/adapters/README.md`, measures that cost on UNPAIRED pools).
 //!
 //! ```
 //! use langbias_eval::zscore::standardise_by_language;
