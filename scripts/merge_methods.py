@@ -18,28 +18,12 @@ first document is relevant). `z` is what `--debias routed` does, and reproduces 
 - robust:  (s − median) / median absolute deviation
 - ztop10, ztop30: z with the mean and deviation of the language's 10 / 30 best scores only
 """
-import collections
 import math
 import pathlib
 import statistics
 import sys
 
-
-def read_run(path):
-    scores = collections.defaultdict(dict)
-    for line in path.read_text().splitlines():
-        q, _, d, _, s, _ = line.split()
-        scores[q][d] = float(s)
-    return scores
-
-
-def read_qrels(path):
-    rel = collections.defaultdict(set)
-    for line in path.read_text().splitlines():
-        q, _, d, g = line.split()
-        if int(g) > 0:
-            rel[q].add(d)
-    return rel
+from merge_floor import read_qrels, read_run
 
 
 def mean_sd(values):
