@@ -495,7 +495,7 @@ pub fn run_query(app: AppState) {
                 .collect();
             out.heat.push(heatmap(key, &pool, &docs, &picked));
             if routed && !aligned {
-                base_vectors = Some((docs.clone(), q.clone()));
+                base_vectors = Some((docs, q));
             } else if routed && let Some((own_docs, own_q)) = &base_vectors {
                 out.centred = Some(
                     pool.rank_query_routed(

@@ -334,8 +334,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
     // Every output is staged and renamed into place at the end, all together.
     let mut staged = Staged::new();
     let mut tables: Vec<(String, SummariesByKind)> = Vec::new();
+    // The base model's embeddings, for routing (every adapter shares the base), once a run.
+    let mut base_rows: Option<EmbeddedRows> = None;
     for spec in &specs {
-        let t0 = Instant::now();
         let model = models
             .load(spec)
             .with_context(|| format!("loading model `{}`", spec.name))?;
@@ -347,12 +348,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
             &needed_docs,
             &needed_queries,
         )?;
-        eprintln!(
-            "{}: encoded in {:.1} s ({})",
-            spec.name,
-            t0.elapsed().as_secs_f64(),
-            models.runtime().kind
-        );
         let dim = model.encoder.dim();
         let fitted = Fitted {
             means: means.get(&spec.name),
@@ -362,30 +357,28 @@ pub fn run(args: EvalArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| vec![default_debias(model.centring)]);
         // Routing scores the query's own language with the adapter's base model.
-        let own = if methods.contains(&Debias::Routed) {
-            if spec.adapter.is_none() {
-                eprintln!(
-                    "{}: `routed` skipped: it needs an adapter (its base model ranks the \
-                     query's own language); for a model without one it would be `zscore`",
-                    spec.name
-                );
-                methods.retain(|&m| m != Debias::Routed);
-                None
-            } else {
-                let base = models.load(&ModelSpec::parse("base")?)?;
-                let name = format!("{} (its base model, for routing)", spec.name);
-                Some(embed_needed(
-                    &base,
-                    &name,
-                    cache_dir.as_deref(),
-                    &pool,
-                    &needed_docs,
-                    &needed_queries,
-                )?)
-            }
-        } else {
-            None
-        };
+        if methods.contains(&Debias::Routed) && spec.adapter.is_none() {
+            eprintln!(
+                "{}: `routed` skipped: it needs an adapter (its base model ranks the query's \
+                 own language); for a model without one it would be `zscore`",
+                spec.name
+            );
+            methods.retain(|&m| m != Debias::Routed);
+        }
+        if methods.contains(&Debias::Routed) && base_rows.is_none() {
+            let base = models.load(&ModelSpec::parse("base")?)?;
+            base_rows = Some(embed_needed(
+                &base,
+                "base (for routing)",
+                cache_dir.as_deref(),
+                &pool,
+                &needed_docs,
+                &needed_queries,
+            )?);
+        }
+        let own = base_rows
+            .as_ref()
+            .filter(|_| methods.contains(&Debias::Routed));
         for &method in &methods {
             let name = method.model_name(&spec.name);
             let file_name = method.model_name(&spec.file_name());
@@ -438,7 +431,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         let context =
                             || format!("{name} on {}, query {qid}{why}", set.scenario.id());
                         let mut scores = ranking::scores(docs.chunks_exact(dim), q);
-                        match (&own, method) {
+                        match (own, method) {
                             (Some((own_docs, own_queries)), Debias::Routed) => {
                                 let own_scores = ranking::scores(
                                     set.doc_indices.iter().map(|d| own_docs[d].as_slice()),
@@ -539,6 +532,7 @@ fn embed_needed(
     docs: &BTreeSet<usize>,
     queries: &BTreeSet<usize>,
 ) -> Result<EmbeddedRows> {
+    let t0 = Instant::now();
     let mut cache = EmbeddingCache::open(cache_dir, model.cache_key(LongText::Truncate))?;
     let doc_texts: Vec<&str> = docs
         .iter()
@@ -562,10 +556,12 @@ fn embed_needed(
     })?;
     drop(bar);
     eprintln!(
-        "{name}: {} passages + {} queries, {} encoded (the others from the cache)",
+        "{name}: {} passages + {} queries, {} encoded (the others from the cache) in {:.1} s ({})",
         doc_texts.len(),
         q_texts.len(),
-        cache.encoded
+        cache.encoded,
+        t0.elapsed().as_secs_f64(),
+        model.encoder.runtime().kind
     );
     Ok((
         docs.iter().copied().zip(doc_emb).collect(),

@@ -231,10 +231,6 @@ impl Models {
         self
     }
 
-    pub fn runtime(&self) -> &Runtime {
-        &self.runtime
-    }
-
     fn base(&mut self) -> Result<&(ModelAssets, String)> {
         if self.base.is_none() {
             let assets = load::load_model(&self.base_path, self.use_prefixes)?;

@@ -16,7 +16,8 @@
 //!   ([`xquad::XquadSplit`]), so that the trainer never sees articles the evaluation uses.
 //! - [`Provenance`]: the JSON description written next to a data file, at
 //!   [`provenance_path`] (source, packages and versions, licence, per-language counts, options).
-//! - [`epoch_order`], [`grouped_epoch_order`], [`Rng`]: deterministic, seeded shuffling for batching and selection
+//! - [`epoch_order`], [`grouped_epoch_order`], [`first_seen_ids`], [`Rng`]: deterministic,
+//!   seeded shuffling for batching and selection
 //!   (SplitMix64; identical on every platform).
 //!
 //! [`DataError`] is the error type of the whole crate; bad input never panics.
@@ -29,7 +30,7 @@ mod sample;
 pub mod xquad;
 
 pub use error::DataError;
-pub use order::{Rng, derive_seed, epoch_order, grouped_epoch_order};
+pub use order::{Rng, derive_seed, epoch_order, first_seen_ids, grouped_epoch_order};
 pub use provenance::{LanguageCounts, PROVENANCE_FORMAT, PackageInfo, Provenance, provenance_path};
 pub use sample::{
     MAX_LINE_BYTES, Sample, count_by_lang, is_english, normalize_whitespace, parse_jsonl,

@@ -70,6 +70,18 @@ pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
+/// One id per key, equal for equal keys, numbered `0, 1, …` in first-seen order (identical
+/// token sequences, or one English question in several languages).
+pub fn first_seen_ids<K: Eq + std::hash::Hash>(keys: impl IntoIterator<Item = K>) -> Vec<usize> {
+    let mut seen: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
+    keys.into_iter()
+        .map(|k| {
+            let next = seen.len();
+            *seen.entry(k).or_insert(next)
+        })
+        .collect()
+}
+
 /// Like [`epoch_order`], but the samples of one group stay together: `groups[i]` is sample
 /// `i`'s group (e.g. one question in every language it was translated into), the groups are
 /// visited in a seeded random order, and each group's samples follow each other in their
@@ -77,13 +89,9 @@ pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
 /// batches when the batch size is not a multiple of the group sizes).
 pub fn grouped_epoch_order(groups: &[usize], seed: u64, epoch: u64) -> Vec<usize> {
     // The members of each group, the groups in first-seen order.
-    let mut members: Vec<Vec<usize>> = Vec::new();
-    let mut slot = std::collections::HashMap::new();
-    for (i, &g) in groups.iter().enumerate() {
-        let k = *slot.entry(g).or_insert_with(|| {
-            members.push(Vec::new());
-            members.len() - 1
-        });
+    let ids = first_seen_ids(groups.iter());
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); ids.iter().max().map_or(0, |&k| k + 1)];
+    for (i, k) in ids.into_iter().enumerate() {
         members[k].push(i);
     }
     epoch_order(members.len(), seed, epoch)
@@ -117,6 +125,12 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, (0..100).collect::<Vec<_>>());
         assert_ne!(v, sorted);
+    }
+
+    #[test]
+    fn first_seen_ids_number_equal_keys_alike() {
+        assert_eq!(first_seen_ids(["b", "a", "b", "c", "a"]), [0, 1, 0, 2, 1]);
+        assert!(first_seen_ids(Vec::<u8>::new()).is_empty());
     }
 
     #[test]

@@ -19,14 +19,14 @@ use langbias_assets::atomic::write_atomic;
 use langbias_assets::{EncoderWeights, hf_dir};
 use langbias_encoder::model::BertEncoderConfig;
 use langbias_encoder::{BackendKind, Batching, ModelAssets, Runtime, TextKind, Workload};
-use langbias_train_data::{Sample, epoch_order, grouped_epoch_order};
+use langbias_train_data::{Sample, epoch_order, first_seen_ids, grouped_epoch_order};
 use serde::Serialize;
 
 use crate::checkpoint;
 use crate::config::{Batches, Method, TrainConfig};
 use crate::layers::TrainableLayers;
 use crate::lora::TrainableLora;
-use crate::step::{Learner, TokenizedSample, Trainable, first_seen_ids};
+use crate::step::{Learner, TokenizedSample, Trainable};
 
 /// Token ids of every sample, truncated to `max_tokens` with the final `</s>` kept.
 pub fn tokenize_samples(

@@ -341,7 +341,7 @@ impl<'a> Learner<'a> {
             half(&q, 1),
             half(&d_seen, 0),
             half(&d_seen, 1),
-            &first_seen_ids(docs.iter().copied()),
+            &langbias_train_data::first_seen_ids(docs.iter().copied()),
         );
         if self.loss.anchor <= 0.0 {
             return Ok(l);
@@ -415,16 +415,4 @@ impl<'a> Learner<'a> {
 /// Rebuilds AdamW state from saved moments (`time` = steps taken).
 pub fn adamw_state(time: usize, moment_1: Tensor<2>, moment_2: Tensor<2>) -> AdamWState<2> {
     AdamWState::new(AdaptiveMomentumState::new(time, moment_1, moment_2))
-}
-
-/// One id per key, equal for equal keys, numbered in first-seen order (identical token
-/// sequences, or one English question in several languages).
-pub fn first_seen_ids<K: Eq + std::hash::Hash>(keys: impl IntoIterator<Item = K>) -> Vec<usize> {
-    let mut seen: std::collections::HashMap<K, usize> = std::collections::HashMap::new();
-    keys.into_iter()
-        .map(|k| {
-            let next = seen.len();
-            *seen.entry(k).or_insert(next)
-        })
-        .collect()
 }
