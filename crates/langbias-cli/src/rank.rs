@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use langbias_assets::Centring;
-use langbias_encoder::{BackendKind, TextKind};
+use langbias_encoder::{BackendKind, Encoder, TextKind};
 
 use crate::BACKEND_HELP;
 use crate::models::{self, Centre};
@@ -102,51 +102,54 @@ pub fn run(args: RankArgs) -> Result<()> {
         );
     }
     let encoder = model.encoder;
-    let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
-    let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
-    // Routing: the base model's embeddings too.
-    let own = if routed {
+    let (id, group, lang) = (&question.id, Some(question.group.as_str()), &question.lang);
+    let (ranking, on_stored_means) = if routed {
         let base = models.load(&models::ModelSpec::parse("base")?)?.encoder;
-        Some((
-            base.embed_blocking(TextKind::Passage, &texts)?,
-            base.embed_blocking(TextKind::Query, &[text.as_str()])?,
-        ))
-    } else {
-        None
-    };
-    let group = Some(question.group.as_str());
-    // A language with a single document in the pool is centred on the adapter's stored mean.
-    let (ranking, on_stored_means) = if centred {
-        let rows: Vec<Vec<f32>> = docs.rows().map(<[f32]>::to_vec).collect();
-        let r = pool.rank_query_centred(
-            &rows,
-            model.document_means.as_ref(),
+        let own_query = base.embed_blocking(TextKind::Query, &[text.as_str()])?;
+        let docs = routed_rows(&pool, lang, &base, &encoder)?;
+        // Each row is already its route's model's vector, so the same rows serve as both
+        // models' documents: routing reads the base model's score only for the query's
+        // language and the adapter's only for the others.
+        let rows = || docs.iter().map(Vec::as_slice);
+        let r = pool.rank_query_routed(
+            rows(),
+            &own_query.data,
+            rows(),
             &query.data,
-            &question.id,
+            id,
             group,
-            &question.lang,
+            lang,
         )?;
-        (r.ranking, r.on_stored_means)
+        (r, Vec::new())
     } else {
-        let (q, id, lang) = (&query.data, &question.id, &question.lang);
-        let r = if let Some((own_docs, own_query)) = &own {
-            pool.rank_query_routed(
-                own_docs.rows(),
-                &own_query.data,
-                docs.rows(),
-                q,
+        let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
+        let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
+        if centred {
+            // A language with a single document in the pool is centred on the adapter's stored
+            // mean.
+            let rows: Vec<Vec<f32>> = docs.rows().map(<[f32]>::to_vec).collect();
+            let r = pool.rank_query_centred(
+                &rows,
+                model.document_means.as_ref(),
+                &query.data,
                 id,
                 group,
                 lang,
-            )?
+            )?;
+            (r.ranking, r.on_stored_means)
         } else if zscore {
-            pool.rank_query_zscore(docs.rows(), q, id, group, lang)?
+            (
+                pool.rank_query_zscore(docs.rows(), &query.data, id, group, lang)?,
+                Vec::new(),
+            )
         } else {
-            pool.rank_query(docs.rows(), q, id, group, lang)?
-        };
-        (r, Vec::new())
+            (
+                pool.rank_query(docs.rows(), &query.data, id, group, lang)?,
+                Vec::new(),
+            )
+        }
     };
     let hits: Vec<serde_json::Value> = ranking
         .hits
@@ -165,4 +168,32 @@ pub fn run(args: RankArgs) -> Result<()> {
     });
     crate::print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;
     Ok(())
+}
+
+/// Each document's vector from the model its pairing with the query's language needs (routing):
+/// `own` (the base model) for the documents in `query_lang`, `cross` (the adapter) for the
+/// others, so no document is embedded twice.
+fn routed_rows(
+    pool: &langbias_eval::Pool,
+    query_lang: &str,
+    own: &Encoder,
+    cross: &Encoder,
+) -> Result<Vec<Vec<f32>>> {
+    let (mine, others): (Vec<usize>, Vec<usize>) =
+        (0..pool.documents.len()).partition(|&i| pool.documents[i].lang == query_lang);
+    let mut rows = vec![Vec::new(); pool.documents.len()];
+    for (indices, encoder) in [(mine, own), (others, cross)] {
+        if indices.is_empty() {
+            continue;
+        }
+        let texts: Vec<&str> = indices
+            .iter()
+            .map(|&i| pool.documents[i].text.as_str())
+            .collect();
+        let vectors = encoder.embed_blocking(TextKind::Passage, &texts)?;
+        for (&i, row) in indices.iter().zip(vectors.rows()) {
+            rows[i] = row.to_vec();
+        }
+    }
+    Ok(rows)
 }

@@ -897,6 +897,43 @@ fn an_adapter_is_ranked_as_it_declares() {
     let (_, by_flag, _) = rank_on(&plain, &["--routed"]);
     assert_eq!(by_flag.unwrap()["hits"], r["hits"]);
     assert_ne!(r["hits"], z["hits"]);
+    // `rank` embeds each document with its route's model only; the routed scores must equal
+    // routing the two models' plain cosines over the whole pool (every document embedded by
+    // both).
+    let all = ["--top", "1000"];
+    let scores_of = |v: &serde_json::Value| -> std::collections::BTreeMap<String, (String, f64)> {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let id = h["id"].as_str().unwrap().to_owned();
+                let lang = h["lang"].as_str().unwrap().to_owned();
+                (id, (lang, h["score"].as_f64().unwrap()))
+            })
+            .collect()
+    };
+    let routed = scores_of(&rank_on(&aligned, &all).1.unwrap());
+    let own = scores_of(&rank_on(Path::new("base"), &all).1.unwrap());
+    let cross = scores_of(
+        &rank_on(&aligned, &[&all[..], &["--routed", "off"]].concat())
+            .1
+            .unwrap(),
+    );
+    let ids: Vec<&String> = routed.keys().collect();
+    let langs: Vec<&str> = ids.iter().map(|d| routed[*d].0.as_str()).collect();
+    let pick = |m: &std::collections::BTreeMap<String, (String, f64)>| -> Vec<f32> {
+        ids.iter().map(|d| m[*d].1 as f32).collect()
+    };
+    let want =
+        langbias_eval::routing::route_and_standardise(&pick(&own), &pick(&cross), &langs, "de")
+            .unwrap();
+    for ((id, got), want) in ids.iter().zip(pick(&routed)).zip(want) {
+        assert!(
+            (got - want).abs() < 1e-4,
+            "{id}: routed {got}, by hand {want}"
+        );
+    }
     let (ok, _, err) = rank_on(Path::new("base"), &["--routed"]);
     assert!(!ok && err.contains("has no adapter"), "{err}");
     let (ok, _, err) = rank_on(&aligned, &["--routed", "on", "--zscore", "on"]);
