@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -335,19 +336,28 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut staged = Staged::new();
     let mut tables: Vec<(String, SummariesByKind)> = Vec::new();
     // The base model's embeddings, for routing (every adapter shares the base), once a run.
-    let mut base_rows: Option<EmbeddedRows> = None;
+    // `--model base` shares them: the base model is embedded once, whichever comes first.
+    let mut base_rows: Option<Rc<EmbeddedRows>> = None;
     for spec in &specs {
         let model = models
             .load(spec)
             .with_context(|| format!("loading model `{}`", spec.name))?;
-        let (doc_row, q_row) = embed_needed(
-            &model,
-            &spec.name,
-            cache_dir.as_deref(),
-            &pool,
-            &needed_docs,
-            &needed_queries,
-        )?;
+        let is_base = spec.path.is_none() && spec.adapter.is_none();
+        let rows = match &base_rows {
+            Some(rows) if is_base => Rc::clone(rows),
+            _ => Rc::new(embed_needed(
+                &model,
+                &spec.name,
+                cache_dir.as_deref(),
+                &pool,
+                &needed_docs,
+                &needed_queries,
+            )?),
+        };
+        if is_base {
+            base_rows.get_or_insert_with(|| Rc::clone(&rows));
+        }
+        let (doc_row, q_row) = &*rows;
         let dim = model.encoder.dim();
         let fitted = Fitted {
             means: means.get(&spec.name),
@@ -367,17 +377,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
         if methods.contains(&Debias::Routed) && base_rows.is_none() {
             let base = models.load(&ModelSpec::parse("base")?)?;
-            base_rows = Some(embed_needed(
+            base_rows = Some(Rc::new(embed_needed(
                 &base,
                 "base (for routing)",
                 cache_dir.as_deref(),
                 &pool,
                 &needed_docs,
                 &needed_queries,
-            )?);
+            )?));
         }
         let own = base_rows
-            .as_ref()
+            .as_deref()
             .filter(|_| methods.contains(&Debias::Routed));
         for &method in &methods {
             let name = method.model_name(&spec.name);

@@ -737,6 +737,10 @@ fn an_adapter_is_ranked_as_it_declares() {
     );
     assert!(ok, "{err}");
     assert!(err.contains("`routed` skipped"), "{err}");
+    // The base model is embedded once, for its own rows and for routing the adapter.
+    let encodings = err.lines().filter(|l| l.contains("passages +")).count();
+    assert_eq!(encodings, 2, "one encoding line per model:\n{err}");
+    assert!(!err.contains("base (for routing)"), "{err}");
     let files = snapshot(&out);
     assert!(files.contains_key("report.aligned+routed.json"));
     assert!(!files.contains_key("report.base+routed.json"));
