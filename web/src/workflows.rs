@@ -8,6 +8,7 @@ use gloo::timers::future::TimeoutFuture;
 use langbias_encoder::TextKind;
 use langbias_eval::lessons::{Lesson, LessonsFile};
 use langbias_eval::report::{TableModel, models_table};
+use langbias_eval::routing::FEEDBACK_WEIGHT;
 use langbias_eval::{Debias, ENGLISH, Pool, Query, QueryMetrics, Ranking, xquad};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -503,6 +504,7 @@ pub fn run_query(app: AppState) {
                         own_q,
                         docs.iter().map(Vec::as_slice),
                         &q,
+                        FEEDBACK_WEIGHT,
                         &s.query_id,
                         judged.as_deref(),
                         &s.query_lang,
@@ -730,6 +732,7 @@ pub fn run_all(app: AppState) {
                             &own_q[i],
                             docs.iter().map(Vec::as_slice),
                             e,
+                            FEEDBACK_WEIGHT,
                             &q.id,
                             group,
                             &lang,

@@ -63,6 +63,10 @@ pub struct EvalArgs {
     /// Cutoffs K for Complete@K, Recall@K (comma list).
     #[arg(long, default_value = "1,5,10")]
     k: String,
+    /// Routing's cross-lingual feedback weight β (`--debias routed`; 0: routing without
+    /// feedback; `langbias_eval::routing`).
+    #[arg(long, default_value_t = routing::FEEDBACK_WEIGHT, value_parser = crate::parse_feedback_weight)]
+    feedback_weight: f32,
     /// Depth of the TREC run files.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     depth: u64,
@@ -363,19 +367,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
             means: means.get(&spec.name),
             maps: maps.get(&spec.name),
         };
-        let mut methods = listed
+        let methods = listed
             .clone()
             .unwrap_or_else(|| vec![default_debias(model.centring)]);
-        // Routing scores the query's own language with the adapter's base model.
-        if methods.contains(&Debias::Routed) && spec.adapter.is_none() {
-            eprintln!(
-                "{}: `routed` skipped: it needs an adapter (its base model ranks the query's \
-                 own language); for a model without one it would be `zscore`",
-                spec.name
-            );
-            methods.retain(|&m| m != Debias::Routed);
-        }
-        if methods.contains(&Debias::Routed) && base_rows.is_none() {
+        // Routing scores the query's own language with the adapter's base model; a model
+        // without an adapter routes to itself (z-scores, then feedback: training-free).
+        let routes = methods.contains(&Debias::Routed);
+        if routes && spec.adapter.is_some() && base_rows.is_none() {
             let base = models.load(&ModelSpec::parse("base")?)?;
             base_rows = Some(Rc::new(embed_needed(
                 &base,
@@ -386,9 +384,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 &needed_queries,
             )?));
         }
-        let own = base_rows
-            .as_deref()
-            .filter(|_| methods.contains(&Debias::Routed));
+        let own = match (routes, &spec.adapter) {
+            (false, _) => None,
+            (true, Some(_)) => base_rows.as_deref(),
+            (true, None) => Some(&*rows),
+        };
         for &method in &methods {
             let name = method.model_name(&spec.name);
             let file_name = method.model_name(&spec.file_name());
@@ -447,11 +447,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
                                     set.doc_indices.iter().map(|d| own_docs[d].as_slice()),
                                     &own_queries[&set.query_indices[i]],
                                 );
-                                scores = routing::route_and_standardise(
+                                let cross_docs: Vec<&[f32]> = docs.chunks_exact(dim).collect();
+                                scores = routing::route_with_feedback(
                                     &own_scores,
                                     &scores,
+                                    &cross_docs,
                                     &doc_langs,
                                     q_langs[i],
+                                    args.feedback_weight,
                                 )
                                 .with_context(context)?;
                             }

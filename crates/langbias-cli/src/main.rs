@@ -120,6 +120,16 @@ pub fn print_stdout(bytes: impl AsRef<[u8]>) -> Result<()> {
         .context("writing to standard output")
 }
 
+/// `--feedback-weight`: routing's cross-lingual feedback weight, a finite number ≥ 0.
+pub fn parse_feedback_weight(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
+        _ => Err(format!(
+            "`{s}` is not a feedback weight (a number ≥ 0; 0 ranks without feedback)"
+        )),
+    }
+}
+
 /// The embedding cache directory of `--cache-dir`/`--no-cache`.
 pub fn cache_dir(no_cache: bool, dir: Option<&Path>) -> Option<PathBuf> {
     (!no_cache).then(|| dir.map_or_else(|| load::cache_dir().join("embeddings"), Path::to_owned))

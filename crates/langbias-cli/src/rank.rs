@@ -57,6 +57,9 @@ pub struct RankArgs {
     /// with `--centre on` or `--zscore on`.
     #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
     routed: Centre,
+    /// Routing's cross-lingual feedback weight β (`--feedback-weight` of `eval`; 0: none).
+    #[arg(long, default_value_t = langbias_eval::routing::FEEDBACK_WEIGHT, value_parser = crate::parse_feedback_weight)]
+    feedback_weight: f32,
     /// How many hits to print.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     top: u64,
@@ -111,13 +114,24 @@ pub fn run(args: RankArgs) -> Result<()> {
         let docs = routed_rows(&pool, lang, &base, &encoder)?;
         // Each row is already its route's model's vector, so the same rows serve as both
         // models' documents: routing reads the base model's score only for the query's
-        // language and the adapter's only for the others.
-        let rows = || docs.iter().map(Vec::as_slice);
+        // language and the adapter's only for the others. Feedback also needs the adapter's
+        // vector of the query language's first document.
+        let mut cross = docs.clone();
+        let langs: Vec<&str> = pool.documents.iter().map(|d| d.lang.as_str()).collect();
+        let own_scores =
+            langbias_eval::ranking::scores(docs.iter().map(Vec::as_slice), &own_query.data);
+        if args.feedback_weight > 0.0
+            && let Some(top) = langbias_eval::routing::top_own(&own_scores, &langs, lang)
+        {
+            let text = [pool.documents[top].text.as_str()];
+            cross[top] = encoder.embed_blocking(TextKind::Passage, &text)?.data;
+        }
         let r = pool.rank_query_routed(
-            rows(),
+            docs.iter().map(Vec::as_slice),
             &own_query.data,
-            rows(),
+            cross.iter().map(Vec::as_slice),
             &query.data,
+            args.feedback_weight,
             id,
             group,
             lang,
@@ -164,6 +178,7 @@ pub fn run(args: RankArgs) -> Result<()> {
     let out = serde_json::json!({
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
         "centred": centred, "centred_on_stored_means": on_stored_means, "zscore": zscore, "routed": routed,
+        "feedback_weight": routed.then_some(args.feedback_weight),
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
     });
     crate::print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;

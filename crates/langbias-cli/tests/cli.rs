@@ -710,14 +710,35 @@ fn an_adapter_is_ranked_as_it_declares() {
             .collect()
     };
     assert_eq!(
-        in_lang(&auto["mix.de.aligned+routed.run"], "en"),
-        in_lang(&none["mix.de.aligned.run"], "en")
-    );
-    assert_eq!(
         in_lang(&auto["mix.de.aligned+routed.run"], "de"),
         in_lang(&base["mix.de.base.run"], "de")
     );
-    // `routed` asks for an adapter: a model without one is skipped, and says so.
+    // Without feedback the English documents come in the adapter's order; feedback moves
+    // them (and only them).
+    let plain_routing = eval(
+        "no-feedback",
+        &["--model", "aligned", "--feedback-weight", "0"],
+    );
+    let routed_run = &plain_routing["mix.de.aligned+routed.run"];
+    assert_eq!(
+        in_lang(routed_run, "en"),
+        in_lang(&none["mix.de.aligned.run"], "en")
+    );
+    assert_eq!(
+        in_lang(routed_run, "de"),
+        in_lang(&base["mix.de.base.run"], "de")
+    );
+    assert_ne!(*routed_run, auto["mix.de.aligned+routed.run"]);
+    let (ok, _, err) = langbias(
+        &[
+            &eval_args(&pool, &dir.join("bad-weight"), &cache)[..],
+            &["--model", "aligned", "--feedback-weight=-1"],
+        ]
+        .concat(),
+    );
+    assert!(!ok && err.contains("not a feedback weight"), "{err}");
+    // A model without an adapter routes to itself: without feedback, that is z-scores. The
+    // base model is embedded once, for its own rows and for routing the adapter.
     let out = dir.join("routed-base");
     let (ok, _, err) = langbias_with(
         &[
@@ -728,7 +749,9 @@ fn an_adapter_is_ranked_as_it_declares() {
                 "--model",
                 "aligned",
                 "--debias",
-                "none,routed",
+                "zscore,routed",
+                "--feedback-weight",
+                "0",
             ],
         ]
         .concat(),
@@ -736,14 +759,15 @@ fn an_adapter_is_ranked_as_it_declares() {
         None,
     );
     assert!(ok, "{err}");
-    assert!(err.contains("`routed` skipped"), "{err}");
-    // The base model is embedded once, for its own rows and for routing the adapter.
     let encodings = err.lines().filter(|l| l.contains("passages +")).count();
     assert_eq!(encodings, 2, "one encoding line per model:\n{err}");
     assert!(!err.contains("base (for routing)"), "{err}");
     let files = snapshot(&out);
     assert!(files.contains_key("report.aligned+routed.json"));
-    assert!(!files.contains_key("report.base+routed.json"));
+    assert_eq!(
+        ranking(&files["mix.de.base+routed.run"]),
+        ranking(&files["mix.de.base+zscore.run"])
+    );
 
     // A pool with a single German document: the declared standardisation cannot apply there.
     let mut one: serde_json::Value =
@@ -917,7 +941,17 @@ fn an_adapter_is_ranked_as_it_declares() {
             })
             .collect()
     };
-    let routed = scores_of(&rank_on(&aligned, &all).1.unwrap());
+    let routed_json = rank_on(&aligned, &all).1.unwrap();
+    assert_eq!(
+        routed_json["feedback_weight"].as_f64(),
+        Some(f64::from(langbias_eval::routing::FEEDBACK_WEIGHT))
+    );
+    let with_feedback = scores_of(&routed_json);
+    let routed = scores_of(
+        &rank_on(&aligned, &[&all[..], &["--feedback-weight", "0"]].concat())
+            .1
+            .unwrap(),
+    );
     let own = scores_of(&rank_on(Path::new("base"), &all).1.unwrap());
     let cross = scores_of(
         &rank_on(&aligned, &[&all[..], &["--routed", "off"]].concat())
@@ -938,6 +972,13 @@ fn an_adapter_is_ranked_as_it_declares() {
             "{id}: routed {got}, by hand {want}"
         );
     }
+    // Feedback leaves the query's language as it is and moves the others.
+    let moved: Vec<&&String> = ids
+        .iter()
+        .filter(|d| (with_feedback[**d].1 - routed[**d].1).abs() > 1e-6)
+        .collect();
+    assert!(!moved.is_empty());
+    assert!(moved.iter().all(|d| routed[**d].0 != "de"), "{moved:?}");
     let (ok, _, err) = rank_on(Path::new("base"), &["--routed"]);
     assert!(!ok && err.contains("has no adapter"), "{err}");
     let (ok, _, err) = rank_on(&aligned, &["--routed", "on", "--zscore", "on"]);

@@ -230,6 +230,12 @@ pub enum DebiasError {
         /// Scores of the cross-lingual model.
         cross: usize,
     },
+    /// Routing's feedback weight is negative or not a number.
+    #[error("routing: the feedback weight must be a finite number ≥ 0, not {weight}")]
+    FeedbackWeight {
+        /// The weight given.
+        weight: f32,
+    },
     /// `routed` asked of one model's scores alone.
     #[error(
         "`routed` ranks with two models (the base model for the query's own language, the \

@@ -86,7 +86,10 @@ impl Pool {
     /// [`Pool::rank_query_zscore`] over routed scores ([`crate::Debias::Routed`],
     /// [`crate::routing`]): the documents in `query_lang` scored by the own-language model
     /// (`own_docs`, `own_query`: the base model), the others by the cross-lingual one
-    /// (`cross_docs`, `cross_query`: the adapter); the hits carry the standardised scores.
+    /// (`cross_docs`, `cross_query`: the adapter), then cross-lingual feedback with weight
+    /// `feedback` from the query language's first document, whose vector is read from
+    /// `cross_docs` (0: none; [`crate::routing::FEEDBACK_WEIGHT`] is the default); the hits
+    /// carry the final scores.
     #[allow(clippy::too_many_arguments)]
     pub fn rank_query_routed<'a, 'b>(
         &self,
@@ -94,17 +97,21 @@ impl Pool {
         own_query: &[f32],
         cross_docs: impl IntoIterator<Item = &'b [f32]>,
         cross_query: &[f32],
+        feedback: f32,
         query_id: &str,
         group: Option<&str>,
         query_lang: &str,
     ) -> Result<Ranking, DebiasedRankError> {
-        let scores = crate::routing::route_and_standardise(
+        let cross_docs: Vec<&[f32]> = cross_docs.into_iter().collect();
+        let routed = crate::routing::route_with_feedback(
             &scores(own_docs, own_query),
-            &scores(cross_docs, cross_query),
+            &scores(cross_docs.iter().copied(), cross_query),
+            &cross_docs,
             &self.document_langs(),
             query_lang,
+            feedback,
         )?;
-        Ok(self.rank_scores(scores, query_id, group, query_lang)?)
+        Ok(self.rank_scores(routed, query_id, group, query_lang)?)
     }
 
     /// Each document's language, in the pool's order.
