@@ -52,7 +52,8 @@ pub enum Centring {
     #[serde(rename = "zscore")]
     ZScore,
     /// Documents in the query's language scored by the base model, the others by the
-    /// adapter; then z-scores as [`Centring::ZScore`] (`langbias_eval::Debias::Routed`).
+    /// adapter; then z-scores as [`Centring::ZScore`] and cross-lingual feedback from the
+    /// query language's first document (`langbias_eval::Debias::Routed`).
     Routed,
 }
 

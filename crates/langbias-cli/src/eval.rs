@@ -92,9 +92,10 @@ pub struct EvalArgs {
     /// (`base+centre`, …), comma list: `none`, `centre` (per-language mean-centring of the
     /// documents), `centre-q` (documents and queries), `procrustes` (orthogonal maps to
     /// English; needs --procrustes), `zscore` (each query's scores standardised per
-    /// document language; needs two documents per language), `routed` (adapters only: the
+    /// document language; needs two documents per language), `routed` (for an adapter: the
     /// documents in the query's language scored by the base model, the others by the
-    /// adapter, then z-scores). `auto`: each model as it is meant to be used, i.e. what its
+    /// adapter, then z-scores and cross-lingual feedback, `--feedback-weight`; a model without
+    /// an adapter routes to itself: z-scores and feedback, training-free). `auto`: each model as it is meant to be used, i.e. what its
     /// adapter declares (`aligned` → `aligned+routed`), else none.
     #[arg(long, default_value = "auto")]
     debias: String,

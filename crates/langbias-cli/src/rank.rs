@@ -51,10 +51,11 @@ pub struct RankArgs {
     #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
     zscore: Centre,
     /// Route by language pair (`--debias routed` of `eval`): the documents in the query's
-    /// language scored by the base model, the others by the adapter, then z-scores. `auto`
-    /// (the default) when the model's adapter declares it (`aligned` does) and `--zscore` is
-    /// not `off`, `on` for any adapter model (`--routed` alone), `off` never. Not together
-    /// with `--centre on` or `--zscore on`.
+    /// language scored by the base model, the others by the adapter, then z-scores and
+    /// cross-lingual feedback. `auto` (the default) when the model's adapter declares it
+    /// (`aligned` does) and `--zscore` is not `off`, `on` for any model (`--routed` alone; a
+    /// model without an adapter routes to itself), `off` never. Not together with `--centre
+    /// on` or `--zscore on`.
     #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
     routed: Centre,
     /// Routing's cross-lingual feedback weight β (`--feedback-weight` of `eval`; 0: none).
@@ -97,21 +98,21 @@ pub fn run(args: RankArgs) -> Result<()> {
     // Routing merges by z-scores: `--zscore off` ranks without either.
     let routed = pick(args.routed, Centring::Routed)
         && !(args.routed == Centre::Auto && args.zscore == Centre::Off);
-    if routed && spec.adapter.is_none() {
-        bail!(
-            "--routed: `{}` has no adapter; routing scores the query's own language with an \
-             adapter's base model and the other languages with the adapter",
-            args.model
-        );
-    }
     let encoder = model.encoder;
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
     let (id, group, lang) = (&question.id, Some(question.group.as_str()), &question.lang);
     let (ranking, on_stored_means) = if routed {
-        let base = models.load(&models::ModelSpec::parse("base")?)?.encoder;
+        // A model without an adapter routes to itself (z-scores and feedback).
+        let loaded;
+        let base = if spec.adapter.is_some() {
+            loaded = models.load(&models::ModelSpec::parse("base")?)?.encoder;
+            &loaded
+        } else {
+            &encoder
+        };
         let own_query = base.embed_blocking(TextKind::Query, &[text.as_str()])?;
-        let docs = routed_rows(&pool, lang, &base, &encoder)?;
+        let docs = routed_rows(&pool, lang, base, &encoder)?;
         // Each row is already its route's model's vector, so the same rows serve as both
         // models' documents: routing reads the base model's score only for the query's
         // language and the adapter's only for the others. Feedback also needs the adapter's

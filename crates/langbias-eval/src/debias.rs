@@ -416,7 +416,8 @@ pub enum Debias {
     #[serde(rename = "zscore")]
     ZScore,
     /// Documents in the query's language scored by the base model, the others by the
-    /// adapter, then per-language z-scores ([`crate::routing`]); the embeddings are unchanged.
+    /// adapter, then per-language z-scores and cross-lingual feedback ([`crate::routing`]);
+    /// the embeddings are unchanged.
     #[serde(rename = "routed")]
     Routed,
 }
