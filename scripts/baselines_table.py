@@ -13,7 +13,7 @@ import pathlib
 import sys
 
 UNSEEN = ["ar", "hi"]  # XQuAD languages absent from the shipped adapter's training data
-ORDER = ["base", "base+centre", "base+centre-q", "base+procrustes", "base+zscore",
+ORDER = ["base", "base+centre", "base+centre-q", "base+procrustes", "base+zscore", "base+routed",
          "aligned", "aligned+centre", "aligned+centre-q", "aligned+zscore"]
 
 models = {}
