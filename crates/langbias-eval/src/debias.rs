@@ -236,6 +236,14 @@ pub enum DebiasError {
         /// The weight given.
         weight: f32,
     },
+    /// Routing's feedback given cosines (or document vectors) for another number of documents.
+    #[error("routing: {cosines} feedback cosines for {scores} scored documents; one per document")]
+    FeedbackCount {
+        /// Scored documents.
+        scores: usize,
+        /// Cosines or vectors given.
+        cosines: usize,
+    },
     /// `routed` asked of one model's scores alone.
     #[error(
         "`routed` ranks with two models (the base model for the query's own language, the \

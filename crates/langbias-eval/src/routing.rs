@@ -40,8 +40,9 @@
 //!
 //! A pool in the query's language alone ranks exactly as the own model ranks it (monolingual
 //! retrieval is the base model's, by construction); a pool without it ranks as the cross model
-//! with z-scores. The query is embedded by both models, each document only by the model its
-//! pairing needs (and `t` by the cross model too).
+//! with z-scores. The query is embedded by both models; `langbias rank` embeds each document
+//! only with the model its pairing needs (and `t` with the cross model too), while `eval` and
+//! the page have both models' vectors of every document anyway.
 //!
 //! ```
 //! use langbias_eval::routing::route_and_standardise;
@@ -59,9 +60,9 @@
 //! # Bad input
 //!
 //! [`DebiasError`]s: two score lists of different lengths ([`DebiasError::ScoreCount`]), a
-//! feedback weight below 0 or not finite ([`DebiasError::FeedbackWeight`]), a non-finite
-//! feedback similarity, a query without a language, and everything [`crate::zscore::standardise_by_language`]
-//! rejects (a language with a single document or with flat scores, a non-finite score, a
+//! feedback weight below 0 or not finite ([`DebiasError::FeedbackWeight`]), feedback cosines
+//! for another number of documents ([`DebiasError::FeedbackCount`]) or not finite, a query
+//! without a language, and everything [`crate::zscore::standardise_by_language`] rejects (a language with a single document or with flat scores, a non-finite score, a
 //! document without a language, a language count ≠ the number of scores).
 
 use crate::debias::{DebiasError, Side};
@@ -134,9 +135,9 @@ pub fn route_with_feedback<L: AsRef<str>>(
         return Err(DebiasError::FeedbackWeight { weight });
     }
     if cross_docs.len() != cross.len() {
-        return Err(DebiasError::ScoreCount {
-            own: cross.len(),
-            cross: cross_docs.len(),
+        return Err(DebiasError::FeedbackCount {
+            scores: cross.len(),
+            cosines: cross_docs.len(),
         });
     }
     let mut z = route_and_standardise(own, cross, doc_langs, query_lang)?;
@@ -183,9 +184,9 @@ pub fn add_feedback<L: AsRef<str>>(
         return Err(DebiasError::FeedbackWeight { weight });
     }
     if to_top.len() != z.len() {
-        return Err(DebiasError::ScoreCount {
-            own: z.len(),
-            cross: to_top.len(),
+        return Err(DebiasError::FeedbackCount {
+            scores: z.len(),
+            cosines: to_top.len(),
         });
     }
     if doc_langs.len() != z.len() {
@@ -353,7 +354,17 @@ mod tests {
         let err = add_feedback(&mut z, &[0.0, 0.0, f32::NAN, 0.1], &langs, "de", 0.5).unwrap_err();
         assert_eq!(err, DebiasError::NonFiniteScore { row: 2 });
         let err = add_feedback(&mut z, &[0.0; 3], &langs, "de", 0.5).unwrap_err();
-        assert_eq!(err, DebiasError::ScoreCount { own: 4, cross: 3 });
+        assert_eq!(
+            err,
+            DebiasError::FeedbackCount {
+                scores: 4,
+                cosines: 3
+            }
+        );
+        assert!(
+            err.to_string().contains("3 feedback cosines for 4"),
+            "{err}"
+        );
         assert_eq!(z, [1.0, -1.0, 1.0, -1.0]);
     }
 
