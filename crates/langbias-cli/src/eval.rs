@@ -94,9 +94,10 @@ pub struct EvalArgs {
     /// English; needs --procrustes), `zscore` (each query's scores standardised per
     /// document language; needs two documents per language), `routed` (for an adapter: the
     /// documents in the query's language scored by the base model, the others by the
-    /// adapter, then z-scores and cross-lingual feedback, `--feedback-weight`; a model without
-    /// an adapter routes to itself: z-scores and feedback, training-free). `auto`: each model as it is meant to be used, i.e. what its
-    /// adapter declares (`aligned` → `aligned+routed`), else none.
+    /// adapter, then z-scores and cross-lingual feedback, `--feedback-weight`; a model
+    /// without an adapter routes to itself: z-scores and feedback, training-free). `auto`:
+    /// each model as it is meant to be used, i.e. what its adapter declares (`aligned` →
+    /// `aligned+routed`), else none.
     #[arg(long, default_value = "auto")]
     debias: String,
     /// Per-language means (`langbias-means/1`, from `langbias fit`) for inductive centring,

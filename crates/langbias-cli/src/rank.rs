@@ -116,12 +116,13 @@ pub fn run(args: RankArgs) -> Result<()> {
         // Each row is already its route's model's vector, so the same rows serve as both
         // models' documents: routing reads the base model's score only for the query's
         // language and the adapter's only for the others. Feedback also needs the adapter's
-        // vector of the query language's first document.
+        // vector of the query language's first document (a model routed to itself has it).
         let mut cross = docs.clone();
         let langs: Vec<&str> = pool.documents.iter().map(|d| d.lang.as_str()).collect();
         let own_scores =
             langbias_eval::ranking::scores(docs.iter().map(Vec::as_slice), &own_query.data);
         if args.feedback_weight > 0.0
+            && spec.adapter.is_some()
             && let Some(top) = langbias_eval::routing::top_own(&own_scores, &langs, lang)
         {
             let text = [pool.documents[top].text.as_str()];
