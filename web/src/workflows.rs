@@ -8,7 +8,7 @@ use gloo::timers::future::TimeoutFuture;
 use langbias_encoder::TextKind;
 use langbias_eval::lessons::{Lesson, LessonsFile};
 use langbias_eval::report::{TableModel, models_table};
-use langbias_eval::routing::FEEDBACK_WEIGHT;
+use langbias_eval::routing::Feedback;
 use langbias_eval::{Debias, ENGLISH, Pool, Query, QueryMetrics, Ranking, xquad};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -504,7 +504,7 @@ pub fn run_query(app: AppState) {
                         own_q,
                         docs.iter().map(Vec::as_slice),
                         &q,
-                        FEEDBACK_WEIGHT,
+                        Feedback::default(),
                         &s.query_id,
                         judged.as_deref(),
                         &s.query_lang,
@@ -732,7 +732,7 @@ pub fn run_all(app: AppState) {
                             &own_q[i],
                             docs.iter().map(Vec::as_slice),
                             e,
-                            FEEDBACK_WEIGHT,
+                            Feedback::default(),
                             &q.id,
                             group,
                             &lang,

@@ -63,10 +63,9 @@ pub struct EvalArgs {
     /// Cutoffs K for Complete@K, Recall@K (comma list).
     #[arg(long, default_value = "1,5,10")]
     k: String,
-    /// Routing's cross-lingual feedback weight β (`--debias routed`; 0: routing without
-    /// feedback; `langbias_eval::routing`).
-    #[arg(long, default_value_t = routing::FEEDBACK_WEIGHT, value_parser = crate::parse_feedback_weight)]
-    feedback_weight: f32,
+    /// Routing's cross-lingual feedback (`--debias routed`).
+    #[command(flatten)]
+    feedback: crate::FeedbackArgs,
     /// Depth of the TREC run files.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     depth: u64,
@@ -456,7 +455,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                                     &cross_docs,
                                     &doc_langs,
                                     q_langs[i],
-                                    args.feedback_weight,
+                                    args.feedback.feedback(),
                                 )
                                 .with_context(context)?;
                             }

@@ -120,13 +120,43 @@ pub fn print_stdout(bytes: impl AsRef<[u8]>) -> Result<()> {
         .context("writing to standard output")
 }
 
-/// `--feedback-weight`: routing's cross-lingual feedback weight, a finite number ≥ 0.
-pub fn parse_feedback_weight(s: &str) -> Result<f32, String> {
+/// `--feedback-weight` and `--feedback-match`: routing's cross-lingual feedback
+/// (`langbias_eval::routing::Feedback`), shared by `eval` and `rank`.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct FeedbackArgs {
+    /// Routing's cross-lingual feedback weight β (`langbias_eval::routing`; 0: routing without
+    /// feedback).
+    #[arg(long, default_value_t = langbias_eval::routing::Feedback::default().weight, value_parser = parse_feedback_weight)]
+    feedback_weight: f32,
+    /// Feedback reaches a language only where the feedback document's closest match stands out
+    /// by this many standard deviations of that language's cosines to it (a translation does).
+    #[arg(long, default_value_t = langbias_eval::routing::Feedback::default().min_match, value_parser = parse_finite, allow_negative_numbers = true)]
+    feedback_match: f32,
+}
+
+impl FeedbackArgs {
+    /// The setting (both values were checked when parsed).
+    pub fn feedback(self) -> langbias_eval::routing::Feedback {
+        langbias_eval::routing::Feedback {
+            weight: self.feedback_weight,
+            min_match: self.feedback_match,
+        }
+    }
+}
+
+fn parse_feedback_weight(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
         _ => Err(format!(
             "`{s}` is not a feedback weight (a number ≥ 0; 0 ranks without feedback)"
         )),
+    }
+}
+
+fn parse_finite(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        _ => Err(format!("`{s}` is not a finite number")),
     }
 }
 

@@ -58,9 +58,9 @@ pub struct RankArgs {
     /// on` or `--zscore on`.
     #[arg(long, value_enum, default_value = "auto", num_args = 0..=1, default_missing_value = "on")]
     routed: Centre,
-    /// Routing's cross-lingual feedback weight β (`--feedback-weight` of `eval`; 0: none).
-    #[arg(long, default_value_t = langbias_eval::routing::FEEDBACK_WEIGHT, value_parser = crate::parse_feedback_weight)]
-    feedback_weight: f32,
+    /// Routing's cross-lingual feedback (as `eval`'s).
+    #[command(flatten)]
+    feedback: crate::FeedbackArgs,
     /// How many hits to print.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     top: u64,
@@ -102,6 +102,7 @@ pub fn run(args: RankArgs) -> Result<()> {
     let text = args.text.clone().unwrap_or_else(|| question.text.clone());
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
     let (id, group, lang) = (&question.id, Some(question.group.as_str()), &question.lang);
+    let feedback = args.feedback.feedback();
     let (ranking, on_stored_means) = if routed {
         // A model without an adapter routes to itself (z-scores and feedback).
         let loaded;
@@ -121,7 +122,7 @@ pub fn run(args: RankArgs) -> Result<()> {
         let langs: Vec<&str> = pool.documents.iter().map(|d| d.lang.as_str()).collect();
         let own_scores =
             langbias_eval::ranking::scores(docs.iter().map(Vec::as_slice), &own_query.data);
-        if args.feedback_weight > 0.0
+        if feedback.weight > 0.0
             && spec.adapter.is_some()
             && let Some(top) = langbias_eval::routing::top_own(&own_scores, &langs, lang)
         {
@@ -133,7 +134,7 @@ pub fn run(args: RankArgs) -> Result<()> {
             &own_query.data,
             cross.iter().map(Vec::as_slice),
             &query.data,
-            args.feedback_weight,
+            feedback,
             id,
             group,
             lang,
@@ -180,7 +181,9 @@ pub fn run(args: RankArgs) -> Result<()> {
     let out = serde_json::json!({
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
         "centred": centred, "centred_on_stored_means": on_stored_means, "zscore": zscore, "routed": routed,
-        "feedback_weight": routed.then_some(args.feedback_weight),
+        "feedback": routed.then_some(serde_json::json!({
+            "weight": feedback.weight, "min_match": feedback.min_match,
+        })),
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
     });
     crate::print_stdout(format!("{}\n", serde_json::to_string_pretty(&out)?))?;

@@ -728,7 +728,20 @@ fn an_adapter_is_ranked_as_it_declares() {
         in_lang(routed_run, "de"),
         in_lang(&base["mix.de.base.run"], "de")
     );
-    assert_ne!(*routed_run, auto["mix.de.aligned+routed.run"]);
+    // In a language of n documents no cosine stands out by more than √(n − 1) standard
+    // deviations: with three per language here, the default threshold (4) lets no feedback
+    // through, and a threshold of 0 does.
+    let text = |run: &[u8]| String::from_utf8_lossy(run).into_owned();
+    assert_eq!(text(routed_run), text(&auto["mix.de.aligned+routed.run"]));
+    let fed = eval(
+        "feedback-any-match",
+        &["--model", "aligned", "--feedback-match", "0"],
+    );
+    assert_ne!(text(routed_run), text(&fed["mix.de.aligned+routed.run"]));
+    assert_eq!(
+        in_lang(&fed["mix.de.aligned+routed.run"], "de"),
+        in_lang(&base["mix.de.base.run"], "de")
+    );
     let (ok, _, err) = langbias(
         &[
             &eval_args(&pool, &dir.join("bad-weight"), &cache)[..],
@@ -941,10 +954,19 @@ fn an_adapter_is_ranked_as_it_declares() {
             })
             .collect()
     };
-    let routed_json = rank_on(&aligned, &all).1.unwrap();
+    let routed_json = rank_on(&aligned, &[&all[..], &["--feedback-match", "0"]].concat())
+        .1
+        .unwrap();
+    let default = langbias_eval::routing::Feedback::default();
     assert_eq!(
-        routed_json["feedback_weight"].as_f64(),
-        Some(f64::from(langbias_eval::routing::FEEDBACK_WEIGHT))
+        routed_json["feedback"]["weight"].as_f64(),
+        Some(f64::from(default.weight))
+    );
+    assert_eq!(routed_json["feedback"]["min_match"].as_f64(), Some(0.0));
+    let defaults = rank_on(&aligned, &[]).1.unwrap();
+    assert_eq!(
+        defaults["feedback"]["min_match"].as_f64(),
+        Some(f64::from(default.min_match))
     );
     let with_feedback = scores_of(&routed_json);
     let routed = scores_of(

@@ -230,11 +230,14 @@ pub enum DebiasError {
         /// Scores of the cross-lingual model.
         cross: usize,
     },
-    /// Routing's feedback weight is negative or not a number.
-    #[error("routing: the feedback weight must be a finite number ≥ 0, not {weight}")]
-    FeedbackWeight {
-        /// The weight given.
-        weight: f32,
+    /// Routing's feedback weight is negative or not a number, or its match threshold is not
+    /// a number.
+    #[error("routing: the feedback {what} must be a finite number (the weight ≥ 0), not {value}")]
+    FeedbackSetting {
+        /// `weight` or `match threshold`.
+        what: &'static str,
+        /// The value given.
+        value: f32,
     },
     /// Routing's feedback given cosines (or document vectors) for another number of documents.
     #[error("routing: {cosines} feedback cosines for {scores} scored documents; one per document")]

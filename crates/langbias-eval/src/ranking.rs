@@ -86,10 +86,10 @@ impl Pool {
     /// [`Pool::rank_query_zscore`] over routed scores ([`crate::Debias::Routed`],
     /// [`crate::routing`]): the documents in `query_lang` scored by the own-language model
     /// (`own_docs`, `own_query`: the base model), the others by the cross-lingual one
-    /// (`cross_docs`, `cross_query`: the adapter), then cross-lingual feedback with weight
-    /// `feedback` from the query language's first document, whose vector is read from
-    /// `cross_docs` (0: none; [`crate::routing::FEEDBACK_WEIGHT`] is the default); the hits
-    /// carry the final scores.
+    /// (`cross_docs`, `cross_query`: the adapter), then cross-lingual `feedback` from the query
+    /// language's first document, whose vector is read from `cross_docs`
+    /// ([`crate::routing::Feedback::default`] is what the CLI and the page use,
+    /// [`crate::routing::Feedback::OFF`] none); the hits carry the final scores.
     #[allow(clippy::too_many_arguments)]
     pub fn rank_query_routed<'a, 'b>(
         &self,
@@ -97,7 +97,7 @@ impl Pool {
         own_query: &[f32],
         cross_docs: impl IntoIterator<Item = &'b [f32]>,
         cross_query: &[f32],
-        feedback: f32,
+        feedback: crate::routing::Feedback,
         query_id: &str,
         group: Option<&str>,
         query_lang: &str,

@@ -18,8 +18,8 @@
 //! So the documents in the query's language come in the own model's order, every other
 //! language's in the cross model's, and z-scores interleave them.
 //!
-//! **Cross-lingual feedback** ([`add_feedback`], weight β = [`FEEDBACK_WEIGHT`] by default; 0
-//! turns it off). The own model ranks the query's language best, so its first document `t`
+//! **Cross-lingual feedback** ([`add_feedback`], [`Feedback`]; β = 0.45 and τ = 4 by default,
+//! [`Feedback::OFF`] turns it off). The own model ranks the query's language best, so its first document `t`
 //! (the highest `own_d` of language `q`; the first in pool order among equals) is used as
 //! pseudo-relevance feedback for the other languages, with the cross model's document vectors
 //! `x_d` (Rocchio's feedback with one document, across languages):
@@ -30,13 +30,17 @@
 //! z''  = z' standardised again within each language other than q; z_d for L_d = q unchanged
 //! ```
 //!
-//! A document in another language that says what the query's best own-language document says
-//! (its translation, in a pool that holds one) rises towards the top of its language; a
-//! language whose `f` is flat (all its documents alike to `t`) gets no feedback; a pool without
-//! the query's language has no `t` and is ranked without feedback. β = 0.45 was chosen on the
-//! development half of XQuAD (Arabic and Hindi, with the shipped adapter; the model card),
-//! as the lowest MIX Max@R whose MIX nDCG@1 is not below the base model's and whose nDCG@1 on
-//! pools without parallel versions (`unpaired`) is not below the best training-free baseline's.
+//! only in the languages where `t` has a clear match: `max_d (f_d − m^f_L) / σ^f_L ≥ τ` (a
+//! translation of `t` stands out from the other documents by that many standard deviations; a
+//! merely related document does not). A document in another language that says what the
+//! query's best own-language document says (its translation, in a pool that holds one) rises
+//! towards the top of its language; a language without such a match, or whose `f` is flat, gets
+//! no feedback; a pool without the query's language has no `t` and is ranked without feedback.
+//! Both values were chosen on the development half of XQuAD (Arabic and Hindi, with the shipped
+//! adapter; the model card): β as the lowest MIX Max@R whose MIX nDCG@1 is not below the base
+//! model's and whose nDCG@1 on pools without parallel versions (`unpaired`) is not below the
+//! best training-free baseline's; then τ as the best `unpaired` nDCG@1 that keeps MIX Max@R
+//! within 0.02 of the ungated feedback's.
 //!
 //! A pool in the query's language alone ranks exactly as the own model ranks it (monolingual
 //! retrieval is the base model's, by construction); a pool without it ranks as the cross model
@@ -60,7 +64,7 @@
 //! # Bad input
 //!
 //! [`DebiasError`]s: two score lists of different lengths ([`DebiasError::ScoreCount`]), a
-//! feedback weight below 0 or not finite ([`DebiasError::FeedbackWeight`]), feedback cosines
+//! feedback weight below 0 or a setting not finite ([`DebiasError::FeedbackSetting`]), feedback cosines
 //! for another number of documents ([`DebiasError::FeedbackCount`]) or not finite, a query
 //! without a language, and everything [`crate::zscore::standardise_by_language`] rejects (a language with a single document or with flat scores, a non-finite score, a
 //! document without a language, a language count ≠ the number of scores).
@@ -115,25 +119,66 @@ pub fn route_and_standardise<L: AsRef<str>>(
     Ok(scores)
 }
 
-/// The weight β of [`add_feedback`] that `--debias routed`, `langbias rank` and the page use
-/// unless told otherwise (module docs: chosen on XQuAD's development half).
-pub const FEEDBACK_WEIGHT: f32 = 0.45;
+/// How much the query language's first document feeds back into the other languages
+/// ([`add_feedback`]; module docs). The default is what `--debias routed`, `langbias rank` and
+/// the page use: both values were chosen on XQuAD's development half (the model card).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Feedback {
+    /// β: the weight of the standardised feedback cosine (0: no feedback).
+    pub weight: f32,
+    /// A language gets feedback only when its document closest to the feedback document stands
+    /// out by at least this many standard deviations of its cosines (a translation does; a
+    /// merely related document does not).
+    pub min_match: f32,
+}
 
-/// [`route_and_standardise`], then [`add_feedback`] with weight `weight` from the query
-/// language's first document `t` ([`top_own`]): the scores `--debias routed` ranks by.
-/// `cross_docs[d]` is the cross model's vector of document `d` (read for the other languages'
-/// documents and for `t`; unit vectors, so their dot product is the cosine).
+impl Default for Feedback {
+    fn default() -> Self {
+        Self {
+            weight: 0.45,
+            min_match: 4.0,
+        }
+    }
+}
+
+impl Feedback {
+    /// No feedback: routing and z-scores only.
+    pub const OFF: Self = Self {
+        weight: 0.0,
+        min_match: 0.0,
+    };
+
+    /// The setting, checked: a finite weight ≥ 0 and a finite `min_match`.
+    pub fn new(weight: f32, min_match: f32) -> Result<Self, DebiasError> {
+        if !weight.is_finite() || weight < 0.0 {
+            return Err(DebiasError::FeedbackSetting {
+                what: "weight",
+                value: weight,
+            });
+        }
+        if !min_match.is_finite() {
+            return Err(DebiasError::FeedbackSetting {
+                what: "match threshold",
+                value: min_match,
+            });
+        }
+        Ok(Self { weight, min_match })
+    }
+}
+
+/// [`route_and_standardise`], then [`add_feedback`] from the query language's first document
+/// `t` ([`top_own`]): the scores `--debias routed` ranks by. `cross_docs[d]` is the cross
+/// model's vector of document `d` (read for the other languages' documents and for `t`; unit
+/// vectors, so their dot product is the cosine).
 pub fn route_with_feedback<L: AsRef<str>>(
     own: &[f32],
     cross: &[f32],
     cross_docs: &[&[f32]],
     doc_langs: &[L],
     query_lang: &str,
-    weight: f32,
+    feedback: Feedback,
 ) -> Result<Vec<f32>, DebiasError> {
-    if !weight.is_finite() || weight < 0.0 {
-        return Err(DebiasError::FeedbackWeight { weight });
-    }
+    let feedback = Feedback::new(feedback.weight, feedback.min_match)?;
     if cross_docs.len() != cross.len() {
         return Err(DebiasError::FeedbackCount {
             scores: cross.len(),
@@ -142,10 +187,10 @@ pub fn route_with_feedback<L: AsRef<str>>(
     }
     let mut z = route_and_standardise(own, cross, doc_langs, query_lang)?;
     if let Some(t) = top_own(&z, doc_langs, query_lang)
-        && weight > 0.0
+        && feedback.weight > 0.0
     {
         let to_top = crate::ranking::scores(cross_docs.iter().copied(), cross_docs[t]);
-        add_feedback(&mut z, &to_top, doc_langs, query_lang, weight)?;
+        add_feedback(&mut z, &to_top, doc_langs, query_lang, feedback)?;
     }
     Ok(z)
 }
@@ -170,19 +215,18 @@ pub fn top_own<L: AsRef<str>>(scores: &[f32], doc_langs: &[L], query_lang: &str)
 
 /// Cross-lingual feedback on routed z-scores `z` (module docs): `to_top[d]` is the cross
 /// model's cosine between document `d` and the feedback document `t` (read only for the
-/// languages other than `query_lang`). Each other language's `to_top` is standardised among
-/// its documents, added with weight `weight`, and the sum standardised again; the query's
-/// language keeps its scores. A language whose `to_top` is flat gets no feedback.
+/// languages other than `query_lang`). In each other language, `to_top` is standardised among
+/// its documents; if its largest value reaches `feedback.min_match`, it is added with weight
+/// `feedback.weight` and the sum standardised again. Every other language, the query's
+/// included, keeps its scores (so does a language whose `to_top` is flat).
 pub fn add_feedback<L: AsRef<str>>(
     z: &mut [f32],
     to_top: &[f32],
     doc_langs: &[L],
     query_lang: &str,
-    weight: f32,
+    feedback: Feedback,
 ) -> Result<(), DebiasError> {
-    if !weight.is_finite() || weight < 0.0 {
-        return Err(DebiasError::FeedbackWeight { weight });
-    }
+    let Feedback { weight, min_match } = Feedback::new(feedback.weight, feedback.min_match)?;
     if to_top.len() != z.len() {
         return Err(DebiasError::FeedbackCount {
             scores: z.len(),
@@ -196,56 +240,43 @@ pub fn add_feedback<L: AsRef<str>>(
             langs: doc_langs.len(),
         });
     }
-    let others: Vec<usize> = (0..z.len())
-        .filter(|&i| doc_langs[i].as_ref() != query_lang)
-        .collect();
-    if weight == 0.0 || others.is_empty() {
-        return Ok(());
+    let mut by_lang: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, lang) in doc_langs.iter().enumerate() {
+        if lang.as_ref() != query_lang {
+            by_lang.entry(lang.as_ref()).or_default().push(i);
+        }
     }
-    if let Some(&row) = others.iter().find(|&&i| !to_top[i].is_finite()) {
+    if let Some(row) = by_lang
+        .values()
+        .flatten()
+        .copied()
+        .find(|&i| !to_top[i].is_finite())
+    {
         return Err(DebiasError::NonFiniteScore { row });
     }
-    let langs: Vec<&str> = others.iter().map(|&i| doc_langs[i].as_ref()).collect();
-    let mut feedback: Vec<f32> = others.iter().map(|&i| to_top[i]).collect();
-    match crate::zscore::standardise_by_language(&mut feedback, &langs) {
-        Ok(()) => {}
-        // Flat within a language: standardise the languages that are not, the flat ones add 0.
-        Err(DebiasError::FlatScores { .. } | DebiasError::SingleScore { .. }) => {
-            feedback = standardise_or_zero(&feedback, &langs);
-        }
-        Err(e) => return Err(e),
+    if weight == 0.0 {
+        return Ok(());
     }
-    let mut summed: Vec<f32> = others
-        .iter()
-        .zip(&feedback)
-        .map(|(&i, &f)| z[i] + weight * f)
-        .collect();
-    crate::zscore::standardise_by_language(&mut summed, &langs)?;
-    for (&i, s) in others.iter().zip(summed) {
-        z[i] = s;
-    }
-    Ok(())
-}
-
-/// Per-language z-scores of `values`, 0 for a language without spread (or a single value).
-fn standardise_or_zero(values: &[f32], langs: &[&str]) -> Vec<f32> {
-    let mut out = vec![0.0; values.len()];
-    let mut seen: Vec<&str> = Vec::new();
-    for &lang in langs {
-        if seen.contains(&lang) {
+    for (lang, rows) in by_lang {
+        let same = vec![lang; rows.len()];
+        let mut cosines: Vec<f32> = rows.iter().map(|&i| to_top[i]).collect();
+        // A single document or flat cosines: nothing stands out, no feedback.
+        if crate::zscore::standardise_by_language(&mut cosines, &same).is_err()
+            || cosines.iter().all(|&c| c < min_match)
+        {
             continue;
         }
-        seen.push(lang);
-        let rows: Vec<usize> = (0..values.len()).filter(|&i| langs[i] == lang).collect();
-        let mut own: Vec<f32> = rows.iter().map(|&i| values[i]).collect();
-        let same = vec![lang; rows.len()];
-        if crate::zscore::standardise_by_language(&mut own, &same).is_ok() {
-            for (&i, v) in rows.iter().zip(own) {
-                out[i] = v;
-            }
+        let mut summed: Vec<f32> = rows
+            .iter()
+            .zip(&cosines)
+            .map(|(&i, &c)| z[i] + weight * c)
+            .collect();
+        crate::zscore::standardise_by_language(&mut summed, &same)?;
+        for (&i, s) in rows.iter().zip(summed) {
+            z[i] = s;
         }
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -299,6 +330,14 @@ mod tests {
         assert_eq!(z, want);
     }
 
+    /// β without a match threshold (every language's best match passes).
+    fn weight(weight: f32) -> Feedback {
+        Feedback {
+            weight,
+            min_match: f32::MIN,
+        }
+    }
+
     #[test]
     fn feedback_by_hand() {
         // Query "de": German z-scores stay. English z-scores of 0.3, 0.5, 0.7 are
@@ -307,18 +346,31 @@ mod tests {
         // √0.75), standardised again: −1/√2, −1/√2, √2.
         let r = 1.5_f64.sqrt();
         let langs = ["de", "de", "en", "en", "en"];
-        let mut z = [1.0_f32, -1.0, -r as f32, 0.0, r as f32];
+        let before = [1.0_f32, -1.0, -r as f32, 0.0, r as f32];
         let to_top = [9.0_f32, 9.0, 0.9, 0.1, 0.5];
-        add_feedback(&mut z, &to_top, &langs, "de", 0.5).unwrap();
+        let mut z = before;
+        add_feedback(&mut z, &to_top, &langs, "de", weight(0.5)).unwrap();
         let h = 0.5_f64.sqrt();
         let want = [1.0, -1.0, -h, -h, 2.0 * h];
         for (a, b) in z.iter().zip(want) {
             assert!((f64::from(*a) - b).abs() < 1e-5, "{z:?} vs {want:?}");
         }
+        // The best English match stands out by √1.5 ≈ 1.22 standard deviations: a threshold
+        // of 1.2 lets the feedback through, 1.3 does not.
+        let mut gated = before;
+        let at = |min_match| Feedback {
+            weight: 0.5,
+            min_match,
+        };
+        add_feedback(&mut gated, &to_top, &langs, "de", at(1.2)).unwrap();
+        assert_eq!(gated, z);
+        let mut gated = before;
+        add_feedback(&mut gated, &to_top, &langs, "de", at(1.3)).unwrap();
+        assert_eq!(gated, before);
         // Weight 0 is routing without feedback.
-        let mut off = [1.0_f32, -1.0, -r as f32, 0.0, r as f32];
-        add_feedback(&mut off, &to_top, &langs, "de", 0.0).unwrap();
-        assert_eq!(off, [1.0_f32, -1.0, -r as f32, 0.0, r as f32]);
+        let mut off = before;
+        add_feedback(&mut off, &to_top, &langs, "de", Feedback::OFF).unwrap();
+        assert_eq!(off, before);
     }
 
     #[test]
@@ -333,27 +385,66 @@ mod tests {
         // the others get feedback.
         let langs = ["de", "de", "en", "en", "fr", "fr"];
         let mut z = [1.0_f32, -1.0, 1.0, -1.0, 1.0, -1.0];
-        add_feedback(&mut z, &[0.0, 0.0, 0.4, 0.4, 0.1, 0.9], &langs, "de", 3.0).unwrap();
+        add_feedback(
+            &mut z,
+            &[0.0, 0.0, 0.4, 0.4, 0.1, 0.9],
+            &langs,
+            "de",
+            weight(3.0),
+        )
+        .unwrap();
         assert_eq!(&z[..4], &[1.0, -1.0, 1.0, -1.0]);
         assert!(z[5] > z[4], "{z:?}");
         // A pool in the query's language alone is left as it is.
         let mut mono = [1.0_f32, -1.0];
-        add_feedback(&mut mono, &[0.3, 0.1], &["de", "de"], "de", 1.0).unwrap();
+        add_feedback(&mut mono, &[0.3, 0.1], &["de", "de"], "de", weight(1.0)).unwrap();
         assert_eq!(mono, [1.0, -1.0]);
+        // Routing with feedback: the German query's best German document (index 3 by the own
+        // model) feeds back through the cross model's vectors; English document 1 is its
+        // translation and rises above document 0, which the cross model scored higher.
+        let own = [0.0_f32, 0.0, 0.0, 0.9, 0.2];
+        let cross = [0.6_f32, 0.5, 0.1, 0.0, 0.0];
+        let e = |x: f32, y: f32| [x, y];
+        let vectors = [
+            e(0.6, 0.8),
+            e(1.0, 0.0),
+            e(0.0, 1.0),
+            e(1.0, 0.0),
+            e(0.0, 1.0),
+        ];
+        let rows: Vec<&[f32]> = vectors.iter().map(|v| v.as_slice()).collect();
+        let langs = ["en", "en", "en", "de", "de"];
+        let plain = route_with_feedback(&own, &cross, &rows, &langs, "de", Feedback::OFF).unwrap();
+        assert!(plain[0] > plain[1], "{plain:?}");
+        let fed = route_with_feedback(&own, &cross, &rows, &langs, "de", weight(1.0)).unwrap();
+        assert!(fed[1] > fed[0], "{fed:?}");
+        assert_eq!(&fed[3..], &plain[3..]);
     }
 
     #[test]
     fn bad_feedback_is_named() {
         let langs = ["de", "de", "en", "en"];
         let mut z = [1.0_f32, -1.0, 1.0, -1.0];
-        for weight in [-0.1, f32::NAN, f32::INFINITY] {
-            let err = add_feedback(&mut z, &[0.0; 4], &langs, "de", weight).unwrap_err();
-            assert!(matches!(err, DebiasError::FeedbackWeight { .. }), "{err}");
+        for w in [-0.1, f32::NAN, f32::INFINITY] {
+            let err = add_feedback(&mut z, &[0.0; 4], &langs, "de", weight(w)).unwrap_err();
+            assert!(
+                matches!(err, DebiasError::FeedbackSetting { what: "weight", .. }),
+                "{err}"
+            );
             assert!(err.to_string().contains("feedback weight"), "{err}");
         }
-        let err = add_feedback(&mut z, &[0.0, 0.0, f32::NAN, 0.1], &langs, "de", 0.5).unwrap_err();
+        let err = Feedback::new(0.5, f32::NAN).unwrap_err();
+        assert!(err.to_string().contains("match threshold"), "{err}");
+        let err = add_feedback(
+            &mut z,
+            &[0.0, 0.0, f32::NAN, 0.1],
+            &langs,
+            "de",
+            weight(0.5),
+        )
+        .unwrap_err();
         assert_eq!(err, DebiasError::NonFiniteScore { row: 2 });
-        let err = add_feedback(&mut z, &[0.0; 3], &langs, "de", 0.5).unwrap_err();
+        let err = add_feedback(&mut z, &[0.0; 3], &langs, "de", weight(0.5)).unwrap_err();
         assert_eq!(
             err,
             DebiasError::FeedbackCount {
