@@ -200,7 +200,7 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
             {(which == 2).then(|| view! {
                 <p class="muted small">{move || match app.settings.get().method {
                     Debias::ZScore => "Each language's scores for the query, standardised among that language's documents (minus their mean, over their spread): a passage counts by how far it stands out in its own language.",
-                    Debias::Routed => "Passages in the query's language ranked by the base model, passages in other languages by the aligned one (which was trained for that), then each language's scores standardised among its documents; passages in other languages that resemble the best passage in the query's language are lifted a little (feedback). Monolingual ranking stays the base model's.",
+                    Debias::Routed => "Passages in the query's language ranked by the base model, passages in other languages by the aligned one (which was trained for that), then each language's scores standardised among its documents; a passage in another language that clearly matches the best passage in the query's language (its translation) is lifted (feedback). Monolingual ranking stays the base model's.",
                     _ => "Each document minus the mean of its language's documents in this pool: much of language identity is one direction per language.",
                 }}</p>
                 <label class="small">"Method "
