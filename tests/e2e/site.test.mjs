@@ -196,6 +196,9 @@ test('CPU fallback: loads the real model, matches the reference, ranks a German 
       const top = await page.$$eval('#col-centred ol.hits li', (lis) => lis.slice(0, 5).map((li) => li.dataset.doc));
       assert.deepEqual(top, routed.hits.slice(0, 5).map((h) => h.id), 'routing: the same top five as `rank --model aligned`');
       assert.match(page.url(), /method=routed/);
+      const note = await page.textContent('#col-centred .feedback-note');
+      assert.match(note, /^Feedback from /, 'routing says which passage fed back');
+      assert.equal(/its clear match in/.test(note), routed.feedback.languages.length > 0, `the page and \`rank\` agree on whether feedback lifted a language: ${note}`);
       console.log(`aligned: Max@R centred ${centred.max_rank}, z-scores ${zscored.max_rank}, routed ${routed.max_rank}`);
       await page.selectOption('#debias-method', 'centre');
       await page.selectOption('#centre-on', 'base');

@@ -2,6 +2,7 @@
 //! context ([`AppState::provide`], [`use_app`]), and the plain data the signals hold.
 
 use langbias_eval::lessons::Lesson;
+use langbias_eval::routing::FeedbackOutcome;
 use langbias_eval::{LanguageMeans, Pool, Ranking, Summary};
 use leptos::prelude::*;
 
@@ -19,6 +20,8 @@ pub struct QueryResult {
     /// The pool's single-document languages that the centred column centred on the aligned
     /// adapter's stored means (empty when none).
     pub centred_on_stored_means: Vec<String>,
+    /// What routing's cross-lingual feedback did in the third column (when it routes).
+    pub routed_feedback: Option<FeedbackOutcome>,
     pub pool: Option<Pool>,
     /// The settings it was ranked with.
     pub settings: Option<Settings>,

@@ -509,6 +509,10 @@ pub fn run_query(app: AppState) {
                         judged.as_deref(),
                         &s.query_lang,
                     )
+                    .map(|r| {
+                        out.routed_feedback = Some(r.feedback);
+                        r.ranking
+                    })
                     .map_err(|e| format!("Routing cannot be computed for this pool: {e}")),
                 );
             } else if !routed && aligned == centre_on_aligned(&s, &columns) {
@@ -738,6 +742,7 @@ pub fn run_all(app: AppState) {
                             &lang,
                         )
                         .ok()
+                        .map(|r| r.ranking)
                     } else if third && zscore {
                         pool.rank_query_zscore(
                             docs.iter().map(Vec::as_slice),

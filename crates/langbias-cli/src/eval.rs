@@ -449,7 +449,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                                     &own_queries[&set.query_indices[i]],
                                 );
                                 let cross_docs: Vec<&[f32]> = docs.chunks_exact(dim).collect();
-                                scores = routing::route_with_feedback(
+                                (scores, _) = routing::route_with_feedback(
                                     &own_scores,
                                     &scores,
                                     &cross_docs,

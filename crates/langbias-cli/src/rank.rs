@@ -103,6 +103,7 @@ pub fn run(args: RankArgs) -> Result<()> {
     let query = encoder.embed_blocking(TextKind::Query, &[text.as_str()])?;
     let (id, group, lang) = (&question.id, Some(question.group.as_str()), &question.lang);
     let feedback = args.feedback.feedback();
+    let mut routed_feedback = None;
     let (ranking, on_stored_means) = if routed {
         // A model without an adapter routes to itself (z-scores and feedback).
         let loaded;
@@ -139,7 +140,8 @@ pub fn run(args: RankArgs) -> Result<()> {
             group,
             lang,
         )?;
-        (r, Vec::new())
+        routed_feedback = Some(r.feedback);
+        (r.ranking, Vec::new())
     } else {
         let texts: Vec<&str> = pool.documents.iter().map(|d| d.text.as_str()).collect();
         let docs = encoder.embed_blocking(TextKind::Passage, &texts)?;
@@ -181,8 +183,9 @@ pub fn run(args: RankArgs) -> Result<()> {
     let out = serde_json::json!({
         "query": text, "query_id": question.id, "pool_size": pool.documents.len(),
         "centred": centred, "centred_on_stored_means": on_stored_means, "zscore": zscore, "routed": routed,
-        "feedback": routed.then_some(serde_json::json!({
+        "feedback": routed_feedback.map(|f| serde_json::json!({
             "weight": feedback.weight, "min_match": feedback.min_match,
+            "from": f.from.map(|t| &pool.documents[t].id), "languages": f.languages,
         })),
         "max_rank": metrics.as_ref().map(|m| m.max_rank), "metrics": metrics, "hits": hits,
     });

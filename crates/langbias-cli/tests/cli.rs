@@ -963,7 +963,17 @@ fn an_adapter_is_ranked_as_it_declares() {
         Some(f64::from(default.weight))
     );
     assert_eq!(routed_json["feedback"]["min_match"].as_f64(), Some(0.0));
+    // It says which German document fed back, and into which languages; with three documents
+    // per language and the default threshold, none.
+    let from = routed_json["feedback"]["from"].as_str().unwrap();
+    assert!(from.ends_with(".de"), "{from}");
+    assert_eq!(
+        routed_json["feedback"]["languages"],
+        serde_json::json!(["en"])
+    );
     let defaults = rank_on(&aligned, &[]).1.unwrap();
+    assert_eq!(defaults["feedback"]["from"].as_str(), Some(from));
+    assert_eq!(defaults["feedback"]["languages"], serde_json::json!([]));
     assert_eq!(
         defaults["feedback"]["min_match"].as_f64(),
         Some(f64::from(default.min_match))

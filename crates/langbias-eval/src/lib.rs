@@ -71,7 +71,7 @@ pub use metrics::{
     top_k,
 };
 pub use pool::{Document, Pool, PoolError, Query, SubsetError, select_languages};
-pub use ranking::{CentredDocuments, CentredRanking, Hit, Ranking};
+pub use ranking::{CentredDocuments, CentredRanking, Hit, Ranking, RoutedRanking};
 pub use scenario::{Scenario, ScenarioError, ScenarioSet};
 
 /// The pivot language code used by the scenarios and the bias counts.

@@ -101,9 +101,9 @@ impl Pool {
         query_id: &str,
         group: Option<&str>,
         query_lang: &str,
-    ) -> Result<Ranking, DebiasedRankError> {
+    ) -> Result<RoutedRanking, DebiasedRankError> {
         let cross_docs: Vec<&[f32]> = cross_docs.into_iter().collect();
-        let routed = crate::routing::route_with_feedback(
+        let (routed, feedback) = crate::routing::route_with_feedback(
             &scores(own_docs, own_query),
             &scores(cross_docs.iter().copied(), cross_query),
             &cross_docs,
@@ -111,7 +111,10 @@ impl Pool {
             query_lang,
             feedback,
         )?;
-        Ok(self.rank_scores(routed, query_id, group, query_lang)?)
+        Ok(RoutedRanking {
+            ranking: self.rank_scores(routed, query_id, group, query_lang)?,
+            feedback,
+        })
     }
 
     /// Each document's language, in the pool's order.
@@ -164,6 +167,15 @@ pub struct CentredDocuments {
     /// The languages with a single document in the pool, centred on a stored mean instead
     /// of the pool's own (empty when none was).
     pub on_stored_means: Vec<String>,
+}
+
+/// A query's routed ranking ([`Pool::rank_query_routed`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutedRanking {
+    /// The ranking.
+    pub ranking: Ranking,
+    /// What the cross-lingual feedback did ([`crate::routing::FeedbackOutcome`]).
+    pub feedback: crate::routing::FeedbackOutcome,
 }
 
 /// A query's ranking over the centred documents ([`Pool::rank_query_centred`]).

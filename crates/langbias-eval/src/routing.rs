@@ -166,8 +166,18 @@ impl Feedback {
     }
 }
 
+/// What feedback did for one query ([`route_with_feedback`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FeedbackOutcome {
+    /// The feedback document `t` (its index among the documents), when the pool has one in the
+    /// query's language and the weight is above 0.
+    pub from: Option<usize>,
+    /// The languages that had a clear match for `t` and so received feedback, in code order.
+    pub languages: Vec<String>,
+}
+
 /// [`route_and_standardise`], then [`add_feedback`] from the query language's first document
-/// `t` ([`top_own`]): the scores `--debias routed` ranks by. `cross_docs[d]` is the cross
+/// `t` ([`top_own`]): the scores `--debias routed` ranks by, and what the feedback did. `cross_docs[d]` is the cross
 /// model's vector of document `d` (read for the other languages' documents and for `t`; unit
 /// vectors, so their dot product is the cosine).
 pub fn route_with_feedback<L: AsRef<str>>(
@@ -177,7 +187,7 @@ pub fn route_with_feedback<L: AsRef<str>>(
     doc_langs: &[L],
     query_lang: &str,
     feedback: Feedback,
-) -> Result<Vec<f32>, DebiasError> {
+) -> Result<(Vec<f32>, FeedbackOutcome), DebiasError> {
     let feedback = Feedback::new(feedback.weight, feedback.min_match)?;
     if cross_docs.len() != cross.len() {
         return Err(DebiasError::FeedbackCount {
@@ -186,13 +196,15 @@ pub fn route_with_feedback<L: AsRef<str>>(
         });
     }
     let mut z = route_and_standardise(own, cross, doc_langs, query_lang)?;
+    let mut outcome = FeedbackOutcome::default();
     if let Some(t) = top_own(&z, doc_langs, query_lang)
         && feedback.weight > 0.0
     {
         let to_top = crate::ranking::scores(cross_docs.iter().copied(), cross_docs[t]);
-        add_feedback(&mut z, &to_top, doc_langs, query_lang, feedback)?;
+        outcome.languages = add_feedback(&mut z, &to_top, doc_langs, query_lang, feedback)?;
+        outcome.from = Some(t);
     }
-    Ok(z)
+    Ok((z, outcome))
 }
 
 /// The first document of the query's language by `scores` (the highest; the first in pool
@@ -218,14 +230,15 @@ pub fn top_own<L: AsRef<str>>(scores: &[f32], doc_langs: &[L], query_lang: &str)
 /// languages other than `query_lang`). In each other language, `to_top` is standardised among
 /// its documents; if its largest value reaches `feedback.min_match`, it is added with weight
 /// `feedback.weight` and the sum standardised again. Every other language, the query's
-/// included, keeps its scores (so does a language whose `to_top` is flat).
+/// included, keeps its scores (so does a language whose `to_top` is flat). Returns the
+/// languages that received feedback.
 pub fn add_feedback<L: AsRef<str>>(
     z: &mut [f32],
     to_top: &[f32],
     doc_langs: &[L],
     query_lang: &str,
     feedback: Feedback,
-) -> Result<(), DebiasError> {
+) -> Result<Vec<String>, DebiasError> {
     let Feedback { weight, min_match } = Feedback::new(feedback.weight, feedback.min_match)?;
     if to_top.len() != z.len() {
         return Err(DebiasError::FeedbackCount {
@@ -254,8 +267,9 @@ pub fn add_feedback<L: AsRef<str>>(
     {
         return Err(DebiasError::NonFiniteScore { row });
     }
+    let mut fed = Vec::new();
     if weight == 0.0 {
-        return Ok(());
+        return Ok(fed);
     }
     for (lang, rows) in by_lang {
         let same = vec![lang; rows.len()];
@@ -275,8 +289,9 @@ pub fn add_feedback<L: AsRef<str>>(
         for (&i, s) in rows.iter().zip(summed) {
             z[i] = s;
         }
+        fed.push(lang.to_owned());
     }
-    Ok(())
+    Ok(fed)
 }
 
 #[cfg(test)]
@@ -349,7 +364,8 @@ mod tests {
         let before = [1.0_f32, -1.0, -r as f32, 0.0, r as f32];
         let to_top = [9.0_f32, 9.0, 0.9, 0.1, 0.5];
         let mut z = before;
-        add_feedback(&mut z, &to_top, &langs, "de", weight(0.5)).unwrap();
+        let fed = add_feedback(&mut z, &to_top, &langs, "de", weight(0.5)).unwrap();
+        assert_eq!(fed, ["en"]);
         let h = 0.5_f64.sqrt();
         let want = [1.0, -1.0, -h, -h, 2.0 * h];
         for (a, b) in z.iter().zip(want) {
@@ -365,8 +381,9 @@ mod tests {
         add_feedback(&mut gated, &to_top, &langs, "de", at(1.2)).unwrap();
         assert_eq!(gated, z);
         let mut gated = before;
-        add_feedback(&mut gated, &to_top, &langs, "de", at(1.3)).unwrap();
+        let fed = add_feedback(&mut gated, &to_top, &langs, "de", at(1.3)).unwrap();
         assert_eq!(gated, before);
+        assert!(fed.is_empty());
         // Weight 0 is routing without feedback.
         let mut off = before;
         add_feedback(&mut off, &to_top, &langs, "de", Feedback::OFF).unwrap();
@@ -414,11 +431,21 @@ mod tests {
         ];
         let rows: Vec<&[f32]> = vectors.iter().map(|v| v.as_slice()).collect();
         let langs = ["en", "en", "en", "de", "de"];
-        let plain = route_with_feedback(&own, &cross, &rows, &langs, "de", Feedback::OFF).unwrap();
+        let (plain, none) =
+            route_with_feedback(&own, &cross, &rows, &langs, "de", Feedback::OFF).unwrap();
         assert!(plain[0] > plain[1], "{plain:?}");
-        let fed = route_with_feedback(&own, &cross, &rows, &langs, "de", weight(1.0)).unwrap();
+        assert_eq!(none, FeedbackOutcome::default());
+        let (fed, outcome) =
+            route_with_feedback(&own, &cross, &rows, &langs, "de", weight(1.0)).unwrap();
         assert!(fed[1] > fed[0], "{fed:?}");
         assert_eq!(&fed[3..], &plain[3..]);
+        assert_eq!(
+            outcome,
+            FeedbackOutcome {
+                from: Some(3),
+                languages: vec!["en".to_owned()]
+            }
+        );
     }
 
     #[test]

@@ -186,9 +186,29 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
                 </p>
             }
         });
+        // What routing's feedback did: which passage fed back, and into which languages.
+        let feedback_note = (which == 2)
+            .then(|| r.routed_feedback.clone())
+            .flatten()
+            .and_then(|f| {
+                let d = pool.documents.get(f.from?)?;
+                let name = d.title.clone().unwrap_or_else(|| d.id.clone());
+                Some((format!("“{name}” ({})", d.lang), f.languages))
+            })
+            .map(|(from, langs)| {
+                let text = if langs.is_empty() {
+                    format!("Feedback from {from}: no passage in another language matches it clearly (as a translation would), so nothing was lifted.")
+                } else {
+                    format!("Feedback from {from}: its clear match in {} was lifted.", langs.join(", "))
+                };
+                view! {
+                    <p class="muted small feedback-note" title="The first passage in the query's language (base model) is compared with every passage in the other languages (aligned model). Where one stands out by 4 standard deviations, as a translation does, the passages of that language that resemble it are lifted.">{text}</p>
+                }
+            });
         view! {
             {metrics}
             {stored_note}
+            {feedback_note}
             <ol class="hits">{rows}</ol>
             {below}
         }
