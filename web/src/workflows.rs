@@ -637,16 +637,16 @@ pub fn run_all(app: AppState) {
         let columns = model_columns(embedder.as_deref(), app.has_aligned.get_untracked());
         let centre_aligned = centre_on_aligned(&s, &columns);
         let routed = s.method == Debias::Routed && columns.contains(&true);
-        let centred_name = if routed {
-            "aligned+routed".to_owned()
-        } else {
-            let model = if centre_aligned { "aligned" } else { "base" };
-            let method = if s.method == Debias::ZScore {
-                Debias::ZScore
-            } else {
-                Debias::Centre
-            };
-            method.model_name(model)
+        let centred_name = match (routed, s.method) {
+            (true, _) => Debias::Routed.model_name("aligned"),
+            (false, m) => {
+                let method = if m == Debias::ZScore {
+                    m
+                } else {
+                    Debias::Centre
+                };
+                method.model_name(if centre_aligned { "aligned" } else { "base" })
+            }
         };
         // Base, aligned, centred: as the three ranking columns.
         let names = ["base", "aligned", centred_name.as_str()];

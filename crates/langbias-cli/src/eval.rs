@@ -433,6 +433,19 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         fitted,
                     )
                     .with_context(|| format!("{name} on {}{why}", set.scenario.id()))?;
+                // Routing: this set's documents under the base model and under this model,
+                // gathered once for all its queries.
+                let routing_rows =
+                    own.filter(|_| method == Debias::Routed)
+                        .map(|(own_docs, own_qs)| {
+                            let own: Vec<&[f32]> = set
+                                .doc_indices
+                                .iter()
+                                .map(|d| own_docs[d].as_slice())
+                                .collect();
+                            let cross: Vec<&[f32]> = docs.chunks_exact(dim).collect();
+                            (own, own_qs, cross)
+                        });
                 let runs: Vec<(String, Vec<f32>)> = set
                     .query_ids
                     .iter()
@@ -442,24 +455,23 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         let context =
                             || format!("{name} on {}, query {qid}{why}", set.scenario.id());
                         let mut scores = ranking::scores(docs.chunks_exact(dim), q);
-                        match (own, method) {
-                            (Some((own_docs, own_queries)), Debias::Routed) => {
+                        match &routing_rows {
+                            Some((own_docs, own_queries, cross_docs)) => {
                                 let own_scores = ranking::scores(
-                                    set.doc_indices.iter().map(|d| own_docs[d].as_slice()),
+                                    own_docs.iter().copied(),
                                     &own_queries[&set.query_indices[i]],
                                 );
-                                let cross_docs: Vec<&[f32]> = docs.chunks_exact(dim).collect();
                                 (scores, _) = routing::route_with_feedback(
                                     &own_scores,
                                     &scores,
-                                    &cross_docs,
+                                    cross_docs,
                                     &doc_langs,
                                     q_langs[i],
                                     args.feedback.feedback(),
                                 )
                                 .with_context(context)?;
                             }
-                            _ => method
+                            None => method
                                 .rescore(&mut scores, &doc_langs)
                                 .with_context(context)?,
                         }

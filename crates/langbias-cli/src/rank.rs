@@ -119,21 +119,25 @@ pub fn run(args: RankArgs) -> Result<()> {
         // models' documents: routing reads the base model's score only for the query's
         // language and the adapter's only for the others. Feedback also needs the adapter's
         // vector of the query language's first document (a model routed to itself has it).
-        let mut cross = docs.clone();
         let langs: Vec<&str> = pool.documents.iter().map(|d| d.lang.as_str()).collect();
         let own_scores =
             langbias_eval::ranking::scores(docs.iter().map(Vec::as_slice), &own_query.data);
+        let mut top_vector = None;
         if feedback.weight > 0.0
             && spec.adapter.is_some()
             && let Some(top) = langbias_eval::routing::top_own(&own_scores, &langs, lang)
         {
             let text = [pool.documents[top].text.as_str()];
-            cross[top] = encoder.embed_blocking(TextKind::Passage, &text)?.data;
+            top_vector = Some((top, encoder.embed_blocking(TextKind::Passage, &text)?.data));
         }
+        let cross = docs.iter().enumerate().map(|(i, row)| match &top_vector {
+            Some((top, v)) if *top == i => v.as_slice(),
+            _ => row.as_slice(),
+        });
         let r = pool.rank_query_routed(
             docs.iter().map(Vec::as_slice),
             &own_query.data,
-            cross.iter().map(Vec::as_slice),
+            cross,
             &query.data,
             feedback,
             id,

@@ -64,10 +64,12 @@
 //! # Bad input
 //!
 //! [`DebiasError`]s: two score lists of different lengths ([`DebiasError::ScoreCount`]), a
-//! feedback weight below 0 or a setting not finite ([`DebiasError::FeedbackSetting`]), feedback cosines
-//! for another number of documents ([`DebiasError::FeedbackCount`]) or not finite, a query
-//! without a language, and everything [`crate::zscore::standardise_by_language`] rejects (a language with a single document or with flat scores, a non-finite score, a
-//! document without a language, a language count ≠ the number of scores).
+//! feedback weight below 0 or a setting not finite ([`DebiasError::FeedbackSetting`]),
+//! feedback cosines for another number of documents ([`DebiasError::FeedbackCount`]) or not
+//! finite, a query without a language, and everything
+//! [`crate::zscore::standardise_by_language`] rejects (a language with a single document or
+//! with flat scores, a non-finite score, a document without a language, a language count ≠
+//! the number of scores).
 
 use crate::debias::{DebiasError, Side};
 
@@ -177,9 +179,9 @@ pub struct FeedbackOutcome {
 }
 
 /// [`route_and_standardise`], then [`add_feedback`] from the query language's first document
-/// `t` ([`top_own`]): the scores `--debias routed` ranks by, and what the feedback did. `cross_docs[d]` is the cross
-/// model's vector of document `d` (read for the other languages' documents and for `t`; unit
-/// vectors, so their dot product is the cosine).
+/// `t` ([`top_own`]): the scores `--debias routed` ranks by, and what the feedback did.
+/// `cross_docs[d]` is the cross model's vector of document `d` (read for the other languages'
+/// documents and for `t`; unit vectors, so their dot product is the cosine).
 pub fn route_with_feedback<L: AsRef<str>>(
     own: &[f32],
     cross: &[f32],
@@ -274,11 +276,12 @@ pub fn add_feedback<L: AsRef<str>>(
     for (lang, rows) in by_lang {
         let same = vec![lang; rows.len()];
         let mut cosines: Vec<f32> = rows.iter().map(|&i| to_top[i]).collect();
-        // A single document or flat cosines: nothing stands out, no feedback.
-        if crate::zscore::standardise_by_language(&mut cosines, &same).is_err()
-            || cosines.iter().all(|&c| c < min_match)
-        {
-            continue;
+        match crate::zscore::standardise_by_language(&mut cosines, &same) {
+            // A single document or flat cosines: nothing stands out, no feedback.
+            Err(DebiasError::SingleScore { .. } | DebiasError::FlatScores { .. }) => continue,
+            Err(e) => return Err(e),
+            Ok(()) if cosines.iter().all(|&c| c < min_match) => continue,
+            Ok(()) => {}
         }
         let mut summed: Vec<f32> = rows
             .iter()

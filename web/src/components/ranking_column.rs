@@ -5,6 +5,7 @@
 //! against the base column, and where the relevant documents below the list landed.
 
 use langbias_eval::Debias;
+use langbias_eval::routing::Feedback;
 use leptos::prelude::*;
 
 use super::{fmt_opt, lang_color};
@@ -201,8 +202,9 @@ pub fn RankingColumn(which: usize) -> impl IntoView {
                 } else {
                     format!("Feedback from {from}: its clear match in {} was lifted.", langs.join(", "))
                 };
+                let title = format!("The first passage in the query's language (base model) is compared with every passage in the other languages (aligned model). Where one stands out by {} standard deviations, as a translation does, the passages of that language that resemble it are lifted.", Feedback::default().min_match);
                 view! {
-                    <p class="muted small feedback-note" title="The first passage in the query's language (base model) is compared with every passage in the other languages (aligned model). Where one stands out by 4 standard deviations, as a translation does, the passages of that language that resemble it are lifted.">{text}</p>
+                    <p class="muted small feedback-note" title=title>{text}</p>
                 }
             });
         view! {
